@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libviommu: a virtio-iommu device (virtio device ID 23) for virtual machine
+ * monitors.
+ *
+ * The library is the device core. It owns the guest-visible state (features,
+ * config space, domains, endpoints, mappings, pending fault reports) and does
+ * no I/O of its own: the embedder moves bytes between the guest's virtqueues
+ * and the calls below, and serializes every call on one handle.
+ *
+ * Conventions: functions return 0 or a negative errno for misuse of the API or
+ * a lack of host resources. Guest mistakes are never errors of the API: they
+ * become a virtio-iommu status in the reply written to the guest.
+ */
+#ifndef VIOMMU_VIOMMU_H
+#define VIOMMU_VIOMMU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VIOMMU_BUILDING_LIB)
+#define VIOMMU_API __attribute__((visibility("default")))
+#else
+#define VIOMMU_API
+#endif
+#define VIOMMU_MUST_CHECK __attribute__((warn_unused_result))
+
+/** Opaque device handle. */
+struct viommu;
+
+/** Log levels, most severe first. */
+enum viommu_log_level {
+    VIOMMU_LOG_ERR = 0,
+    VIOMMU_LOG_WARN = 1,
+    VIOMMU_LOG_INFO = 2,
+    VIOMMU_LOG_DEBUG = 3,
+};
+
+/**
+ * Where a log message comes from. Messages caused by what the guest sent are
+ * rate limited by the library (at most 10 every 5 seconds) and carry
+ * VIOMMU_LOG_SOURCE_GUEST so the embedder can route them to their own channel.
+ */
+enum viommu_log_source {
+    VIOMMU_LOG_SOURCE_DEVICE = 0,
+    VIOMMU_LOG_SOURCE_GUEST = 1,
+};
+
+/** Default x86 MSI doorbell window, reported as the RESV_MEM MSI region. */
+#define VIOMMU_MSI_X86_START 0xfee00000ULL
+#define VIOMMU_MSI_X86_END 0xfeefffffULL
+
+/**
+ * Device configuration given to viommu_new(). Zero-initialize it, set
+ * `size = sizeof(struct viommu_config)`, then change the fields you need:
+ * a zero field means "the default" as documented on each field. The size
+ * field lets the struct grow without breaking older embedders.
+ */
+struct viommu_config {
+    /** sizeof(struct viommu_config) as known to the caller. Required. */
+    uint32_t size;
+    /**
+     * Page sizes the device supports (config page_size_mask); the lowest set
+     * bit is the granule. Default: every power of two from 4 KiB.
+     */
+    uint64_t page_size_mask;
+    /** IOVA range translated, inclusive (config input_range). Default: all
+     *  64 bits. Used only when input_end is non-zero. */
+    uint64_t input_start;
+    uint64_t input_end;
+    /** Domain IDs accepted, inclusive (config domain_range). Default: all 32
+     *  bits. Used only when domain_end is non-zero. */
+    uint32_t domain_start;
+    uint32_t domain_end;
+    /** Size of the PROBE properties buffer (config probe_size). Default 512.
+     *  Must be a multiple of 8 between 24 and 65536. */
+    uint32_t probe_size;
+    /** Initial value of config `bypass`, also restored by a system reset. */
+    bool boot_bypass;
+    /** Do not offer VIRTIO_IOMMU_F_PROBE (the device then answers PROBE with
+     *  nothing written, as R37 asks). */
+    bool no_probe;
+    /** Do not report an MSI region. By default every endpoint reports the
+     *  MSI window below (the x86 one unless msi_end is non-zero). */
+    bool no_msi_window;
+    uint64_t msi_start;
+    uint64_t msi_end;
+    /** Caps on guest-controlled resources; exhausting one answers NOMEM.
+     *  Defaults: 4096 domains, 1<<20 mappings per domain, 1<<22 in all. */
+    uint32_t max_domains;
+    uint32_t max_mappings_per_domain;
+    uint32_t max_mappings;
+    /** Capacity of the fault report queue (default 256); reports that find
+     *  it full are dropped and counted. */
+    uint32_t max_pending_faults;
+    /**
+     * Log sink, called synchronously. NULL: the library stays silent.
+     * `max_log_level` filters (default VIOMMU_LOG_ERR, i.e. quiet).
+     */
+    void (*log)(void *opaque, enum viommu_log_level level,
+                enum viommu_log_source source, const char *msg);
+    void *log_opaque;
+    enum viommu_log_level max_log_level;
+};
+
+/**
+ * Create a device. Returns NULL with errno set: EINVAL for an inconsistent
+ * config (unknown size, empty page_size_mask, inverted ranges, probe_size out
+ * of bounds), ENOMEM when out of memory.
+ */
+VIOMMU_API struct viommu *viommu_new(const struct viommu_config *config);
+
+/** Destroy a device and everything it holds. NULL is accepted. */
+VIOMMU_API void viommu_free(struct viommu *v);
+
+/* ------------------------------------------------------------------------ */
+/* Features and configuration space                                          */
+
+/** VIRTIO_F_VERSION_1: this device is modern only. */
+#define VIOMMU_F_VERSION_1 (1ULL << 32)
+
+/**
+ * Feature bits the device offers: VERSION_1, INPUT_RANGE, DOMAIN_RANGE,
+ * MAP_UNMAP, PROBE (unless config.no_probe), MMIO and BYPASS_CONFIG. Never
+ * the legacy BYPASS (R2, R3). Transport features (ring layout, event index,
+ * indirect descriptors) are the transport's business and not included.
+ */
+VIOMMU_API uint64_t viommu_device_features(const struct viommu *v);
+
+/**
+ * Record the features the driver accepted (its write before FEATURES_OK).
+ * Returns -EINVAL, changing nothing, when `features` has a bit the device
+ * does not offer or lacks VERSION_1: the transport must then refuse
+ * FEATURES_OK. Until the driver writes its features (after creation or a
+ * reset), requests are served as if every offered feature was accepted.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_set_driver_features(struct viommu *v,
+                                                            uint64_t features);
+
+/** Size in bytes of the config space (struct virtio_iommu_config). */
+VIOMMU_API size_t viommu_config_size(void);
+
+/**
+ * Read `len` bytes of the little-endian config space at `offset` into `buf`.
+ * Returns -EINVAL if the range is not inside the config space.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_config_read(const struct viommu *v,
+                                                    uint32_t offset, void *buf,
+                                                    uint32_t len);
+
+/**
+ * A driver write to the config space. Only the one-byte `bypass` field is
+ * writable, only with 0 or 1, and only while BYPASS_CONFIG is negotiated
+ * (R7). Any other write is ignored and returns -EPERM (read-only field or
+ * feature not negotiated) or -EINVAL (bad value or range), so the transport
+ * can log it; the guest sees the field unchanged.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_config_write(struct viommu *v,
+                                                     uint32_t offset,
+                                                     const void *buf,
+                                                     uint32_t len);
+
+/** Kinds of reset (R6). */
+enum viommu_reset_kind {
+    /** The driver reset the device (status 0): every endpoint is detached,
+     *  every domain and mapping and pending fault is gone, features must be
+     *  negotiated again; `bypass` keeps its value; endpoints stay declared. */
+    VIOMMU_RESET_DEVICE = 0,
+    /** The whole machine was reset: as above, and `bypass` returns to
+     *  config.boot_bypass. */
+    VIOMMU_RESET_SYSTEM = 1,
+};
+
+/** Reset the device. */
+VIOMMU_API void viommu_reset(struct viommu *v, enum viommu_reset_kind kind);
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints                                                                 */
+
+/** Subtypes of reserved regions, as in the RESV_MEM probe property. */
+enum viommu_resv_type {
+    /** No mapping may be created there and accesses fault. */
+    VIOMMU_RESV_RESERVED = 0,
+    /** An MSI doorbell: accesses are not translated. */
+    VIOMMU_RESV_MSI = 1,
+};
+
+/** A reserved IOVA region of an endpoint, inclusive bounds. */
+struct viommu_resv_region {
+    uint64_t start;
+    uint64_t end;
+    enum viommu_resv_type type;
+};
+
+/**
+ * An endpoint declared by the embedder. Set `size = sizeof(struct
+ * viommu_endpoint_config)`. The device computes the endpoint's reserved
+ * regions once here: RESERVED regions are merged into a sorted, non
+ * overlapping list, cut around the MSI region, and one MSI region is kept:
+ * the endpoint's own if it declares one, else the device's MSI window.
+ */
+struct viommu_endpoint_config {
+    uint32_t size;
+    /** Endpoint ID as the guest names it (a PCI requester ID, say). */
+    uint32_t id;
+    const struct viommu_resv_region *resv;
+    size_t nr_resv;
+};
+
+/**
+ * Declare an endpoint. Errors: -EEXIST for an ID already declared; -EINVAL
+ * for inverted regions, more than one MSI region or an unknown type;
+ * -ENOSPC when its PROBE properties would not fit in probe_size; -ENOMEM.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_endpoint_add(struct viommu *v, const struct viommu_endpoint_config *ep);
+
+/**
+ * Remove a declared endpoint. It is detached as a DETACH request would do,
+ * and a domain left without endpoints ceases to exist with its mappings.
+ * Returns -ENOENT for an unknown ID.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_endpoint_remove(struct viommu *v,
+                                                        uint32_t id);
+
+/* ------------------------------------------------------------------------ */
+/* Requests                                                                  */
+
+/**
+ * Largest device-writable area accepted for one request. A request that
+ * offers more is dropped (nothing written, used length 0): no driver needs
+ * it and the device would otherwise clear guest-chosen amounts of memory.
+ */
+#define VIOMMU_MAX_WRITABLE (64u * 1024 + 8)
+
+/**
+ * Handle one request from the request queue.
+ *
+ * `in` is the device-readable part of the descriptor chain (the request
+ * head and body), `out` the device-writable part (for PROBE the properties
+ * buffer, then the 4-byte tail; for the others the tail). The tail is the
+ * last 4 bytes of `out`; everything before it is zeroed and then filled, so
+ * the used length stored in `*used_len` is either the whole writable size or
+ * 0 when the device wrote nothing: for an unknown request type (R9), a PROBE
+ * without the PROBE feature (R37), and a request too short to carry a head
+ * or a tail or with a writable area over VIOMMU_MAX_WRITABLE.
+ *
+ * Returns 0 when the request was handled, whatever status the guest got;
+ * -EINVAL only for bad arguments (NULL pointers with a non-zero count).
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_handle_request(struct viommu *v, const struct iovec *in,
+                      unsigned int in_cnt, const struct iovec *out,
+                      unsigned int out_cnt, uint32_t *used_len);
+
+/* ------------------------------------------------------------------------ */
+/* Translation of DMA from endpoints the VMM emulates                        */
+
+/** Access kinds for viommu_translate(). */
+#define VIOMMU_ACCESS_READ (1u << 0)
+#define VIOMMU_ACCESS_WRITE (1u << 1)
+
+/** Flags of a translation result. */
+#define VIOMMU_XLATE_READ (1u << 0)  /* the range may be read */
+#define VIOMMU_XLATE_WRITE (1u << 1) /* the range may be written */
+#define VIOMMU_XLATE_MMIO (1u << 2)  /* mapped with VIRTIO_IOMMU_MAP_F_MMIO */
+#define VIOMMU_XLATE_MSI (1u << 3)   /* inside the MSI region: not remapped */
+#define VIOMMU_XLATE_BYPASS (1u << 4) /* identity: bypass */
+
+/** Result of a translation: [iova, iova_last] maps to gpa contiguously. */
+struct viommu_translation {
+    uint64_t gpa;
+    uint64_t iova_last;
+    uint32_t flags;
+};
+
+/**
+ * Translate one access of endpoint `ep` at `iova`. On success fills `*t`
+ * with the guest-physical address and the last IOVA of the contiguous
+ * range with the same translation and permissions. An access that is not
+ * allowed returns -EFAULT and queues a fault report for the event queue
+ * (R48-R52): reason DOMAIN when the endpoint is neither attached nor in
+ * bypass (R11), MAPPING when no mapping covers the address, the mapping
+ * lacks the permission (R29) or the address is in a RESERVED region (R47).
+ * An unknown endpoint returns -ENOENT and reports nothing (R50).
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_translate(struct viommu *v,
+                                                  uint32_t ep, uint64_t iova,
+                                                  uint32_t access,
+                                                  struct viommu_translation *t);
+
+/** Size in bytes of one fault report (struct virtio_iommu_fault). */
+VIOMMU_API size_t viommu_fault_size(void);
+
+/**
+ * Move the oldest pending fault report into an event queue buffer given as
+ * device-writable iovecs. A report is never split (R52): if the buffer is
+ * smaller than viommu_fault_size(), returns -EMSGSIZE and keeps the report.
+ * Returns -EAGAIN when nothing is pending, else 0 with `*used_len` set.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_event_pop(struct viommu *v,
+                                                  const struct iovec *out,
+                                                  unsigned int out_cnt,
+                                                  uint32_t *used_len);
+
+/* ------------------------------------------------------------------------ */
+/* State queries for management and tests                                    */
+
+/** Counters of the device's current state. */
+struct viommu_stats {
+    uint32_t endpoints;
+    uint32_t domains;
+    uint64_t mappings;
+    uint32_t pending_faults;
+    uint64_t dropped_faults;
+};
+
+/** Fill `*stats` with the device's current counters. */
+VIOMMU_API void viommu_get_stats(const struct viommu *v,
+                                 struct viommu_stats *stats);
+
+/**
+ * Domain an endpoint is attached to. Returns 0 and sets `*domain` (and
+ * `*bypass`, if not NULL, to the domain's bypass flag) when attached,
+ * -ENODATA when the endpoint is declared but not attached, -ENOENT when it
+ * is not declared.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_endpoint_domain(const struct viommu *v,
+                                                        uint32_t ep,
+                                                        uint32_t *domain,
+                                                        bool *bypass);
+
+/** Called by viommu_domain_foreach_mapping() for each mapping, in IOVA
+ *  order; a non-zero return stops the walk and is returned. */
+typedef int (*viommu_mapping_fn)(void *opaque, uint64_t iova, uint64_t last,
+                                 uint64_t gpa, uint32_t flags);
+
+/**
+ * Walk the mappings of a domain (flags are VIOMMU_XLATE_READ/WRITE/MMIO).
+ * Returns -ENOENT when the domain does not exist.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_domain_foreach_mapping(const struct viommu *v, uint32_t domain,
+                              viommu_mapping_fn fn, void *opaque);
+
+/** Current value of config `bypass` (0 or 1). */
+VIOMMU_API bool viommu_bypass(const struct viommu *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIOMMU_VIOMMU_H */

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Device lifecycle, features, config space and reset (R1-R7). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_iommu.h>
+
+#include "internal.h"
+
+#define DEFAULT_PAGE_SIZE_MASK (~0xfffULL)
+#define DEFAULT_PROBE_SIZE 512
+#define MAX_PROBE_SIZE 65536
+#define DEFAULT_MAX_DOMAINS 4096
+#define DEFAULT_MAX_MAPPINGS_PER_DOMAIN (1u << 20)
+#define DEFAULT_MAX_MAPPINGS (1u << 22)
+#define DEFAULT_MAX_PENDING_FAULTS 256
+
+int copy_versioned(void *dst, size_t dst_size, const void *src,
+                   uint32_t src_size)
+{
+    if (src == NULL || src_size < sizeof(uint32_t)) {
+        return -EINVAL;
+    }
+    if (src_size > dst_size) {
+        const uint8_t *extra = (const uint8_t *)src + dst_size;
+        for (size_t i = 0; i < src_size - dst_size; i++) {
+            if (extra[i] != 0) {
+                return -EINVAL;
+            }
+        }
+    }
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    return 0;
+}
+
+static int config_normalize(struct viommu_config *c)
+{
+    if (c->page_size_mask == 0) {
+        c->page_size_mask = DEFAULT_PAGE_SIZE_MASK;
+    }
+    uint64_t granule = c->page_size_mask & -c->page_size_mask;
+
+    if (c->input_end == 0) {
+        if (c->input_start != 0) {
+            return -EINVAL;
+        }
+        c->input_end = UINT64_MAX;
+    }
+    if (c->input_start > c->input_end || (c->input_start & (granule - 1)) ||
+        ((c->input_end + 1) & (granule - 1))) {
+        return -EINVAL;
+    }
+    if (c->domain_end == 0) {
+        if (c->domain_start != 0) {
+            return -EINVAL;
+        }
+        c->domain_end = UINT32_MAX;
+    }
+    if (c->domain_start > c->domain_end) {
+        return -EINVAL;
+    }
+    if (c->probe_size == 0) {
+        c->probe_size = DEFAULT_PROBE_SIZE;
+    }
+    if (c->probe_size < WIRE_RESV_MEM_SIZE || c->probe_size > MAX_PROBE_SIZE ||
+        c->probe_size % 8 != 0) {
+        return -EINVAL;
+    }
+    if (c->msi_start == 0 && c->msi_end == 0) {
+        c->msi_start = VIOMMU_MSI_X86_START;
+        c->msi_end = VIOMMU_MSI_X86_END;
+    }
+    if (c->msi_start > c->msi_end) {
+        return -EINVAL;
+    }
+    if (c->max_domains == 0) {
+        c->max_domains = DEFAULT_MAX_DOMAINS;
+    }
+    if (c->max_mappings_per_domain == 0) {
+        c->max_mappings_per_domain = DEFAULT_MAX_MAPPINGS_PER_DOMAIN;
+    }
+    if (c->max_mappings == 0) {
+        c->max_mappings = DEFAULT_MAX_MAPPINGS;
+    }
+    if (c->max_pending_faults == 0) {
+        c->max_pending_faults = DEFAULT_MAX_PENDING_FAULTS;
+    }
+    return 0;
+}
+
+struct viommu *viommu_new(const struct viommu_config *config)
+{
+    struct viommu *v = calloc(1, sizeof(*v));
+    int err;
+
+    if (v == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    err = copy_versioned(&v->cfg, sizeof(v->cfg), config,
+                         config != NULL ? config->size : 0);
+    if (err == 0) {
+        err = config_normalize(&v->cfg);
+    }
+    if (err != 0) {
+        free(v);
+        errno = -err;
+        return NULL;
+    }
+    v->faults.ring = calloc(v->cfg.max_pending_faults, sizeof(struct fault));
+    if (v->faults.ring == NULL) {
+        free(v);
+        errno = ENOMEM;
+        return NULL;
+    }
+    v->granule = v->cfg.page_size_mask & -v->cfg.page_size_mask;
+    /* R1-R3: MAP_UNMAP always, BYPASS_CONFIG and never legacy BYPASS. */
+    v->offered = VIOMMU_F_VERSION_1 | (1ULL << VIRTIO_IOMMU_F_INPUT_RANGE) |
+                 (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |
+                 (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) |
+                 (1ULL << VIRTIO_IOMMU_F_MMIO) |
+                 (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG);
+    if (!v->cfg.no_probe) {
+        v->offered |= 1ULL << VIRTIO_IOMMU_F_PROBE;
+    }
+    v->accepted = v->offered;
+    v->bypass = v->cfg.boot_bypass; /* R5 */
+    return v;
+}
+
+void viommu_free(struct viommu *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    domains_destroy_all(v);
+    endpoints_free_all(v);
+    idtable_free(&v->domains);
+    idtable_free(&v->endpoints);
+    free(v->faults.ring);
+    free(v);
+}
+
+uint64_t viommu_device_features(const struct viommu *v)
+{
+    return v->offered;
+}
+
+int viommu_set_driver_features(struct viommu *v, uint64_t features)
+{
+    if ((features & ~v->offered) != 0 || !(features & VIOMMU_F_VERSION_1)) {
+        return -EINVAL;
+    }
+    v->accepted = features;
+    return 0;
+}
+
+size_t viommu_config_size(void)
+{
+    return wire_config_size();
+}
+
+int viommu_config_read(const struct viommu *v, uint32_t offset, void *buf,
+                       uint32_t len)
+{
+    uint8_t cfg[64];
+    size_t size = wire_config_size();
+
+    _Static_assert(sizeof(struct virtio_iommu_config) <= sizeof(cfg), "cfg");
+    if (buf == NULL || offset > size || len > size - offset) {
+        return -EINVAL;
+    }
+    wire_encode_config(v, cfg);
+    memcpy(buf, cfg + offset, len);
+    return 0;
+}
+
+int viommu_config_write(struct viommu *v, uint32_t offset, const void *buf,
+                        uint32_t len)
+{
+    size_t size = wire_config_size();
+    uint8_t value;
+
+    if (buf == NULL || len == 0 || offset > size || len > size - offset) {
+        return -EINVAL;
+    }
+    /* Only `bypass` is writable; the reserved bytes after it are ignored. */
+    if (offset != wire_config_bypass_offset()) {
+        return -EPERM;
+    }
+    if (!viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG)) {
+        return -EPERM;
+    }
+    value = *(const uint8_t *)buf;
+    if (value > 1) { /* R7 */
+        vlog(v, VIOMMU_LOG_WARN, VIOMMU_LOG_SOURCE_GUEST,
+             "bypass write of %u ignored", value);
+        return -EINVAL;
+    }
+    v->bypass = value;
+    return 0;
+}
+
+void viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
+{
+    domains_destroy_all(v);
+    faults_clear(v);
+    v->accepted = v->offered;
+    /* R6: bypass survives a device reset, not a system reset. */
+    if (kind == VIOMMU_RESET_SYSTEM) {
+        v->bypass = v->cfg.boot_bypass;
+    }
+}
+
+void viommu_get_stats(const struct viommu *v, struct viommu_stats *stats)
+{
+    stats->endpoints = v->endpoints.n;
+    stats->domains = v->domains.n;
+    stats->mappings = v->nr_mappings;
+    stats->pending_faults = v->faults.count;
+    stats->dropped_faults = v->faults.dropped;
+}
+
+bool viommu_bypass(const struct viommu *v)
+{
+    return v->bypass != 0;
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Domains and the requests that bind endpoints to them: ATTACH (R12-R19)
+ * and DETACH (R20-R23). A domain exists while at least one endpoint is
+ * attached to it; the last one leaving destroys it with all its mappings,
+ * so a domain ID the guest reuses always starts empty.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include <linux/virtio_iommu.h>
+
+#include "internal.h"
+
+static struct domain *domain_create(struct viommu *v, uint32_t id, bool bypass)
+{
+    struct domain *d = calloc(1, sizeof(*d));
+
+    if (d == NULL) {
+        return NULL;
+    }
+    d->id = id;
+    d->bypass = bypass;
+    mapstore_init(&d->maps);
+    if (idtable_insert(&v->domains, d) != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static void domain_destroy(struct viommu *v, struct domain *d)
+{
+    for (struct endpoint *ep = d->endpoints; ep != NULL;
+         ep = ep->next_in_domain) {
+        ep->domain = NULL;
+    }
+    v->nr_mappings -= d->maps.count;
+    mapstore_clear(&d->maps);
+    idtable_remove(&v->domains, d->id);
+    free(d);
+}
+
+void domains_destroy_all(struct viommu *v)
+{
+    while (v->domains.n > 0) {
+        domain_destroy(v, (struct domain *)v->domains.items[v->domains.n - 1]);
+    }
+}
+
+void endpoint_detach(struct viommu *v, struct endpoint *ep)
+{
+    struct domain *d = ep->domain;
+    struct endpoint **link = &d->endpoints;
+
+    while (*link != ep) {
+        link = &(*link)->next_in_domain;
+    }
+    *link = ep->next_in_domain;
+    ep->next_in_domain = NULL;
+    ep->domain = NULL;
+    if (d->endpoints == NULL) {
+        domain_destroy(v, d);
+    }
+}
+
+/* R18: an endpoint whose reserved regions hold mappings of the domain
+ * could never use them. */
+static bool endpoint_fits_domain(const struct endpoint *ep,
+                                 const struct domain *d)
+{
+    for (uint32_t i = 0; i < ep->nr_resv; i++) {
+        if (mapstore_overlaps(&d->maps, ep->resv[i].start, ep->resv[i].end)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int req_attach(struct viommu *v, const struct request *r)
+{
+    uint32_t known_flags = viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG)
+                               ? VIRTIO_IOMMU_ATTACH_F_BYPASS
+                               : 0;
+    bool bypass = r->flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+
+    if (r->reserved_nonzero || (r->flags & ~known_flags) != 0) {
+        return -EINVAL; /* R12, R13 */
+    }
+    if (r->domain < v->cfg.domain_start || r->domain > v->cfg.domain_end) {
+        return -ERANGE;
+    }
+    struct endpoint *ep = idtable_find(&v->endpoints, r->endpoint);
+    if (ep == NULL) {
+        return -ENOENT; /* R14 */
+    }
+    struct domain *d = idtable_find(&v->domains, r->domain);
+    if (d != NULL) {
+        if (d->bypass != bypass) {
+            return -EINVAL; /* R16 */
+        }
+        if (ep->domain == d) {
+            return 0;
+        }
+        if (!endpoint_fits_domain(ep, d)) {
+            return -EOPNOTSUPP; /* R18 */
+        }
+    } else {
+        /* Moving the sole endpoint of a domain frees that domain. */
+        bool frees_one = ep->domain != NULL &&
+                         ep->domain->endpoints == ep &&
+                         ep->next_in_domain == NULL;
+        if (v->domains.n >= v->cfg.max_domains && !frees_one) {
+            return -ENOMEM;
+        }
+        d = domain_create(v, r->domain, bypass);
+        if (d == NULL) {
+            return -ENOMEM;
+        }
+    }
+    if (ep->domain != NULL) {
+        endpoint_detach(v, ep); /* R17 */
+    }
+    ep->domain = d;
+    ep->next_in_domain = d->endpoints;
+    d->endpoints = ep;
+    return 0;
+}
+
+int req_detach(struct viommu *v, const struct request *r)
+{
+    /* R20: reserved bytes are ignored. */
+    struct endpoint *ep = idtable_find(&v->endpoints, r->endpoint);
+
+    if (ep == NULL) {
+        return -ENOENT; /* R21 */
+    }
+    if (ep->domain == NULL || ep->domain->id != r->domain) {
+        return -EINVAL; /* R22 */
+    }
+    endpoint_detach(v, ep);
+    return 0;
+}
+
+int viommu_endpoint_domain(const struct viommu *v, uint32_t id,
+                           uint32_t *domain, bool *bypass)
+{
+    const struct endpoint *ep = idtable_find(&v->endpoints, id);
+
+    if (ep == NULL) {
+        return -ENOENT;
+    }
+    if (ep->domain == NULL) {
+        return -ENODATA;
+    }
+    if (domain != NULL) {
+        *domain = ep->domain->id;
+    }
+    if (bypass != NULL) {
+        *bypass = ep->domain->bypass;
+    }
+    return 0;
+}
+
+struct walk {
+    viommu_mapping_fn fn;
+    void *opaque;
+};
+
+static int walk_one(void *opaque, const struct mapping *m)
+{
+    struct walk *w = opaque;
+
+    return w->fn(w->opaque, m->start, m->end, m->phys, m->flags);
+}
+
+int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
+                                  viommu_mapping_fn fn, void *opaque)
+{
+    const struct domain *d = idtable_find(&v->domains, id);
+    struct walk w = {fn, opaque};
+
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    return mapstore_foreach(&d->maps, walk_one, &w);
+}

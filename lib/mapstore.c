@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * B+tree of non-overlapping IOVA intervals keyed by their start.
+ *
+ * Leaves keep their entries as parallel arrays so that a search touches a
+ * few cache lines of starts only, and a mapping costs 25 bytes of payload
+ * plus the leaves' slack: no allocation per mapping. Leaves are linked so
+ * that the predecessor of an address is at most one leaf to the left even
+ * when a separator is stale (separators are lower bounds, not exact minima).
+ *
+ * Insertion preallocates every node its splits need before it changes
+ * anything, so it either completes or fails with -ENOMEM and no change.
+ * Deletion allocates nothing and keeps every non-root node at least half
+ * full by borrowing from or merging with a sibling.
+ */
+#include "mapstore.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEAF_MAX 32
+#define LEAF_MIN (LEAF_MAX / 2)
+#define INNER_MAX 32 /* children */
+#define INNER_MIN (INNER_MAX / 2)
+#define MAX_HEIGHT 12 /* 16^12 entries at least: beyond any cap */
+
+struct leaf {
+    uint16_t n;
+    uint8_t flags[LEAF_MAX];
+    struct leaf *prev, *next;
+    uint64_t start[LEAF_MAX];
+    uint64_t end[LEAF_MAX];
+    uint64_t phys[LEAF_MAX];
+};
+
+/* child[i] holds starts in [key[i-1], key[i]). */
+struct inner {
+    uint16_t n; /* children */
+    uint64_t key[INNER_MAX - 1];
+    void *child[INNER_MAX];
+};
+
+struct path {
+    struct inner *node[MAX_HEIGHT + 1]; /* node[level], level 1..height */
+    unsigned idx[MAX_HEIGHT + 1];
+};
+
+/* Number of elements of a[0..n) that are <= x (a sorted ascending). */
+static unsigned count_le(const uint64_t *a, unsigned n, uint64_t x)
+{
+    unsigned lo = 0;
+
+    while (n > 1) {
+        unsigned half = n / 2;
+        lo = a[lo + half - 1] <= x ? lo + half : lo;
+        n -= half;
+    }
+    return lo + (n == 1 && a[lo] <= x);
+}
+
+void mapstore_init(struct mapstore *ms)
+{
+    ms->root = NULL;
+    ms->height = 0;
+    ms->count = 0;
+}
+
+static void free_subtree(void *node, unsigned height)
+{
+    if (height > 0) {
+        struct inner *in = node;
+        for (unsigned i = 0; i < in->n; i++) {
+            free_subtree(in->child[i], height - 1);
+        }
+    }
+    free(node);
+}
+
+void mapstore_clear(struct mapstore *ms)
+{
+    if (ms->root != NULL) {
+        free_subtree(ms->root, ms->height);
+    }
+    mapstore_init(ms);
+}
+
+static struct leaf *descend(const struct mapstore *ms, uint64_t key,
+                            struct path *path)
+{
+    void *node = ms->root;
+
+    for (unsigned level = ms->height; level > 0; level--) {
+        struct inner *in = node;
+        unsigned i = count_le(in->key, in->n - 1u, key);
+        if (path != NULL) {
+            path->node[level] = in;
+            path->idx[level] = i;
+        }
+        node = in->child[i];
+    }
+    return node;
+}
+
+static void leaf_get(const struct leaf *l, unsigned i, struct mapping *out)
+{
+    out->start = l->start[i];
+    out->end = l->end[i];
+    out->phys = l->phys[i];
+    out->flags = l->flags[i];
+}
+
+bool mapstore_find_first(const struct mapstore *ms, uint64_t addr,
+                         struct mapping *out)
+{
+    if (ms->count == 0) {
+        return false;
+    }
+    const struct leaf *l = descend(ms, addr, NULL);
+    unsigned i = count_le(l->start, l->n, addr);
+
+    if (i == 0) {
+        /* Stale separator: the predecessor may end the previous leaf. */
+        const struct leaf *p = l->prev;
+        if (p != NULL && p->end[p->n - 1] >= addr) {
+            leaf_get(p, p->n - 1u, out);
+            return true;
+        }
+    } else if (l->end[i - 1] >= addr) {
+        leaf_get(l, i - 1, out);
+        return true;
+    }
+    if (i == l->n) {
+        l = l->next;
+        i = 0;
+        if (l == NULL) {
+            return false;
+        }
+    }
+    leaf_get(l, i, out);
+    return true;
+}
+
+bool mapstore_overlaps(const struct mapstore *ms, uint64_t start,
+                       uint64_t end)
+{
+    struct mapping m;
+
+    return mapstore_find_first(ms, start, &m) && m.start <= end;
+}
+
+static void leaf_insert_at(struct leaf *l, unsigned pos,
+                           const struct mapping *m)
+{
+    unsigned tail = l->n - pos;
+
+    memmove(&l->start[pos + 1], &l->start[pos], tail * sizeof(uint64_t));
+    memmove(&l->end[pos + 1], &l->end[pos], tail * sizeof(uint64_t));
+    memmove(&l->phys[pos + 1], &l->phys[pos], tail * sizeof(uint64_t));
+    memmove(&l->flags[pos + 1], &l->flags[pos], tail);
+    l->start[pos] = m->start;
+    l->end[pos] = m->end;
+    l->phys[pos] = m->phys;
+    l->flags[pos] = (uint8_t)m->flags;
+    l->n++;
+}
+
+/* Moves entries [from, from+cnt) of src to dst at position at. */
+static void leaf_move(struct leaf *dst, unsigned at, struct leaf *src,
+                      unsigned from, unsigned cnt)
+{
+    memmove(&dst->start[at], &src->start[from], cnt * sizeof(uint64_t));
+    memmove(&dst->end[at], &src->end[from], cnt * sizeof(uint64_t));
+    memmove(&dst->phys[at], &src->phys[from], cnt * sizeof(uint64_t));
+    memmove(&dst->flags[at], &src->flags[from], cnt);
+}
+
+static void leaf_remove_at(struct leaf *l, unsigned pos)
+{
+    leaf_move(l, pos, l, pos + 1, l->n - pos - 1u);
+    l->n--;
+}
+
+/* Inserts separator key with its right child at index i+1 of a non-full
+ * inner node. */
+static void inner_insert_at(struct inner *in, unsigned i, uint64_t key,
+                            void *right)
+{
+    memmove(&in->key[i + 1], &in->key[i], (in->n - 1u - i) * sizeof(uint64_t));
+    memmove(&in->child[i + 2], &in->child[i + 1],
+            (in->n - 1u - i) * sizeof(void *));
+    in->key[i] = key;
+    in->child[i + 1] = right;
+    in->n++;
+}
+
+/* Removes key i and child i+1. */
+static void inner_remove_at(struct inner *in, unsigned i)
+{
+    memmove(&in->key[i], &in->key[i + 1], (in->n - 2u - i) * sizeof(uint64_t));
+    memmove(&in->child[i + 1], &in->child[i + 2],
+            (in->n - 2u - i) * sizeof(void *));
+    in->n--;
+}
+
+/*
+ * Splits the full inner node `in` while inserting (key, right) after child
+ * i. The upper half moves to `sib`; returns the separator pushed up.
+ */
+static uint64_t inner_split_insert(struct inner *in, unsigned i, uint64_t key,
+                                   void *right, struct inner *sib)
+{
+    uint64_t keys[INNER_MAX];
+    void *children[INNER_MAX + 1];
+    unsigned left_n = (INNER_MAX + 1) / 2;
+
+    memcpy(keys, in->key, i * sizeof(uint64_t));
+    keys[i] = key;
+    memcpy(&keys[i + 1], &in->key[i], (INNER_MAX - 1 - i) * sizeof(uint64_t));
+    memcpy(children, in->child, (i + 1) * sizeof(void *));
+    children[i + 1] = right;
+    memcpy(&children[i + 2], &in->child[i + 1],
+           (INNER_MAX - 1 - i) * sizeof(void *));
+
+    in->n = (uint16_t)left_n;
+    memcpy(in->key, keys, (left_n - 1) * sizeof(uint64_t));
+    memcpy(in->child, children, left_n * sizeof(void *));
+    sib->n = (uint16_t)(INNER_MAX + 1 - left_n);
+    memcpy(sib->key, &keys[left_n], (sib->n - 1u) * sizeof(uint64_t));
+    memcpy(sib->child, &children[left_n], sib->n * sizeof(void *));
+    return keys[left_n - 1];
+}
+
+int mapstore_insert(struct mapstore *ms, const struct mapping *m)
+{
+    struct path path = {0};
+    void *spare[MAX_HEIGHT + 2];
+    unsigned nspare = 0, used = 0;
+
+    if (ms->root == NULL) {
+        struct leaf *l = calloc(1, sizeof(*l));
+        if (l == NULL) {
+            return -ENOMEM;
+        }
+        ms->root = l;
+    }
+    struct leaf *l = descend(ms, m->start, &path);
+
+    /* Count the splits this insertion causes and allocate them first. */
+    if (l->n == LEAF_MAX) {
+        unsigned need = 1;
+        for (unsigned level = 1;
+             level <= ms->height && path.node[level]->n == INNER_MAX;
+             level++) {
+            need++;
+        }
+        if (need > ms->height) {
+            need++; /* a new root */
+        }
+        if (ms->height + 1 > MAX_HEIGHT) {
+            return -ENOMEM;
+        }
+        for (; nspare < need; nspare++) {
+            spare[nspare] = calloc(1, nspare == 0 ? sizeof(struct leaf)
+                                                  : sizeof(struct inner));
+            if (spare[nspare] == NULL) {
+                while (nspare > 0) {
+                    free(spare[--nspare]);
+                }
+                return -ENOMEM;
+            }
+        }
+    }
+
+    unsigned pos = count_le(l->start, l->n, m->start);
+    ms->count++;
+    if (l->n < LEAF_MAX) {
+        leaf_insert_at(l, pos, m);
+        return 0;
+    }
+
+    struct leaf *r = spare[used++];
+    r->n = LEAF_MAX - LEAF_MAX / 2;
+    leaf_move(r, 0, l, LEAF_MAX / 2, r->n);
+    l->n = LEAF_MAX / 2;
+    r->next = l->next;
+    r->prev = l;
+    if (r->next != NULL) {
+        r->next->prev = r;
+    }
+    l->next = r;
+    if (pos > l->n) {
+        leaf_insert_at(r, pos - l->n, m);
+    } else {
+        leaf_insert_at(l, pos, m);
+    }
+
+    uint64_t sep = r->start[0];
+    void *right = r;
+    for (unsigned level = 1; level <= ms->height; level++) {
+        struct inner *in = path.node[level];
+        unsigned i = path.idx[level];
+        if (in->n < INNER_MAX) {
+            inner_insert_at(in, i, sep, right);
+            return 0;
+        }
+        struct inner *sib = spare[used++];
+        sep = inner_split_insert(in, i, sep, right, sib);
+        right = sib;
+    }
+    struct inner *root = spare[used++];
+    root->n = 2;
+    root->key[0] = sep;
+    root->child[0] = ms->root;
+    root->child[1] = right;
+    ms->root = root;
+    ms->height++;
+    return 0;
+}
+
+/* Restores the fill of leaf l (child i of parent p) after a removal. */
+static void leaf_rebalance(struct leaf *l, struct inner *p, unsigned i)
+{
+    struct leaf *left = i > 0 ? p->child[i - 1] : NULL;
+    struct leaf *right = i + 1 < p->n ? p->child[i + 1] : NULL;
+
+    if (left != NULL && left->n > LEAF_MIN) {
+        leaf_move(l, 1, l, 0, l->n);
+        leaf_move(l, 0, left, left->n - 1u, 1);
+        left->n--;
+        l->n++;
+        p->key[i - 1] = l->start[0];
+    } else if (right != NULL && right->n > LEAF_MIN) {
+        leaf_move(l, l->n, right, 0, 1);
+        l->n++;
+        leaf_remove_at(right, 0);
+        p->key[i] = right->start[0];
+    } else {
+        /* Merge the right one of the pair into the left one. */
+        struct leaf *dst = left != NULL ? left : l;
+        struct leaf *src = left != NULL ? l : right;
+        leaf_move(dst, dst->n, src, 0, src->n);
+        dst->n = (uint16_t)(dst->n + src->n);
+        dst->next = src->next;
+        if (dst->next != NULL) {
+            dst->next->prev = dst;
+        }
+        inner_remove_at(p, left != NULL ? i - 1 : i);
+        free(src);
+    }
+}
+
+/* Restores the fill of inner node c (child i of parent p). */
+static void inner_rebalance(struct inner *c, struct inner *p, unsigned i)
+{
+    struct inner *left = i > 0 ? p->child[i - 1] : NULL;
+    struct inner *right = i + 1 < p->n ? p->child[i + 1] : NULL;
+
+    if (left != NULL && left->n > INNER_MIN) {
+        memmove(&c->key[1], &c->key[0], (c->n - 1u) * sizeof(uint64_t));
+        memmove(&c->child[1], &c->child[0], c->n * sizeof(void *));
+        c->key[0] = p->key[i - 1];
+        c->child[0] = left->child[left->n - 1];
+        p->key[i - 1] = left->key[left->n - 2];
+        left->n--;
+        c->n++;
+    } else if (right != NULL && right->n > INNER_MIN) {
+        c->key[c->n - 1] = p->key[i];
+        c->child[c->n] = right->child[0];
+        c->n++;
+        p->key[i] = right->key[0];
+        memmove(&right->key[0], &right->key[1],
+                (right->n - 2u) * sizeof(uint64_t));
+        memmove(&right->child[0], &right->child[1],
+                (right->n - 1u) * sizeof(void *));
+        right->n--;
+    } else {
+        struct inner *dst = left != NULL ? left : c;
+        struct inner *src = left != NULL ? c : right;
+        unsigned sep = left != NULL ? i - 1 : i;
+        dst->key[dst->n - 1] = p->key[sep];
+        memcpy(&dst->key[dst->n], src->key, (src->n - 1u) * sizeof(uint64_t));
+        memcpy(&dst->child[dst->n], src->child, src->n * sizeof(void *));
+        dst->n = (uint16_t)(dst->n + src->n);
+        inner_remove_at(p, sep);
+        free(src);
+    }
+}
+
+/* Removes the mapping that starts exactly at start (it must exist). */
+static void remove_start(struct mapstore *ms, uint64_t start)
+{
+    struct path path = {0};
+    struct leaf *l = descend(ms, start, &path);
+    unsigned pos = count_le(l->start, l->n, start) - 1u;
+
+    leaf_remove_at(l, pos);
+    ms->count--;
+    if (ms->height == 0) {
+        if (l->n == 0) {
+            free(l);
+            ms->root = NULL;
+        }
+        return;
+    }
+    if (l->n >= LEAF_MIN) {
+        return;
+    }
+    leaf_rebalance(l, path.node[1], path.idx[1]);
+    for (unsigned level = 1; level < ms->height; level++) {
+        struct inner *in = path.node[level];
+        if (in->n >= INNER_MIN) {
+            break;
+        }
+        inner_rebalance(in, path.node[level + 1], path.idx[level + 1]);
+    }
+    struct inner *root = ms->root;
+    if (root->n == 1) {
+        ms->root = root->child[0];
+        ms->height--;
+        free(root);
+    }
+}
+
+int64_t mapstore_unmap(struct mapstore *ms, uint64_t start, uint64_t end)
+{
+    struct mapping m;
+    int64_t removed = 0;
+
+    if (mapstore_find_first(ms, start, &m) && m.start < start) {
+        return -ERANGE;
+    }
+    if (mapstore_find_first(ms, end, &m) && m.start <= end && m.end > end) {
+        return -ERANGE;
+    }
+    while (mapstore_find_first(ms, start, &m) && m.start <= end) {
+        remove_start(ms, m.start);
+        removed++;
+    }
+    return removed;
+}
+
+int mapstore_foreach(const struct mapstore *ms,
+                     int (*fn)(void *opaque, const struct mapping *m),
+                     void *opaque)
+{
+    if (ms->count == 0) {
+        return 0;
+    }
+    const struct leaf *l = descend(ms, 0, NULL);
+    for (; l != NULL; l = l->next) {
+        for (unsigned i = 0; i < l->n; i++) {
+            struct mapping m;
+            leaf_get(l, i, &m);
+            int ret = fn(opaque, &m);
+            if (ret != 0) {
+                return ret;
+            }
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What a virtio-iommu driver puts on the request queue, byte for byte: each
+ * call builds a request with the kernel's uapi structs, hands it to the
+ * device as readable and writable iovecs, and decodes the reply as the
+ * Linux driver does. Used by the tests and the demonstration.
+ */
+#ifndef VIOMMU_TESTS_GUEST_DRIVER_H
+#define VIOMMU_TESTS_GUEST_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <viommu/viommu.h>
+
+/* Returned instead of a status when the device wrote nothing (used length
+ * 0), which the Linux driver turns into -EIO. */
+#define VDRV_NO_REPLY 0xffu
+
+/* Sends raw bytes; copies the writable bytes back to out and returns the
+ * used length. */
+uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
+                   size_t out_len);
+
+uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
+                    uint32_t flags);
+uint8_t vdrv_detach(struct viommu *v, uint32_t domain, uint32_t ep);
+uint8_t vdrv_map(struct viommu *v, uint32_t domain, uint64_t start,
+                 uint64_t end, uint64_t phys, uint32_t flags);
+uint8_t vdrv_unmap(struct viommu *v, uint32_t domain, uint64_t start,
+                   uint64_t end);
+/* PROBE with a properties buffer of props_len bytes (read from the device
+ * config when 0), copied to props if not NULL. */
+uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
+                   size_t props_len);
+
+/*
+ * Parses PROBE properties as the Linux driver does (stops at type NONE or
+ * the end of the buffer). Returns the number of RESV_MEM regions stored in
+ * out (at most max), or -1 if a property is malformed.
+ */
+int vdrv_parse_resv(const uint8_t *props, size_t len,
+                    struct viommu_resv_region *out, int max);
+
+const char *vdrv_status_name(uint8_t status);
+
+#endif
