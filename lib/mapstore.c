@@ -85,18 +85,29 @@ void mapstore_clear(struct mapstore *ms)
     mapstore_init(ms);
 }
 
-static struct leaf *descend(const struct mapstore *ms, uint64_t key,
-                            struct path *path)
+/* The leaf where key belongs. */
+static struct leaf *find_leaf(const struct mapstore *ms, uint64_t key)
+{
+    void *node = ms->root;
+
+    for (unsigned level = ms->height; level > 0; level--) {
+        struct inner *in = node;
+        node = in->child[count_le(in->key, in->n - 1u, key)];
+    }
+    return node;
+}
+
+/* As find_leaf, recording the inner nodes and child indices on the way. */
+static struct leaf *find_leaf_path(const struct mapstore *ms, uint64_t key,
+                                   struct path *path)
 {
     void *node = ms->root;
 
     for (unsigned level = ms->height; level > 0; level--) {
         struct inner *in = node;
         unsigned i = count_le(in->key, in->n - 1u, key);
-        if (path != NULL) {
-            path->node[level] = in;
-            path->idx[level] = i;
-        }
+        path->node[level] = in;
+        path->idx[level] = i;
         node = in->child[i];
     }
     return node;
@@ -116,7 +127,7 @@ bool mapstore_find_first(const struct mapstore *ms, uint64_t addr,
     if (ms->count == 0) {
         return false;
     }
-    const struct leaf *l = descend(ms, addr, NULL);
+    const struct leaf *l = find_leaf(ms, addr);
     unsigned i = count_le(l->start, l->n, addr);
 
     if (i == 0) {
@@ -233,7 +244,7 @@ static uint64_t inner_split_insert(struct inner *in, unsigned i, uint64_t key,
 
 int mapstore_insert(struct mapstore *ms, const struct mapping *m)
 {
-    struct path path = {0};
+    struct path path;
     void *spare[MAX_HEIGHT + 2];
     unsigned nspare = 0, used = 0;
 
@@ -244,7 +255,7 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
         }
         ms->root = l;
     }
-    struct leaf *l = descend(ms, m->start, &path);
+    struct leaf *l = find_leaf_path(ms, m->start, &path);
 
     /* Count the splits this insertion causes and allocate them first. */
     if (l->n == LEAF_MAX) {
@@ -390,8 +401,8 @@ static void inner_rebalance(struct inner *c, struct inner *p, unsigned i)
 /* Removes the mapping that starts exactly at start (it must exist). */
 static void remove_start(struct mapstore *ms, uint64_t start)
 {
-    struct path path = {0};
-    struct leaf *l = descend(ms, start, &path);
+    struct path path;
+    struct leaf *l = find_leaf_path(ms, start, &path);
     unsigned pos = count_le(l->start, l->n, start) - 1u;
 
     leaf_remove_at(l, pos);
@@ -447,7 +458,7 @@ int mapstore_foreach(const struct mapstore *ms,
     if (ms->count == 0) {
         return 0;
     }
-    const struct leaf *l = descend(ms, 0, NULL);
+    const struct leaf *l = find_leaf(ms, 0);
     for (; l != NULL; l = l->next) {
         for (unsigned i = 0; i < l->n; i++) {
             struct mapping m;
