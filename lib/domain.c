@@ -107,8 +107,7 @@ int req_attach(struct viommu *v, const struct request *r)
         }
     } else {
         /* Moving the sole endpoint of a domain frees that domain. */
-        bool frees_one = ep->domain != NULL &&
-                         ep->domain->endpoints == ep &&
+        bool frees_one = ep->domain != NULL && ep->domain->endpoints == ep &&
                          ep->next_in_domain == NULL;
         if (v->domains.n >= v->cfg.max_domains && !frees_one) {
             return -ENOMEM;

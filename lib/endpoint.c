@@ -25,8 +25,8 @@ static int build_regions(const struct viommu *v,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
     const struct viommu_resv_region *msi = NULL;
-    struct viommu_resv_region dev_msi = {
-        v->cfg.msi_start, v->cfg.msi_end, VIOMMU_RESV_MSI};
+    struct viommu_resv_region dev_msi = {v->cfg.msi_start, v->cfg.msi_end,
+                                         VIOMMU_RESV_MSI};
     size_t nr = 0;
 
     if (cfg->nr_resv > 0 && cfg->resv == NULL) {
@@ -54,8 +54,7 @@ static int build_regions(const struct viommu *v,
 
     /* Room for every declared region, one split around the MSI region and
      * the MSI region itself. */
-    struct viommu_resv_region *list =
-        calloc(cfg->nr_resv + 2, sizeof(*list));
+    struct viommu_resv_region *list = calloc(cfg->nr_resv + 2, sizeof(*list));
     if (list == NULL) {
         return -ENOMEM;
     }
@@ -187,8 +186,8 @@ int viommu_endpoint_remove(struct viommu *v, uint32_t id)
 void endpoints_free_all(struct viommu *v)
 {
     while (v->endpoints.n > 0) {
-        endpoint_free(v, (struct endpoint *)
-                             v->endpoints.items[v->endpoints.n - 1]);
+        endpoint_free(
+            v, (struct endpoint *)v->endpoints.items[v->endpoints.n - 1]);
     }
 }
 

@@ -47,20 +47,20 @@ int req_map(struct viommu *v, const struct request *r)
             return -ERANGE; /* R46 */
         }
     }
-    if (mapstore_overlaps(&d->maps, r->virt_start, r->virt_end)) {
-        return -EINVAL; /* R25 */
-    }
-    if (d->maps.count >= v->cfg.max_mappings_per_domain ||
-        v->nr_mappings >= v->cfg.max_mappings) {
-        return -ENOMEM;
-    }
     struct mapping m = {
         .start = r->virt_start,
         .end = r->virt_end,
         .phys = r->phys_start,
         .flags = r->flags,
     };
+    if (d->maps.count >= v->cfg.max_mappings_per_domain ||
+        v->nr_mappings >= v->cfg.max_mappings) {
+        return mapstore_overlaps(&d->maps, m.start, m.end) ? -EINVAL : -ENOMEM;
+    }
     int err = mapstore_insert(&d->maps, &m);
+    if (err == -EEXIST) {
+        return -EINVAL; /* R25 */
+    }
     if (err != 0) {
         return err;
     }

@@ -19,11 +19,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LEAF_MAX 32
+#define LEAF_MAX 64
 #define LEAF_MIN (LEAF_MAX / 2)
-#define INNER_MAX 32 /* children */
+#define INNER_MAX 64 /* children */
 #define INNER_MIN (INNER_MAX / 2)
-#define MAX_HEIGHT 12 /* 16^12 entries at least: beyond any cap */
+#define MAX_HEIGHT 12 /* 32^12 entries at least: beyond any cap */
 
 struct leaf {
     uint16_t n;
@@ -152,8 +152,7 @@ bool mapstore_find_first(const struct mapstore *ms, uint64_t addr,
     return true;
 }
 
-bool mapstore_overlaps(const struct mapstore *ms, uint64_t start,
-                       uint64_t end)
+bool mapstore_overlaps(const struct mapstore *ms, uint64_t start, uint64_t end)
 {
     struct mapping m;
 
@@ -256,13 +255,21 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
         ms->root = l;
     }
     struct leaf *l = find_leaf_path(ms, m->start, &path);
+    unsigned pos = count_le(l->start, l->n, m->start);
+
+    /* The neighbours are at pos - 1 and pos, or across a leaf boundary. */
+    const struct leaf *pl = pos > 0 ? l : l->prev;
+    const struct leaf *nl = pos < l->n ? l : l->next;
+    if ((pl != NULL && pl->end[pos > 0 ? pos - 1 : pl->n - 1u] >= m->start) ||
+        (nl != NULL && nl->start[pos < l->n ? pos : 0] <= m->end)) {
+        return -EEXIST;
+    }
 
     /* Count the splits this insertion causes and allocate them first. */
     if (l->n == LEAF_MAX) {
         unsigned need = 1;
         for (unsigned level = 1;
-             level <= ms->height && path.node[level]->n == INNER_MAX;
-             level++) {
+             level <= ms->height && path.node[level]->n == INNER_MAX; level++) {
             need++;
         }
         if (need > ms->height) {
@@ -283,7 +290,6 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
         }
     }
 
-    unsigned pos = count_le(l->start, l->n, m->start);
     ms->count++;
     if (l->n < LEAF_MAX) {
         leaf_insert_at(l, pos, m);
@@ -435,20 +441,29 @@ static void remove_start(struct mapstore *ms, uint64_t start)
 
 int64_t mapstore_unmap(struct mapstore *ms, uint64_t start, uint64_t end)
 {
-    struct mapping m;
+    struct mapping m, last;
     int64_t removed = 0;
 
-    if (mapstore_find_first(ms, start, &m) && m.start < start) {
+    if (!mapstore_find_first(ms, start, &m) || m.start > end) {
+        return 0;
+    }
+    if (m.start < start || m.end > end) {
+        return -ERANGE; /* m straddles start, or end */
+    }
+    /* Some later mapping may straddle end; the common single-mapping
+     * UNMAP (m.end == end) needs no second look. */
+    if (m.end < end && mapstore_find_first(ms, end, &last) &&
+        last.start <= end && last.end > end) {
         return -ERANGE;
     }
-    if (mapstore_find_first(ms, end, &m) && m.start <= end && m.end > end) {
-        return -ERANGE;
-    }
-    while (mapstore_find_first(ms, start, &m) && m.start <= end) {
+    for (;;) {
         remove_start(ms, m.start);
         removed++;
+        if (m.end == end || !mapstore_find_first(ms, m.end + 1, &m) ||
+            m.start > end) {
+            return removed;
+        }
     }
-    return removed;
 }
 
 int mapstore_foreach(const struct mapstore *ms,

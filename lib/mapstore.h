@@ -35,10 +35,9 @@ bool mapstore_find_first(const struct mapstore *ms, uint64_t addr,
                          struct mapping *out);
 
 /* True if some mapping intersects [start, end]. */
-bool mapstore_overlaps(const struct mapstore *ms, uint64_t start,
-                       uint64_t end);
+bool mapstore_overlaps(const struct mapstore *ms, uint64_t start, uint64_t end);
 
-/* Adds m, which must not overlap any mapping. 0 or -ENOMEM (unchanged). */
+/* Adds m. -EEXIST if it overlaps a mapping, -ENOMEM; both change nothing. */
 int mapstore_insert(struct mapstore *ms, const struct mapping *m);
 
 /*

@@ -16,8 +16,7 @@ static const char *const type_names[] = {
 };
 
 static int dispatch(struct viommu *v, const struct request *r,
-                    const struct iovec *out, unsigned out_cnt,
-                    size_t props_len)
+                    const struct iovec *out, unsigned out_cnt, size_t props_len)
 {
     switch (r->type) {
     case VIRTIO_IOMMU_T_ATTACH:
@@ -63,7 +62,8 @@ int viommu_handle_request(struct viommu *v, const struct iovec *in,
              "request type %u unknown", r.type);
         return 0;
     }
-    if (r.type == VIRTIO_IOMMU_T_PROBE && !viommu_has(v, VIRTIO_IOMMU_F_PROBE)) {
+    if (r.type == VIRTIO_IOMMU_T_PROBE &&
+        !viommu_has(v, VIRTIO_IOMMU_F_PROBE)) {
         vlog(v, VIOMMU_LOG_WARN, VIOMMU_LOG_SOURCE_GUEST,
              "PROBE without the PROBE feature");
         return 0; /* R37 */
@@ -78,8 +78,8 @@ int viommu_handle_request(struct viommu *v, const struct iovec *in,
         vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_GUEST,
              "%s domain %u endpoint %u [%#llx-%#llx]: status %u",
              type_names[r.type], r.domain, r.endpoint,
-             (unsigned long long)r.virt_start,
-             (unsigned long long)r.virt_end, wire_status(err));
+             (unsigned long long)r.virt_start, (unsigned long long)r.virt_end,
+             wire_status(err));
     }
     /* R10: the tail's reserved bytes are zero. */
     wire_encode_tail(tail, err);

@@ -14,8 +14,7 @@
 
 _Static_assert(sizeof(struct virtio_iommu_req_head) == WIRE_HEAD_SIZE, "head");
 _Static_assert(sizeof(struct virtio_iommu_req_tail) == WIRE_TAIL_SIZE, "tail");
-_Static_assert(sizeof(struct virtio_iommu_probe_resv_mem) ==
-                   WIRE_RESV_MEM_SIZE,
+_Static_assert(sizeof(struct virtio_iommu_probe_resv_mem) == WIRE_RESV_MEM_SIZE,
                "resv_mem");
 _Static_assert(sizeof(struct virtio_iommu_req_probe) == WIRE_MAX_REQUEST,
                "probe is the largest request");
@@ -139,8 +138,9 @@ void wire_encode_resv_mem(uint8_t out[WIRE_RESV_MEM_SIZE],
         .head.type = htole16(VIRTIO_IOMMU_PROBE_T_RESV_MEM),
         /* R39: the length excludes the property header. */
         .head.length = htole16(sizeof(prop) - sizeof(prop.head)),
-        .subtype = r->type == VIOMMU_RESV_MSI ? VIRTIO_IOMMU_RESV_MEM_T_MSI
-                                              : VIRTIO_IOMMU_RESV_MEM_T_RESERVED,
+        .subtype = r->type == VIOMMU_RESV_MSI
+                       ? VIRTIO_IOMMU_RESV_MEM_T_MSI
+                       : VIRTIO_IOMMU_RESV_MEM_T_RESERVED,
         .start = htole64(r->start),
         .end = htole64(r->end),
     };

@@ -1,62 +1,10 @@
 #!/bin/sh
-# Installs every Debian package that the build and all test suites need, then
-# builds viommu and runs its demonstration. Idempotent: when everything is
-# already installed it makes no network access and only rebuilds.
+# Installs what viommu needs (scripts/deps.sh), builds it and runs the
+# demonstration: a guest driver playing requests against the device core.
 set -eu
-
 cd "$(dirname "$0")/.."
 
-# The iommufd and newer VFIO uapi headers need linux-libc-dev >= 6.2, which
-# bookworm has only in bookworm-backports.
-BACKPORTS_FILE=/etc/apt/sources.list.d/viommu-bookworm-backports.sources
-PACKAGES="gcc clang libclang-rt-14-dev meson ninja-build pkgconf
-    libcmocka-dev libglib2.0-dev libjson-c-dev linux-libc-dev"
-
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# The first Debian archive URI the machine already uses (deb822 or one-line
-# format), so that the backports suite comes from the same mirror.
-debian_uri() {
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        [ "$f" = "$BACKPORTS_FILE" ] && continue
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++)
-                 if ($i !~ /security/) { print $i; exit } }' "$f"
-    done | head -n 1
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk '$1 == "deb" && $0 ~ / bookworm( |$)/ && $0 !~ /security/ {
-                 for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-    done | head -n 1
-}
-
-have_everything() {
-    for p in $PACKAGES; do
-        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
-            grep -q 'install ok installed' || return 1
-    done
-    [ -f /usr/include/linux/iommufd.h ]
-}
-
-if ! have_everything; then
-    if [ ! -f "$BACKPORTS_FILE" ]; then
-        uri=$(debian_uri | head -n 1)
-        if [ -z "$uri" ]; then
-            echo "setup: no Debian archive URI found in /etc/apt/sources*" >&2
-            exit 1
-        fi
-        printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
-            "$uri" | as_root tee "$BACKPORTS_FILE" >/dev/null
-    fi
-    as_root apt-get update -q
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
-        --no-install-recommends $PACKAGES
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
-        --no-install-recommends -t bookworm-backports linux-libc-dev
-fi
-
-[ -d build ] || meson setup build --buildtype=debugoptimized
+./scripts/deps.sh
+[ -d build ] || meson setup build
 meson compile -C build
 ./build/tools/viommu-demo

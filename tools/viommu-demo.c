@@ -45,8 +45,8 @@ static void show_dma(struct viommu *v, uint32_t ep, uint64_t iova,
     const char *kind = access == VIOMMU_ACCESS_WRITE ? "write" : "read";
 
     if (viommu_translate(v, ep, iova, access, &t) == 0) {
-        printf("  dma:   endpoint %#x %-5s iova %#" PRIx64
-               " -> gpa %#" PRIx64 " (contiguous to iova %#" PRIx64 ")\n",
+        printf("  dma:   endpoint %#x %-5s iova %#" PRIx64 " -> gpa %#" PRIx64
+               " (contiguous to iova %#" PRIx64 ")\n",
                ep, kind, iova, t.gpa, t.iova_last);
     } else {
         printf("  dma:   endpoint %#x %-5s iova %#" PRIx64 " -> refused\n", ep,
@@ -61,10 +61,11 @@ static void show_events(struct viommu *v)
     uint32_t used;
 
     while (viommu_event_pop(v, &iov, 1, &used) == 0) {
-        printf("  event: fault reason %u flags %#x endpoint %#x address %#" PRIx64
-               "\n",
-               f.reason, le32toh(f.flags), le32toh(f.endpoint),
-               (uint64_t)le64toh(f.address));
+        printf(
+            "  event: fault reason %u flags %#x endpoint %#x address %#" PRIx64
+            "\n",
+            f.reason, le32toh(f.flags), le32toh(f.endpoint),
+            (uint64_t)le64toh(f.address));
     }
 }
 

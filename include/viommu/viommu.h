@@ -267,10 +267,10 @@ viommu_handle_request(struct viommu *v, const struct iovec *in,
 #define VIOMMU_ACCESS_WRITE (1u << 1)
 
 /** Flags of a translation result. */
-#define VIOMMU_XLATE_READ (1u << 0)  /* the range may be read */
-#define VIOMMU_XLATE_WRITE (1u << 1) /* the range may be written */
-#define VIOMMU_XLATE_MMIO (1u << 2)  /* mapped with VIRTIO_IOMMU_MAP_F_MMIO */
-#define VIOMMU_XLATE_MSI (1u << 3)   /* inside the MSI region: not remapped */
+#define VIOMMU_XLATE_READ (1u << 0)   /* the range may be read */
+#define VIOMMU_XLATE_WRITE (1u << 1)  /* the range may be written */
+#define VIOMMU_XLATE_MMIO (1u << 2)   /* mapped with VIRTIO_IOMMU_MAP_F_MMIO */
+#define VIOMMU_XLATE_MSI (1u << 3)    /* inside the MSI region: not remapped */
 #define VIOMMU_XLATE_BYPASS (1u << 4) /* identity: bypass */
 
 /** Result of a translation: [iova, iova_last] maps to gpa contiguously. */
@@ -290,8 +290,8 @@ struct viommu_translation {
  * lacks the permission (R29) or the address is in a RESERVED region (R47).
  * An unknown endpoint returns -ENOENT and reports nothing (R50).
  */
-VIOMMU_MUST_CHECK VIOMMU_API int viommu_translate(struct viommu *v,
-                                                  uint32_t ep, uint64_t iova,
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_translate(struct viommu *v, uint32_t ep,
+                                                  uint64_t iova,
                                                   uint32_t access,
                                                   struct viommu_translation *t);
 

@@ -11,10 +11,10 @@ static uint8_t attach_reserved(struct viommu *v, uint32_t domain, uint32_t ep,
         .endpoint = htole32(ep),
     };
 
-    return send_with_reserved(v, &req, sizeof(req),
-                              offsetof(struct virtio_iommu_req_attach,
-                                       reserved),
-                              sizeof(req.reserved), fill);
+    return send_with_reserved(
+        v, &req, sizeof(req),
+        offsetof(struct virtio_iommu_req_attach, reserved),
+        sizeof(req.reserved), fill);
 }
 
 static void test_attach_reserved_nonzero_R12(void **state)
@@ -43,11 +43,10 @@ static void test_attach_unknown_flag_R13(void **state)
     viommu_free(v);
 
     v = new_device(NULL);
-    assert_int_equal(
-        viommu_set_driver_features(
-            v, viommu_device_features(v) &
-                   ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
-        0);
+    assert_int_equal(viommu_set_driver_features(
+                         v, viommu_device_features(v) &
+                                ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
+                     0);
     assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP1), -1);
@@ -75,9 +74,8 @@ static void test_several_endpoints_per_domain_R15(void **state)
     assert_int_equal(vdrv_map(v, 7, 0x5000, 0x5fff, 0x9000, RW),
                      VIRTIO_IOMMU_S_OK);
     for (uint32_t ep = EP1; ep <= EP2; ep++) {
-        assert_int_equal(viommu_translate(v, ep, 0x5008, VIOMMU_ACCESS_READ,
-                                          &t),
-                         0);
+        assert_int_equal(
+            viommu_translate(v, ep, 0x5008, VIOMMU_ACCESS_READ, &t), 0);
         assert_int_equal(t.gpa, 0x9008);
     }
     viommu_free(v);
@@ -208,10 +206,10 @@ static uint8_t detach_reserved(struct viommu *v, uint32_t domain, uint32_t ep,
         .endpoint = htole32(ep),
     };
 
-    return send_with_reserved(v, &req, sizeof(req),
-                              offsetof(struct virtio_iommu_req_detach,
-                                       reserved),
-                              sizeof(req.reserved), fill);
+    return send_with_reserved(
+        v, &req, sizeof(req),
+        offsetof(struct virtio_iommu_req_detach, reserved),
+        sizeof(req.reserved), fill);
 }
 
 static void test_detach_reserved_ignored_R20(void **state)

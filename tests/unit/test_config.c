@@ -17,18 +17,17 @@ static uint8_t read_bypass(struct viommu *v)
 {
     uint8_t b = 0xaa;
 
-    assert_int_equal(viommu_config_read(v,
-                                        offsetof(struct virtio_iommu_config,
-                                                 bypass),
-                                        &b, 1),
-                     0);
+    assert_int_equal(
+        viommu_config_read(v, offsetof(struct virtio_iommu_config, bypass), &b,
+                           1),
+        0);
     return b;
 }
 
 static int write_bypass(struct viommu *v, uint8_t value)
 {
-    return viommu_config_write(
-        v, offsetof(struct virtio_iommu_config, bypass), &value, 1);
+    return viommu_config_write(v, offsetof(struct virtio_iommu_config, bypass),
+                               &value, 1);
 }
 
 static void test_features_R1_R2_R3(void **state)
@@ -36,9 +35,9 @@ static void test_features_R1_R2_R3(void **state)
     struct viommu *v = new_device(NULL);
     uint64_t f = viommu_device_features(v);
 
-    assert_true(f & BIT(VIRTIO_IOMMU_F_MAP_UNMAP));       /* R1 */
-    assert_false(f & BIT(VIRTIO_IOMMU_F_BYPASS));         /* R2 */
-    assert_true(f & BIT(VIRTIO_IOMMU_F_BYPASS_CONFIG));   /* R3: only this */
+    assert_true(f & BIT(VIRTIO_IOMMU_F_MAP_UNMAP));     /* R1 */
+    assert_false(f & BIT(VIRTIO_IOMMU_F_BYPASS));       /* R2 */
+    assert_true(f & BIT(VIRTIO_IOMMU_F_BYPASS_CONFIG)); /* R3: only this */
     assert_true(f & VIOMMU_F_VERSION_1);
     assert_true(f & BIT(VIRTIO_IOMMU_F_INPUT_RANGE));
     assert_true(f & BIT(VIRTIO_IOMMU_F_DOMAIN_RANGE));
@@ -69,10 +68,9 @@ static void test_negotiation(void **state)
     assert_int_equal(viommu_set_driver_features(v, f | BIT(3)), -EINVAL);
     assert_int_equal(viommu_set_driver_features(v, f & ~VIOMMU_F_VERSION_1),
                      -EINVAL);
-    assert_int_equal(
-        viommu_set_driver_features(v, VIOMMU_F_VERSION_1 |
-                                          BIT(VIRTIO_IOMMU_F_MAP_UNMAP)),
-        0);
+    assert_int_equal(viommu_set_driver_features(
+                         v, VIOMMU_F_VERSION_1 | BIT(VIRTIO_IOMMU_F_MAP_UNMAP)),
+                     0);
     viommu_free(v);
 }
 
@@ -137,12 +135,12 @@ static void test_bad_configs_rejected(void **state)
     assert_null(viommu_new(NULL));
     assert_int_equal(errno, EINVAL);
     assert_null(viommu_new(&c)); /* size 0 */
-    assert_null(new_raw((struct viommu_config){.input_start = 5,
-                                               .input_end = 4}));
-    assert_null(new_raw((struct viommu_config){.input_start = 0x800,
-                                               .input_end = 0xffff}));
-    assert_null(new_raw((struct viommu_config){.domain_start = 9,
-                                               .domain_end = 3}));
+    assert_null(
+        new_raw((struct viommu_config){.input_start = 5, .input_end = 4}));
+    assert_null(new_raw(
+        (struct viommu_config){.input_start = 0x800, .input_end = 0xffff}));
+    assert_null(
+        new_raw((struct viommu_config){.domain_start = 9, .domain_end = 3}));
     assert_null(new_raw((struct viommu_config){.probe_size = 12}));
     assert_null(new_raw((struct viommu_config){.probe_size = 100}));
     assert_null(new_raw((struct viommu_config){.probe_size = 1 << 20}));
@@ -152,8 +150,8 @@ static void test_bad_configs_rejected(void **state)
 static void test_versioned_config_size(void **state)
 {
     /* An older caller knows only the first fields. */
-    struct viommu_config c = {.size = offsetof(struct viommu_config,
-                                               input_start)};
+    struct viommu_config c = {.size =
+                                  offsetof(struct viommu_config, input_start)};
     struct viommu *v = viommu_new(&c);
     assert_non_null(v);
     viommu_free(v);
@@ -235,10 +233,10 @@ static void test_bypass_write_needs_feature_R7(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(viommu_set_driver_features(
-                         v, viommu_device_features(v) &
-                                ~BIT(VIRTIO_IOMMU_F_BYPASS_CONFIG)),
-                     0);
+    assert_int_equal(
+        viommu_set_driver_features(v, viommu_device_features(v) &
+                                          ~BIT(VIRTIO_IOMMU_F_BYPASS_CONFIG)),
+        0);
     assert_int_equal(write_bypass(v, 1), -EPERM);
     assert_int_equal(read_bypass(v), 0);
     viommu_free(v);
@@ -252,8 +250,8 @@ static void test_read_only_fields(void **state)
 
     assert_int_equal(viommu_config_write(v, 0, &junk, 4), -EPERM);
     assert_int_equal(
-        viommu_config_write(
-            v, offsetof(struct virtio_iommu_config, probe_size), &junk, 4),
+        viommu_config_write(v, offsetof(struct virtio_iommu_config, probe_size),
+                            &junk, 4),
         -EPERM);
     assert_int_equal(viommu_config_write(v, 40, &junk, 4), -EINVAL);
     assert_int_equal(viommu_config_write(v, 38, &junk, 4), -EINVAL);

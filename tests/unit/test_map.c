@@ -37,8 +37,7 @@ static void test_map_overlap_R25(void **state)
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 1, 4 * G, 8 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_map(v, 1, 0, 5 * G - 1, 0, RW),
-                     VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_map(v, 1, 0, 5 * G - 1, 0, RW), VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(vdrv_map(v, 1, 7 * G, 9 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(vdrv_map(v, 1, 5 * G, 6 * G - 1, 0, RW),
@@ -133,8 +132,7 @@ static void test_map_inverted_or_wrapping(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_map(v, 1, 2 * G, G - 1, 0, RW),
-                     VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_map(v, 1, 2 * G, G - 1, 0, RW), VIRTIO_IOMMU_S_INVAL);
     /* The physical range would wrap past 2^64. */
     assert_int_equal(vdrv_map(v, 1, 0, 2 * G - 1, UINT64_MAX - G + 1, RW),
                      VIRTIO_IOMMU_S_RANGE);
@@ -170,8 +168,8 @@ static void test_mapping_caps_are_nomem(void **state)
     viommu_free(v);
 }
 
-static uint8_t unmap_reserved(struct viommu *v, uint32_t domain,
-                              uint64_t start, uint64_t end)
+static uint8_t unmap_reserved(struct viommu *v, uint32_t domain, uint64_t start,
+                              uint64_t end)
 {
     struct virtio_iommu_req_unmap req = {
         .head.type = VIRTIO_IOMMU_T_UNMAP,
@@ -181,8 +179,7 @@ static uint8_t unmap_reserved(struct viommu *v, uint32_t domain,
     };
 
     return send_with_reserved(v, &req, sizeof(req),
-                              offsetof(struct virtio_iommu_req_unmap,
-                                       reserved),
+                              offsetof(struct virtio_iommu_req_unmap, reserved),
                               sizeof(req.reserved), 0xff);
 }
 
@@ -224,10 +221,8 @@ static void test_unmap_split_is_range_R33(void **state)
     /* Splits at the end, at the start, in the middle: nothing removed,
      * even the mapping the range fully covers. */
     assert_int_equal(vdrv_unmap(v, 1, 0, 25 * G - 1), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_unmap(v, 1, 5 * G, 30 * G - 1),
-                     VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_unmap(v, 1, 2 * G, 3 * G - 1),
-                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_unmap(v, 1, 5 * G, 30 * G - 1), VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_unmap(v, 1, 2 * G, 3 * G - 1), VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(domain_mappings(v, 1), 2);
     viommu_free(v);
 }

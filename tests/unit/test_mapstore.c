@@ -122,8 +122,9 @@ static void random_ops(uint64_t seed, unsigned ops, uint64_t space_pages,
         }
         default: {
             size_t j = model_first(&md, end);
-            bool split = (i < md.n && md.m[i].start < start) ||
-                         (j < md.n && md.m[j].start <= end && md.m[j].end > end);
+            bool split =
+                (i < md.n && md.m[i].start < start) ||
+                (j < md.n && md.m[j].start <= end && md.m[j].end > end);
             int64_t removed = mapstore_unmap(&ms, start, end);
             if (split) {
                 assert_int_equal(removed, -ERANGE);
@@ -200,8 +201,8 @@ static void test_grow_and_shrink_many_levels(void **state)
     md.m = malloc(live * sizeof(*md.m));
     assert_non_null(md.m);
     for (size_t i = 0; i < live; i++) {
-        md.m[i] = (struct mapping){keys[i], keys[i] + G - 1, keys[i] ^ 0x5000,
-                                   3};
+        md.m[i] =
+            (struct mapping){keys[i], keys[i] + G - 1, keys[i] ^ 0x5000, 3};
     }
     md.n = live;
     check_same(&ms, &md);

@@ -235,9 +235,8 @@ static void test_endpoint_declaration_errors(void **state)
     /* More regions than probe_size can report: refused now, not at PROBE. */
     struct viommu_resv_region many[32];
     for (int i = 0; i < 32; i++) {
-        many[i] = (struct viommu_resv_region){i * 0x10000ull,
-                                              i * 0x10000ull + 0xfff,
-                                              VIOMMU_RESV_RESERVED};
+        many[i] = (struct viommu_resv_region){
+            i * 0x10000ull, i * 0x10000ull + 0xfff, VIOMMU_RESV_RESERVED};
     }
     ep = (struct viommu_endpoint_config){
         .size = sizeof(ep), .id = 11, .resv = many, .nr_resv = 32};
@@ -279,8 +278,7 @@ static void test_reserved_access_affects_only_that_endpoint_R47(void **state)
     assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
     /* Even in bypass, the reserved region is not reachable... */
-    assert_int_equal(viommu_translate(v, 10, 0x100040, VIOMMU_ACCESS_WRITE,
-                                      &t),
+    assert_int_equal(viommu_translate(v, 10, 0x100040, VIOMMU_ACCESS_WRITE, &t),
                      -EFAULT);
     assert_int_equal(pop_fault(v, &f), 0);
     assert_int_equal(le32toh(f.endpoint), 10);
@@ -290,15 +288,13 @@ static void test_reserved_access_affects_only_that_endpoint_R47(void **state)
                      0);
     assert_int_equal(t.iova_last, 0xfffff);
     /* Another endpoint of the same domain is not affected. */
-    assert_int_equal(viommu_translate(v, EP1, 0x100040, VIOMMU_ACCESS_WRITE,
-                                      &t),
-                     0);
+    assert_int_equal(
+        viommu_translate(v, EP1, 0x100040, VIOMMU_ACCESS_WRITE, &t), 0);
     assert_int_equal(t.gpa, 0x100040);
     assert_int_equal(pop_fault(v, &f), -EAGAIN);
     /* MSI writes pass untranslated, flagged for the VMM. */
-    assert_int_equal(viommu_translate(v, 10, 0xfee00004, VIOMMU_ACCESS_WRITE,
-                                      &t),
-                     0);
+    assert_int_equal(
+        viommu_translate(v, 10, 0xfee00004, VIOMMU_ACCESS_WRITE, &t), 0);
     assert_true(t.flags & VIOMMU_XLATE_MSI);
     assert_int_equal(t.gpa, 0xfee00004);
     assert_int_equal(t.iova_last, VIOMMU_MSI_X86_END);

@@ -54,9 +54,8 @@ static void test_head_reserved_ignored_tail_reserved_zeroed_R10(void **state)
     req.endpoint = htole32(99);
     vdrv_send(v, &req, sizeof(req) - 4, &req.tail, 4);
     assert_int_equal(req.tail.status, VIRTIO_IOMMU_S_NOENT);
-    assert_int_equal(req.tail.reserved[0] | req.tail.reserved[1] |
-                         req.tail.reserved[2],
-                     0);
+    assert_int_equal(
+        req.tail.reserved[0] | req.tail.reserved[1] | req.tail.reserved[2], 0);
     viommu_free(v);
 }
 
@@ -210,8 +209,7 @@ static void test_api_misuse(void **state)
                      -EINVAL);
     assert_int_equal(viommu_handle_request(v, NULL, 0, NULL, 1, &used),
                      -EINVAL);
-    assert_int_equal(viommu_handle_request(v, NULL, 0, NULL, 0, NULL),
-                     -EINVAL);
+    assert_int_equal(viommu_handle_request(v, NULL, 0, NULL, 0, NULL), -EINVAL);
     assert_int_equal(viommu_handle_request(v, NULL, 0, NULL, 0, &used), 0);
     assert_int_equal(used, 0);
     viommu_free(v);
@@ -230,21 +228,20 @@ static void test_unattached_endpoint_cannot_reach_memory_R11(void **state)
 
     /* With bypass = 1 (BYPASS_CONFIG negotiated) it may. */
     uint8_t one = 1;
-    assert_int_equal(viommu_config_write(
-                         v, offsetof(struct virtio_iommu_config, bypass),
-                         &one, 1),
-                     0);
+    assert_int_equal(
+        viommu_config_write(v, offsetof(struct virtio_iommu_config, bypass),
+                            &one, 1),
+        0);
     assert_int_equal(viommu_translate(v, EP1, 0x1000, VIOMMU_ACCESS_READ, &t),
                      0);
     assert_int_equal(t.gpa, 0x1000);
     assert_true(t.flags & VIOMMU_XLATE_BYPASS);
 
     /* A driver without BYPASS_CONFIG gets no bypass, whatever the field. */
-    assert_int_equal(
-        viommu_set_driver_features(
-            v, viommu_device_features(v) &
-                   ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
-        0);
+    assert_int_equal(viommu_set_driver_features(
+                         v, viommu_device_features(v) &
+                                ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
+                     0);
     assert_int_equal(viommu_translate(v, EP1, 0x1000, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
     viommu_free(v);

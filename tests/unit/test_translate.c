@@ -9,9 +9,9 @@ static struct viommu *mapped(void (*tweak)(struct viommu_config *c))
     assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 1, 0x10000, 0x1ffff, 0x80000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x20000, 0x20fff, 0x40000,
-                              VIRTIO_IOMMU_MAP_F_WRITE),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(v, 1, 0x20000, 0x20fff, 0x40000, VIRTIO_IOMMU_MAP_F_WRITE),
+        VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 1, 0x30000, 0x30fff, 0xc0000000,
                               RW | VIRTIO_IOMMU_MAP_F_MMIO),
                      VIRTIO_IOMMU_S_OK);
@@ -33,8 +33,7 @@ static void test_translate_hits(void **state)
                                       &t),
                      0);
     assert_int_equal(t.gpa, 0x8ffff);
-    assert_int_equal(viommu_translate(v, EP1, 0x30010, VIOMMU_ACCESS_WRITE,
-                                      &t),
+    assert_int_equal(viommu_translate(v, EP1, 0x30010, VIOMMU_ACCESS_WRITE, &t),
                      0);
     assert_true(t.flags & VIOMMU_XLATE_MMIO);
     assert_int_equal(t.gpa, 0xc0000010);
@@ -48,8 +47,7 @@ static void test_permissions_R29(void **state)
     struct virtio_iommu_fault f;
 
     /* Write-only: writes pass, reads fault. */
-    assert_int_equal(viommu_translate(v, EP1, 0x20000, VIOMMU_ACCESS_WRITE,
-                                      &t),
+    assert_int_equal(viommu_translate(v, EP1, 0x20000, VIOMMU_ACCESS_WRITE, &t),
                      0);
     assert_int_equal(viommu_translate(v, EP1, 0x20000, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
@@ -70,8 +68,7 @@ static void test_fault_format_R48_R49_R50_R51(void **state)
     uint32_t used;
 
     assert_int_equal(viommu_fault_size(), sizeof(f));
-    assert_int_equal(viommu_translate(v, EP1, 0x50004, VIOMMU_ACCESS_WRITE,
-                                      &t),
+    assert_int_equal(viommu_translate(v, EP1, 0x50004, VIOMMU_ACCESS_WRITE, &t),
                      -EFAULT);
     memset(raw, 0xa5, sizeof(raw));
     assert_int_equal(viommu_event_pop(v, &iov, 1, &used), 0);
@@ -80,9 +77,8 @@ static void test_fault_format_R48_R49_R50_R51(void **state)
     assert_int_equal(f.reason, VIRTIO_IOMMU_FAULT_R_MAPPING);
     /* R48 */
     assert_int_equal(f.reserved[0] | f.reserved[1] | f.reserved[2], 0);
-    assert_int_equal(f.reserved2[0] | f.reserved2[1] | f.reserved2[2] |
-                         f.reserved2[3],
-                     0);
+    assert_int_equal(
+        f.reserved2[0] | f.reserved2[1] | f.reserved2[2] | f.reserved2[3], 0);
     /* R49: only defined flags; R51: the address is given and flagged. */
     assert_int_equal(le32toh(f.flags),
                      VIRTIO_IOMMU_FAULT_F_WRITE | VIRTIO_IOMMU_FAULT_F_ADDRESS);
@@ -147,9 +143,9 @@ static void test_fault_queue_bounded(void **state)
     struct viommu_stats st;
 
     for (uint64_t i = 0; i < 5; i++) {
-        assert_int_equal(viommu_translate(v, EP1, 0x90000 + i * G,
-                                          VIOMMU_ACCESS_READ, &t),
-                         -EFAULT);
+        assert_int_equal(
+            viommu_translate(v, EP1, 0x90000 + i * G, VIOMMU_ACCESS_READ, &t),
+            -EFAULT);
     }
     viommu_get_stats(v, &st);
     assert_int_equal(st.pending_faults, 2);
@@ -189,9 +185,8 @@ static void test_bypass_domain_is_identity(void **state)
 
     assert_int_equal(vdrv_attach(v, 3, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(viommu_translate(v, EP2, 0x123456789,
-                                      VIOMMU_ACCESS_WRITE, &t),
-                     0);
+    assert_int_equal(
+        viommu_translate(v, EP2, 0x123456789, VIOMMU_ACCESS_WRITE, &t), 0);
     assert_int_equal(t.gpa, 0x123456789);
     assert_int_equal(t.iova_last, UINT64_MAX);
     assert_true(t.flags & VIOMMU_XLATE_BYPASS);

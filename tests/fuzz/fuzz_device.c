@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libFuzzer harness: each input is a sequence of operations on one device
+ * (raw requests, well-formed requests with small IDs, translations, endpoint
+ * changes, config writes, event pops, resets, feature writes). After every
+ * operation the device's structure is checked: used lengths are 0 or the
+ * whole writable size, every domain has endpoints, every attached endpoint
+ * is listed in its domain, and the mapping counts add up.
+ */
+#include <endian.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <linux/virtio_iommu.h>
+
+#include "internal.h"
+
+struct input {
+    const uint8_t *p;
+    size_t left;
+};
+
+static uint64_t take(struct input *in, unsigned bytes)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < bytes && in->left > 0; i++, in->left--) {
+        v |= (uint64_t)*in->p++ << (8 * i);
+    }
+    return v;
+}
+
+static void check(const struct viommu *v)
+{
+    uint64_t mappings = 0;
+
+    for (uint32_t i = 0; i < v->domains.n; i++) {
+        const struct domain *d = (const struct domain *)v->domains.items[i];
+        if (d->endpoints == NULL) {
+            abort(); /* a domain lives only while it has endpoints */
+        }
+        for (const struct endpoint *ep = d->endpoints; ep != NULL;
+             ep = ep->next_in_domain) {
+            if (ep->domain != d) {
+                abort();
+            }
+        }
+        if (d->bypass && d->maps.count != 0) {
+            abort();
+        }
+        mappings += d->maps.count;
+    }
+    if (mappings != v->nr_mappings || mappings > v->cfg.max_mappings ||
+        v->domains.n > v->cfg.max_domains) {
+        abort();
+    }
+    for (uint32_t i = 0; i < v->endpoints.n; i++) {
+        const struct endpoint *ep =
+            (const struct endpoint *)v->endpoints.items[i];
+        if (ep->domain != NULL &&
+            idtable_find(&v->domains, ep->domain->id) != ep->domain) {
+            abort();
+        }
+    }
+}
+
+/* Splits buf into up to three iovecs at positions taken from the input. */
+static unsigned split(struct input *in, uint8_t *buf, size_t len,
+                      struct iovec *iov)
+{
+    size_t a = len ? take(in, 1) % (len + 1) : 0;
+    size_t b = a + (len - a ? take(in, 1) % (len - a + 1) : 0);
+
+    iov[0] = (struct iovec){buf, a};
+    iov[1] = (struct iovec){buf + a, b - a};
+    iov[2] = (struct iovec){buf + b, len - b};
+    return 3;
+}
+
+static void send(struct viommu *v, struct input *in, uint8_t *req, size_t rlen,
+                 size_t wlen)
+{
+    static uint8_t out[VIOMMU_MAX_WRITABLE + 16];
+    struct iovec riov[3], wiov[3];
+    uint32_t used = 1;
+
+    unsigned rc = split(in, req, rlen, riov);
+    unsigned wc = split(in, out, wlen, wiov);
+    if (viommu_handle_request(v, riov, rc, wiov, wc, &used) != 0 ||
+        (used != 0 && used != wlen)) {
+        abort();
+    }
+}
+
+/* A well-formed request of a random type with IDs from small ranges, so
+ * that requests meet each other's domains, endpoints and mappings. */
+static void structured(struct viommu *v, struct input *in)
+{
+    uint8_t req[sizeof(struct virtio_iommu_req_probe)] = {0};
+    uint8_t type = 1 + take(in, 1) % 5;
+    uint32_t domain = htole32(take(in, 1) % 6);
+    uint32_t ep = htole32(take(in, 1) % 6);
+    uint64_t start = take(in, 2) * 0x1000;
+    uint64_t end = htole64(start + (take(in, 1) % 16 + 1) * 0x1000 - 1);
+    uint32_t flags = htole32(take(in, 1) % 8);
+    size_t wlen = 4;
+
+    start = htole64(start);
+    req[0] = type;
+    switch (type) {
+    case VIRTIO_IOMMU_T_ATTACH:
+    case VIRTIO_IOMMU_T_DETACH:
+        memcpy(req + 4, &domain, 4);
+        memcpy(req + 8, &ep, 4);
+        if (type == VIRTIO_IOMMU_T_ATTACH) {
+            flags = htole32(take(in, 1) % 4 == 0);
+            memcpy(req + 12, &flags, 4);
+        }
+        break;
+    case VIRTIO_IOMMU_T_MAP:
+    case VIRTIO_IOMMU_T_UNMAP:
+        memcpy(req + 4, &domain, 4);
+        memcpy(req + 8, &start, 8);
+        memcpy(req + 16, &end, 8);
+        if (type == VIRTIO_IOMMU_T_MAP) {
+            memcpy(req + 24, &start, 8);
+            memcpy(req + 32, &flags, 4);
+        }
+        break;
+    default:
+        memcpy(req + 4, &ep, 4);
+        wlen += v->cfg.probe_size;
+        break;
+    }
+    send(v, in, req, sizeof(req), wlen);
+}
+
+static void add_endpoint(struct viommu *v, struct input *in)
+{
+    struct viommu_resv_region r[4];
+    struct viommu_endpoint_config ep = {
+        .size = sizeof(ep), .id = take(in, 1) % 6, .resv = r};
+
+    ep.nr_resv = take(in, 1) % 5;
+    for (size_t i = 0; i < ep.nr_resv; i++) {
+        r[i].start = take(in, 2) * 0x1000;
+        r[i].end = r[i].start + take(in, 2) * 0x100;
+        r[i].type = (enum viommu_resv_type)(take(in, 1) % 3);
+    }
+    (void)viommu_endpoint_add(v, &ep);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    struct input in = {data, size};
+    struct viommu_config cfg = {
+        .size = sizeof(cfg),
+        .probe_size = 64,
+        .max_domains = 4,
+        .max_mappings_per_domain = 24,
+        .max_mappings = 40,
+        .max_pending_faults = 8,
+        .boot_bypass = take(&in, 1) & 1,
+    };
+    struct viommu *v = viommu_new(&cfg);
+    uint8_t buf[96];
+
+    if (v == NULL) {
+        abort();
+    }
+    for (uint32_t id = 0; id < 3; id++) {
+        struct viommu_endpoint_config ep = {.size = sizeof(ep), .id = id};
+        if (viommu_endpoint_add(v, &ep) != 0) {
+            abort();
+        }
+    }
+    while (in.left > 0) {
+        switch (take(&in, 1) % 10) {
+        case 0: {
+            size_t rlen = take(&in, 1) % sizeof(buf);
+            size_t wlen = take(&in, 2) % 600;
+            memset(buf, 0, sizeof(buf));
+            for (size_t i = 0; i < rlen; i++) {
+                buf[i] = (uint8_t)take(&in, 1);
+            }
+            send(v, &in, buf, rlen, wlen);
+            break;
+        }
+        case 1:
+        case 2:
+        case 3:
+            structured(v, &in);
+            break;
+        case 4: {
+            struct viommu_translation t;
+            uint32_t ep = take(&in, 1) % 6;
+            uint64_t iova = take(&in, 3) * 0x100;
+            (void)viommu_translate(v, ep, iova, take(&in, 1) % 4, &t);
+            break;
+        }
+        case 5:
+            add_endpoint(v, &in);
+            break;
+        case 6:
+            (void)viommu_endpoint_remove(v, take(&in, 1) % 6);
+            break;
+        case 7: {
+            uint32_t offset = take(&in, 1) % 48;
+            uint32_t len = take(&in, 1) % 5;
+            uint8_t val[4] = {(uint8_t)take(&in, 1)};
+            (void)viommu_config_write(v, offset, val, len);
+            uint8_t b;
+            if (viommu_config_read(v, 36, &b, 1) != 0 || b > 1) {
+                abort(); /* R7 */
+            }
+            break;
+        }
+        case 8: {
+            struct iovec iov = {buf, take(&in, 1) % 32};
+            uint32_t used;
+            (void)viommu_event_pop(v, &iov, 1, &used);
+            break;
+        }
+        default:
+            if (take(&in, 1) & 1) {
+                viommu_reset(v, (enum viommu_reset_kind)(take(&in, 1) & 1));
+            } else {
+                (void)viommu_set_driver_features(v, take(&in, 8));
+            }
+            break;
+        }
+        check(v);
+    }
+    viommu_free(v);
+    return 0;
+}
