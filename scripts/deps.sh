@@ -19,8 +19,13 @@ debian_uri() {
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
         [ "$f" = "$BACKPORTS_FILE" ] && continue
-        awk '/^URIs:/ { for (i = 2; i <= NF; i++)
-                 if ($i !~ /security/) { print $i; exit } }' "$f"
+        # deb822 stanzas are separated by blank lines; take the URI of the
+        # first stanza whose Suites list bookworm itself.
+        awk 'function flush() { if (!done && suite && uri != "") { print uri; done = 1; exit } }
+             /^[ \t]*$/ { flush(); uri = ""; suite = 0; next }
+             /^URIs:/ { uri = $2 }
+             /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
+             END { flush() }' "$f"
     done | head -n 1
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
