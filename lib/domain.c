@@ -31,8 +31,10 @@ static struct domain *domain_create(struct viommu *v, uint32_t id, bool bypass)
 
 static void domain_destroy(struct viommu *v, struct domain *d)
 {
-    for (struct endpoint *ep = d->endpoints; ep != NULL;
-         ep = ep->next_in_domain) {
+    while (d->endpoints != NULL) {
+        struct endpoint *ep = d->endpoints;
+        d->endpoints = ep->next_in_domain;
+        ep->next_in_domain = NULL;
         ep->domain = NULL;
     }
     v->nr_mappings -= d->maps.count;

@@ -165,6 +165,7 @@ static void endpoint_free(struct viommu *v, struct endpoint *ep)
     if (ep->domain != NULL) {
         endpoint_detach(v, ep);
     }
+    faults_forget_endpoint(v, ep->id);
     idtable_remove(&v->endpoints, ep->id);
     free(ep->resv);
     free(ep);

@@ -149,5 +149,8 @@ bool endpoint_resv_overlaps(const struct endpoint *ep, uint64_t start,
 
 /* translate.c */
 void faults_clear(struct viommu *v);
+/* Drops the pending reports of a removed endpoint: a report must name an
+ * endpoint that exists (R50). */
+void faults_forget_endpoint(struct viommu *v, uint32_t endpoint);
 
 #endif

@@ -95,6 +95,20 @@ int viommu_translate(struct viommu *v, uint32_t id, uint64_t iova,
     return 0;
 }
 
+void faults_forget_endpoint(struct viommu *v, uint32_t endpoint)
+{
+    uint32_t cap = v->cfg.max_pending_faults;
+    uint32_t kept = 0;
+
+    for (uint32_t i = 0; i < v->faults.count; i++) {
+        const struct fault *f = &v->faults.ring[(v->faults.head + i) % cap];
+        if (f->endpoint != endpoint) {
+            v->faults.ring[(v->faults.head + kept++) % cap] = *f;
+        }
+    }
+    v->faults.count = kept;
+}
+
 void faults_clear(struct viommu *v)
 {
     v->faults.head = 0;

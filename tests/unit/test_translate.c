@@ -100,6 +100,26 @@ static void test_unknown_endpoint_reports_nothing_R50(void **state)
     viommu_free(v);
 }
 
+static void test_removed_endpoint_leaves_no_report_R50(void **state)
+{
+    struct viommu *v = mapped(NULL);
+    struct viommu_translation t;
+    struct virtio_iommu_fault f;
+
+    assert_int_equal(viommu_translate(v, EP2, 0x1000, VIOMMU_ACCESS_READ, &t),
+                     -EFAULT);
+    assert_int_equal(viommu_translate(v, EP1, 0x90000, VIOMMU_ACCESS_READ, &t),
+                     -EFAULT);
+    assert_int_equal(viommu_translate(v, EP2, 0x2000, VIOMMU_ACCESS_READ, &t),
+                     -EFAULT);
+    assert_int_equal(viommu_endpoint_remove(v, EP2), 0);
+    /* Only the report of the endpoint that still exists is delivered. */
+    assert_int_equal(pop_fault(v, &f), 0);
+    assert_int_equal(le32toh(f.endpoint), EP1);
+    assert_int_equal(pop_fault(v, &f), -EAGAIN);
+    viommu_free(v);
+}
+
 static void test_report_never_split_R52(void **state)
 {
     struct viommu *v = mapped(NULL);
@@ -218,6 +238,7 @@ int main(void)
         cmocka_unit_test(test_permissions_R29),
         cmocka_unit_test(test_fault_format_R48_R49_R50_R51),
         cmocka_unit_test(test_unknown_endpoint_reports_nothing_R50),
+        cmocka_unit_test(test_removed_endpoint_leaves_no_report_R50),
         cmocka_unit_test(test_report_never_split_R52),
         cmocka_unit_test(test_fault_queue_bounded),
         cmocka_unit_test(test_domain_fault_when_unattached_R11),
