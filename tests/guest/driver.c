@@ -33,26 +33,56 @@ static uint8_t send_req(struct viommu *v, void *req, size_t size)
     return ((struct virtio_iommu_req_tail *)(bytes + body))->status;
 }
 
-uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
-                    uint32_t flags)
+struct virtio_iommu_req_attach vdrv_attach_req(uint32_t domain, uint32_t ep,
+                                               uint32_t flags)
 {
-    struct virtio_iommu_req_attach req = {
+    return (struct virtio_iommu_req_attach){
         .head.type = VIRTIO_IOMMU_T_ATTACH,
         .domain = htole32(domain),
         .endpoint = htole32(ep),
         .flags = htole32(flags),
     };
+}
+
+struct virtio_iommu_req_detach vdrv_detach_req(uint32_t domain, uint32_t ep)
+{
+    return (struct virtio_iommu_req_detach){
+        .head.type = VIRTIO_IOMMU_T_DETACH,
+        .domain = htole32(domain),
+        .endpoint = htole32(ep),
+    };
+}
+
+struct virtio_iommu_req_unmap vdrv_unmap_req(uint32_t domain, uint64_t start,
+                                             uint64_t end)
+{
+    return (struct virtio_iommu_req_unmap){
+        .head.type = VIRTIO_IOMMU_T_UNMAP,
+        .domain = htole32(domain),
+        .virt_start = htole64(start),
+        .virt_end = htole64(end),
+    };
+}
+
+struct virtio_iommu_req_probe vdrv_probe_req(uint32_t ep)
+{
+    return (struct virtio_iommu_req_probe){
+        .head.type = VIRTIO_IOMMU_T_PROBE,
+        .endpoint = htole32(ep),
+    };
+}
+
+uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
+                    uint32_t flags)
+{
+    struct virtio_iommu_req_attach req = vdrv_attach_req(domain, ep, flags);
 
     return send_req(v, &req, sizeof(req));
 }
 
 uint8_t vdrv_detach(struct viommu *v, uint32_t domain, uint32_t ep)
 {
-    struct virtio_iommu_req_detach req = {
-        .head.type = VIRTIO_IOMMU_T_DETACH,
-        .domain = htole32(domain),
-        .endpoint = htole32(ep),
-    };
+    struct virtio_iommu_req_detach req = vdrv_detach_req(domain, ep);
 
     return send_req(v, &req, sizeof(req));
 }
@@ -75,12 +105,7 @@ uint8_t vdrv_map(struct viommu *v, uint32_t domain, uint64_t start,
 uint8_t vdrv_unmap(struct viommu *v, uint32_t domain, uint64_t start,
                    uint64_t end)
 {
-    struct virtio_iommu_req_unmap req = {
-        .head.type = VIRTIO_IOMMU_T_UNMAP,
-        .domain = htole32(domain),
-        .virt_start = htole64(start),
-        .virt_end = htole64(end),
-    };
+    struct virtio_iommu_req_unmap req = vdrv_unmap_req(domain, start, end);
 
     return send_req(v, &req, sizeof(req));
 }
@@ -88,10 +113,7 @@ uint8_t vdrv_unmap(struct viommu *v, uint32_t domain, uint64_t start,
 uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
                    size_t props_len)
 {
-    struct virtio_iommu_req_probe req = {
-        .head.type = VIRTIO_IOMMU_T_PROBE,
-        .endpoint = htole32(ep),
-    };
+    struct virtio_iommu_req_probe req = vdrv_probe_req(ep);
     uint32_t probe_size;
 
     if (props_len == 0) {

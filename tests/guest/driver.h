@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/virtio_iommu.h>
 #include <viommu/viommu.h>
 
 /* Returned instead of a status when the device wrote nothing (used length
@@ -21,6 +22,15 @@
  * used length. */
 uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
                    size_t out_len);
+
+/* Request structs as the driver fills them (reserved bytes zero), for
+ * callers that alter them before sending. */
+struct virtio_iommu_req_attach vdrv_attach_req(uint32_t domain, uint32_t ep,
+                                               uint32_t flags);
+struct virtio_iommu_req_detach vdrv_detach_req(uint32_t domain, uint32_t ep);
+struct virtio_iommu_req_unmap vdrv_unmap_req(uint32_t domain, uint64_t start,
+                                             uint64_t end);
+struct virtio_iommu_req_probe vdrv_probe_req(uint32_t ep);
 
 uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
                     uint32_t flags);

@@ -5,11 +5,7 @@
 static uint8_t attach_reserved(struct viommu *v, uint32_t domain, uint32_t ep,
                                uint8_t fill)
 {
-    struct virtio_iommu_req_attach req = {
-        .head.type = VIRTIO_IOMMU_T_ATTACH,
-        .domain = htole32(domain),
-        .endpoint = htole32(ep),
-    };
+    struct virtio_iommu_req_attach req = vdrv_attach_req(domain, ep, 0);
 
     return send_with_reserved(
         v, &req, sizeof(req),
@@ -200,11 +196,7 @@ static void test_domain_cap_is_nomem(void **state)
 static uint8_t detach_reserved(struct viommu *v, uint32_t domain, uint32_t ep,
                                uint8_t fill)
 {
-    struct virtio_iommu_req_detach req = {
-        .head.type = VIRTIO_IOMMU_T_DETACH,
-        .domain = htole32(domain),
-        .endpoint = htole32(ep),
-    };
+    struct virtio_iommu_req_detach req = vdrv_detach_req(domain, ep);
 
     return send_with_reserved(
         v, &req, sizeof(req),

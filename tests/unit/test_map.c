@@ -171,12 +171,7 @@ static void test_mapping_caps_are_nomem(void **state)
 static uint8_t unmap_reserved(struct viommu *v, uint32_t domain, uint64_t start,
                               uint64_t end)
 {
-    struct virtio_iommu_req_unmap req = {
-        .head.type = VIRTIO_IOMMU_T_UNMAP,
-        .domain = htole32(domain),
-        .virt_start = htole64(start),
-        .virt_end = htole64(end),
-    };
+    struct virtio_iommu_req_unmap req = vdrv_unmap_req(domain, start, end);
 
     return send_with_reserved(v, &req, sizeof(req),
                               offsetof(struct virtio_iommu_req_unmap, reserved),

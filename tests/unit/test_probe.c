@@ -10,10 +10,7 @@
 static uint32_t probe_raw(struct viommu *v, uint32_t ep, uint8_t reserved_fill,
                           uint8_t *out, size_t props_len)
 {
-    struct virtio_iommu_req_probe req = {
-        .head.type = VIRTIO_IOMMU_T_PROBE,
-        .endpoint = htole32(ep),
-    };
+    struct virtio_iommu_req_probe req = vdrv_probe_req(ep);
 
     memset(req.reserved, reserved_fill, sizeof(req.reserved));
     memset(out, 0xa5, props_len + 4);
