@@ -135,7 +135,6 @@ void viommu_free(struct viommu *v)
     if (v == NULL) {
         return;
     }
-    domains_destroy_all(v);
     endpoints_free_all(v);
     idtable_free(&v->domains);
     idtable_free(&v->endpoints);
@@ -205,7 +204,14 @@ int viommu_config_write(struct viommu *v, uint32_t offset, const void *buf,
 
 void viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
 {
-    domains_destroy_all(v);
+    /* Domains exist while endpoints are attached: detaching every endpoint
+     * destroys them all, host contexts included. */
+    for (uint32_t i = 0; i < v->endpoints.n; i++) {
+        struct endpoint *ep = (struct endpoint *)v->endpoints.items[i];
+        if (ep->domain != NULL) {
+            endpoint_detach_forced(v, ep);
+        }
+    }
     faults_clear(v);
     v->accepted = v->offered;
     /* R6: bypass survives a device reset, not a system reset. */
@@ -221,6 +227,11 @@ void viommu_get_stats(const struct viommu *v, struct viommu_stats *stats)
     stats->mappings = v->nr_mappings;
     stats->pending_faults = v->faults.count;
     stats->dropped_faults = v->faults.dropped;
+    stats->host_contexts = 0;
+    for (const struct hostctx *c = v->hostctxs; c != NULL; c = c->next) {
+        stats->host_contexts++;
+    }
+    stats->host_errors = v->host_errors;
 }
 
 bool viommu_bypass(const struct viommu *v)

@@ -29,28 +29,18 @@ static struct domain *domain_create(struct viommu *v, uint32_t id, bool bypass)
     return d;
 }
 
+/* The domain must have no endpoint left. */
 static void domain_destroy(struct viommu *v, struct domain *d)
 {
-    while (d->endpoints != NULL) {
-        struct endpoint *ep = d->endpoints;
-        d->endpoints = ep->next_in_domain;
-        ep->next_in_domain = NULL;
-        ep->domain = NULL;
-    }
     v->nr_mappings -= d->maps.count;
     mapstore_clear(&d->maps);
+    host_links_free(d);
     idtable_remove(&v->domains, d->id);
     free(d);
 }
 
-void domains_destroy_all(struct viommu *v)
-{
-    while (v->domains.n > 0) {
-        domain_destroy(v, (struct domain *)v->domains.items[v->domains.n - 1]);
-    }
-}
-
-void endpoint_detach(struct viommu *v, struct endpoint *ep)
+/* The device's side of a detach, once the host context is done. */
+static void domain_unlink(struct viommu *v, struct endpoint *ep)
 {
     struct domain *d = ep->domain;
     struct endpoint **link = &d->endpoints;
@@ -66,13 +56,21 @@ void endpoint_detach(struct viommu *v, struct endpoint *ep)
     }
 }
 
+void endpoint_detach_forced(struct viommu *v, struct endpoint *ep)
+{
+    host_leave(v, ep, true);
+    domain_unlink(v, ep);
+}
+
 /* R18: an endpoint whose reserved regions hold mappings of the domain
  * could never use them. */
 static bool endpoint_fits_domain(const struct endpoint *ep,
                                  const struct domain *d)
 {
-    for (uint32_t i = 0; i < ep->nr_resv; i++) {
-        if (mapstore_overlaps(&d->maps, ep->resv[i].start, ep->resv[i].end)) {
+    const struct group *g = ep->group;
+
+    for (uint32_t i = 0; i < g->nr_resv; i++) {
+        if (mapstore_overlaps(&d->maps, g->resv[i].start, g->resv[i].end)) {
             return false;
         }
     }
@@ -85,6 +83,8 @@ int req_attach(struct viommu *v, const struct request *r)
                                ? VIRTIO_IOMMU_ATTACH_F_BYPASS
                                : 0;
     bool bypass = r->flags & VIRTIO_IOMMU_ATTACH_F_BYPASS;
+    bool created = false;
+    int err;
 
     if (r->reserved_nonzero || (r->flags & ~known_flags) != 0) {
         return -EINVAL; /* R12, R13 */
@@ -97,17 +97,24 @@ int req_attach(struct viommu *v, const struct request *r)
         return -ENOENT; /* R14 */
     }
     struct domain *d = idtable_find(&v->domains, r->domain);
-    if (d != NULL) {
-        if (d->bypass != bypass) {
-            return -EINVAL; /* R16 */
-        }
-        if (ep->domain == d) {
-            return 0;
-        }
-        if (!endpoint_fits_domain(ep, d)) {
-            return -EOPNOTSUPP; /* R18 */
-        }
-    } else {
+    if (d != NULL && d->bypass != bypass) {
+        return -EINVAL; /* R16 */
+    }
+    if (d != NULL && ep->domain == d) {
+        return 0;
+    }
+    /* R15: the host cannot isolate the members of a group, so they may
+     * not be told apart by domain. */
+    if (group_would_split(ep, r->domain)) {
+        vlog(v, VIOMMU_LOG_WARN, VIOMMU_LOG_SOURCE_GUEST,
+             "ATTACH of endpoint %u to domain %u would split its host group",
+             ep->id, r->domain);
+        return -EOPNOTSUPP;
+    }
+    if (d != NULL && !endpoint_fits_domain(ep, d)) {
+        return -EOPNOTSUPP; /* R18 */
+    }
+    if (d == NULL) {
         /* Moving the sole endpoint of a domain frees that domain. */
         bool frees_one = ep->domain != NULL && ep->domain->endpoints == ep &&
                          ep->next_in_domain == NULL;
@@ -118,9 +125,17 @@ int req_attach(struct viommu *v, const struct request *r)
         if (d == NULL) {
             return -ENOMEM;
         }
+        created = true;
+    }
+    err = host_enter(v, ep, d);
+    if (err != 0) {
+        if (created) {
+            domain_destroy(v, d);
+        }
+        return err;
     }
     if (ep->domain != NULL) {
-        endpoint_detach(v, ep); /* R17 */
+        domain_unlink(v, ep); /* R17 */
     }
     ep->domain = d;
     ep->next_in_domain = d->endpoints;
@@ -139,7 +154,11 @@ int req_detach(struct viommu *v, const struct request *r)
     if (ep->domain == NULL || ep->domain->id != r->domain) {
         return -EINVAL; /* R22 */
     }
-    endpoint_detach(v, ep);
+    int err = host_leave(v, ep, false);
+    if (err != 0) {
+        return err;
+    }
+    domain_unlink(v, ep);
     return 0;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Endpoints and their properties: reserved regions computed once at
- * declaration (R44, R45) and reported by PROBE (R35-R43).
+ * Endpoints: declared with their host geometry, host context and group;
+ * removed (hot-unplug, SR-IOV VF disable) as a DETACH would, host state
+ * first, the embedder told last. PROBE reports their reserved regions
+ * (R35-R45).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,25 +11,49 @@
 
 #include "internal.h"
 
-static int cmp_start(const void *a, const void *b)
-{
-    const struct viommu_resv_region *x = a, *y = b;
+#define GROUP_KEY_GROUP (1ULL << 32)
+#define GROUP_KEY_ALIAS (2ULL << 32)
 
-    return x->start < y->start ? -1 : x->start > y->start;
+static uint64_t group_key(const struct viommu_endpoint_config *cfg)
+{
+    if (cfg->flags & VIOMMU_EP_GROUP) {
+        return GROUP_KEY_GROUP | cfg->group;
+    }
+    if (cfg->flags & VIOMMU_EP_ALIAS) {
+        return GROUP_KEY_ALIAS | cfg->alias;
+    }
+    return 0;
+}
+
+/* The host geometry of the endpoint: declared, asked, or none. */
+static int endpoint_geometry(const struct viommu_endpoint_config *cfg,
+                             struct viommu_host_geometry *g)
+{
+    memset(g, 0, sizeof(*g));
+    if (cfg->geometry != NULL) {
+        *g = *cfg->geometry;
+        return 0;
+    }
+    if (cfg->host_ops != NULL && cfg->host_ops->geometry != NULL) {
+        return cfg->host_ops->geometry(cfg->host_ctx, cfg->id, g);
+    }
+    return 0;
 }
 
 /*
- * Builds the endpoint's region list: the declared RESERVED regions merged,
- * cut around the MSI region, plus that MSI region; sorted by start.
+ * The endpoint's own regions: the declared ones and the holes of the host's
+ * usable ranges inside the input range, cut around one MSI region.
  */
 static int build_regions(const struct viommu *v,
                          const struct viommu_endpoint_config *cfg,
+                         const struct viommu_host_geometry *geo,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
     const struct viommu_resv_region *msi = NULL;
     struct viommu_resv_region dev_msi = {v->cfg.msi_start, v->cfg.msi_end,
                                          VIOMMU_RESV_MSI};
     size_t nr = 0;
+    int err;
 
     if (cfg->nr_resv > 0 && cfg->resv == NULL) {
         return -EINVAL;
@@ -52,9 +78,9 @@ static int build_regions(const struct viommu *v,
         msi = &dev_msi;
     }
 
-    /* Room for every declared region, one split around the MSI region and
-     * the MSI region itself. */
-    struct viommu_resv_region *list = calloc(cfg->nr_resv + 2, sizeof(*list));
+    /* Room for the declared regions, the holes, and what normalizing adds. */
+    struct viommu_resv_region *list =
+        calloc(cfg->nr_resv + geo->nr_usable + 1 + 2, sizeof(*list));
     if (list == NULL) {
         return -ENOMEM;
     }
@@ -63,66 +89,28 @@ static int build_regions(const struct viommu *v,
             list[nr++] = cfg->resv[i];
         }
     }
-    qsort(list, nr, sizeof(*list), cmp_start);
-
-    /* Merge overlapping and adjacent regions (R45). */
-    size_t merged = 0;
-    for (size_t i = 0; i < nr; i++) {
-        struct viommu_resv_region *last = merged ? &list[merged - 1] : NULL;
-        if (last != NULL &&
-            (last->end == UINT64_MAX || list[i].start <= last->end + 1)) {
-            if (list[i].end > last->end) {
-                last->end = list[i].end;
-            }
-        } else {
-            list[merged++] = list[i];
-        }
-    }
-    nr = merged;
-
-    if (msi != NULL) {
-        /* Regions are disjoint and sorted: at most one straddles the MSI
-         * region on each side, and only one can straddle both. */
-        size_t kept = 0;
-        struct viommu_resv_region above = {0};
-        bool has_above = false;
-        for (size_t i = 0; i < nr; i++) {
-            struct viommu_resv_region r = list[i];
-            if (r.end < msi->start || r.start > msi->end) {
-                list[kept++] = r;
-                continue;
-            }
-            if (r.end > msi->end) {
-                above = (struct viommu_resv_region){msi->end + 1, r.end,
-                                                    VIOMMU_RESV_RESERVED};
-                has_above = true;
-            }
-            if (r.start < msi->start) {
-                r.end = msi->start - 1;
-                list[kept++] = r;
-            }
-        }
-        nr = kept;
-        list[nr++] = *msi;
-        if (has_above) {
-            list[nr++] = above;
-        }
-        qsort(list, nr, sizeof(*list), cmp_start);
-    }
-
-    if (!v->cfg.no_probe && nr * WIRE_RESV_MEM_SIZE > v->cfg.probe_size) {
+    err = regions_add_holes(list, &nr, geo->usable, geo->nr_usable,
+                            v->cfg.input_start, v->cfg.input_end);
+    if (err != 0) {
         free(list);
-        return -ENOSPC;
+        return err;
     }
     *out = list;
-    *nr_out = (uint32_t)nr;
+    *nr_out = (uint32_t)regions_normalize(list, nr, msi);
     return 0;
+}
+
+static bool host_ops_complete(const struct viommu_host_ops *ops)
+{
+    return ops->attach != NULL && ops->detach != NULL && ops->map != NULL &&
+           ops->unmap != NULL;
 }
 
 int viommu_endpoint_add(struct viommu *v,
                         const struct viommu_endpoint_config *config)
 {
     struct viommu_endpoint_config cfg;
+    struct viommu_host_geometry geo;
     int err;
 
     if (v == NULL) {
@@ -136,25 +124,57 @@ int viommu_endpoint_add(struct viommu *v,
     if (idtable_find(&v->endpoints, cfg.id) != NULL) {
         return -EEXIST;
     }
+    if (cfg.host_ops != NULL && !host_ops_complete(cfg.host_ops)) {
+        return -EINVAL;
+    }
+    err = endpoint_geometry(&cfg, &geo);
+    if (err != 0) {
+        return err;
+    }
+    if (geo.page_size_mask != 0 && !(geo.page_size_mask & v->granule)) {
+        vlog(v, VIOMMU_LOG_ERR, VIOMMU_LOG_SOURCE_DEVICE,
+             "endpoint %u refused: host page sizes %#llx lack the device "
+             "granule %#llx",
+             cfg.id, (unsigned long long)geo.page_size_mask,
+             (unsigned long long)v->granule);
+        return -EINVAL;
+    }
     struct endpoint *ep = calloc(1, sizeof(*ep));
     if (ep == NULL) {
         return -ENOMEM;
     }
     ep->id = cfg.id;
-    err = build_regions(v, &cfg, &ep->resv, &ep->nr_resv);
+    err = build_regions(v, &cfg, &geo, &ep->own, &ep->nr_own);
     if (err != 0) {
         goto err_free_ep;
     }
+    if (cfg.host_ops != NULL) {
+        err = hostctx_get(v, cfg.host_ops, cfg.host_ctx, &ep->host);
+        if (err != 0) {
+            goto err_free_own;
+        }
+    }
+    err = group_join(v, ep, group_key(&cfg));
+    if (err != 0) {
+        goto err_put_host;
+    }
     err = idtable_insert(&v->endpoints, ep);
     if (err != 0) {
-        goto err_free_resv;
+        goto err_leave_group;
     }
     vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_DEVICE,
-         "endpoint %u added with %u reserved regions", ep->id, ep->nr_resv);
+         "endpoint %u added with %u reserved regions", ep->id,
+         ep->group->nr_resv);
     return 0;
 
-err_free_resv:
-    free(ep->resv);
+err_leave_group:
+    group_leave(v, ep);
+err_put_host:
+    if (ep->host != NULL) {
+        hostctx_put(v, ep->host);
+    }
+err_free_own:
+    free(ep->own);
 err_free_ep:
     free(ep);
     return err;
@@ -163,11 +183,15 @@ err_free_ep:
 static void endpoint_free(struct viommu *v, struct endpoint *ep)
 {
     if (ep->domain != NULL) {
-        endpoint_detach(v, ep);
+        endpoint_detach_forced(v, ep);
     }
+    if (ep->host != NULL) {
+        hostctx_put(v, ep->host);
+    }
+    group_leave(v, ep);
     faults_forget_endpoint(v, ep->id);
     idtable_remove(&v->endpoints, ep->id);
-    free(ep->resv);
+    free(ep->own);
     free(ep);
 }
 
@@ -178,9 +202,14 @@ int viommu_endpoint_remove(struct viommu *v, uint32_t id)
     if (ep == NULL) {
         return -ENOENT;
     }
+    v->last_host_err = 0;
     endpoint_free(v, ep);
     vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_DEVICE, "endpoint %u removed",
          id);
+    if (v->cfg.endpoint_removed != NULL) {
+        v->cfg.endpoint_removed(v->cfg.endpoint_removed_opaque, id,
+                                v->last_host_err);
+    }
     return 0;
 }
 
@@ -192,20 +221,80 @@ void endpoints_free_all(struct viommu *v)
     }
 }
 
+int viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id)
+{
+    if (s == NULL || id == NULL || vf >= s->num_vfs) {
+        return -EINVAL;
+    }
+    uint32_t rid =
+        (s->pf & 0xffff) + s->vf_offset + (uint32_t)vf * s->vf_stride;
+    if (rid > 0xffff) {
+        return -ERANGE;
+    }
+    *id = (s->pf & ~0xffffu) | rid;
+    return 0;
+}
+
+int viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
+                         const struct viommu_endpoint_config *vf_template)
+{
+    struct viommu_endpoint_config cfg;
+    uint16_t vf;
+    int err = 0;
+
+    if (v == NULL || s == NULL) {
+        return -EINVAL;
+    }
+    err = copy_versioned(&cfg, sizeof(cfg), vf_template,
+                         vf_template != NULL ? vf_template->size : 0);
+    if (err != 0) {
+        return err;
+    }
+    for (vf = 0; vf < s->num_vfs; vf++) {
+        err = viommu_sriov_vf_id(s, vf, &cfg.id);
+        if (err == 0) {
+            err = viommu_endpoint_add(v, &cfg);
+        }
+        if (err != 0) {
+            break;
+        }
+    }
+    if (err == 0) {
+        return 0;
+    }
+    /* Never attached: nothing to tell anyone. */
+    while (vf-- > 0) {
+        if (viommu_sriov_vf_id(s, vf, &cfg.id) == 0) {
+            endpoint_free(v, idtable_find(&v->endpoints, cfg.id));
+        }
+    }
+    return err;
+}
+
+int viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s)
+{
+    int removed = 0;
+
+    if (v == NULL || s == NULL) {
+        return -EINVAL;
+    }
+    for (uint16_t vf = 0; vf < s->num_vfs; vf++) {
+        uint32_t id;
+        int err = viommu_sriov_vf_id(s, vf, &id);
+        if (err != 0) {
+            return err;
+        }
+        if (viommu_endpoint_remove(v, id) == 0) {
+            removed++;
+        }
+    }
+    return removed;
+}
+
 const struct viommu_resv_region *endpoint_resv_from(const struct endpoint *ep,
                                                     uint64_t addr)
 {
-    uint32_t lo = 0, hi = ep->nr_resv;
-
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (ep->resv[mid].end < addr) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo < ep->nr_resv ? &ep->resv[lo] : NULL;
+    return regions_from(ep->group->resv, ep->group->nr_resv, addr);
 }
 
 const struct viommu_resv_region *endpoint_resv_at(const struct endpoint *ep,
@@ -237,9 +326,11 @@ int req_probe(struct viommu *v, const struct request *r,
     if (ep == NULL) {
         return -ENOENT; /* R36 */
     }
-    /* R40: properties follow each other without padding. */
-    for (uint32_t i = 0; i < ep->nr_resv; i++) {
-        wire_encode_resv_mem(prop, &ep->resv[i]);
+    /* R40: properties follow each other without padding; the group's
+     * union fits probe_size, checked when each member was declared. */
+    const struct group *g = ep->group;
+    for (uint32_t i = 0; i < g->nr_resv; i++) {
+        wire_encode_resv_mem(prop, &g->resv[i]);
         iov_from_buf(out, out_cnt, i * sizeof(prop), prop, sizeof(prop));
     }
     return 0;

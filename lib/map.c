@@ -64,6 +64,13 @@ int req_map(struct viommu *v, const struct request *r)
     if (err != 0) {
         return err;
     }
+    if (d->links != NULL) {
+        err = host_map(v, d, &m);
+        if (err != 0) {
+            mapstore_unmap(&d->maps, m.start, m.end);
+            return err;
+        }
+    }
     v->nr_mappings++;
     return 0;
 }
@@ -80,6 +87,16 @@ int req_unmap(struct viommu *v, const struct request *r)
     }
     if (d->bypass) {
         return -EINVAL; /* R32 */
+    }
+    if (d->links != NULL) {
+        /* The host first, with nothing removed yet if R33 refuses. */
+        if (mapstore_straddles(&d->maps, r->virt_start, r->virt_end)) {
+            return -ERANGE; /* R33 */
+        }
+        int err = host_unmap_range(v, d, r->virt_start, r->virt_end);
+        if (err != 0) {
+            return err;
+        }
     }
     int64_t removed = mapstore_unmap(&d->maps, r->virt_start, r->virt_end);
     if (removed < 0) {

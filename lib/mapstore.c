@@ -439,22 +439,43 @@ static void remove_start(struct mapstore *ms, uint64_t start)
     }
 }
 
-int64_t mapstore_unmap(struct mapstore *ms, uint64_t start, uint64_t end)
+/* The first mapping inside [start, end]: 1 with *m, 0 when there is none,
+ * -ERANGE when a mapping straddles start or end. */
+static int first_inside(const struct mapstore *ms, uint64_t start, uint64_t end,
+                        struct mapping *m)
 {
-    struct mapping m, last;
-    int64_t removed = 0;
+    struct mapping last;
 
-    if (!mapstore_find_first(ms, start, &m) || m.start > end) {
+    if (!mapstore_find_first(ms, start, m) || m->start > end) {
         return 0;
     }
-    if (m.start < start || m.end > end) {
-        return -ERANGE; /* m straddles start, or end */
+    if (m->start < start || m->end > end) {
+        return -ERANGE;
     }
     /* Some later mapping may straddle end; the common single-mapping
-     * UNMAP (m.end == end) needs no second look. */
-    if (m.end < end && mapstore_find_first(ms, end, &last) &&
+     * UNMAP (m->end == end) needs no second look. */
+    if (m->end < end && mapstore_find_first(ms, end, &last) &&
         last.start <= end && last.end > end) {
         return -ERANGE;
+    }
+    return 1;
+}
+
+bool mapstore_straddles(const struct mapstore *ms, uint64_t start, uint64_t end)
+{
+    struct mapping m;
+
+    return first_inside(ms, start, end, &m) < 0;
+}
+
+int64_t mapstore_unmap(struct mapstore *ms, uint64_t start, uint64_t end)
+{
+    struct mapping m;
+    int64_t removed = 0;
+    int found = first_inside(ms, start, end, &m);
+
+    if (found <= 0) {
+        return found;
     }
     for (;;) {
         remove_start(ms, m.start);

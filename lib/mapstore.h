@@ -40,6 +40,10 @@ bool mapstore_overlaps(const struct mapstore *ms, uint64_t start, uint64_t end);
 /* Adds m. -EEXIST if it overlaps a mapping, -ENOMEM; both change nothing. */
 int mapstore_insert(struct mapstore *ms, const struct mapping *m);
 
+/* True if a mapping straddles start or end (it is partly inside). */
+bool mapstore_straddles(const struct mapstore *ms, uint64_t start,
+                        uint64_t end);
+
 /*
  * Removes every mapping inside [start, end]. If a mapping straddles either
  * bound, returns -ERANGE and removes nothing. Otherwise returns the number

@@ -107,6 +107,16 @@ struct viommu_config {
                 enum viommu_log_source source, const char *msg);
     void *log_opaque;
     enum viommu_log_level max_log_level;
+    /**
+     * Called when viommu_endpoint_remove() or viommu_sriov_remove_vfs() has
+     * removed an endpoint and released everything its host context held for
+     * it: the moment a management layer may hand the device back to its host
+     * driver. `host_err` is 0, or the negative errno of a host operation that
+     * failed while releasing (the host context may still hold state).
+     * NULL: no notification.
+     */
+    void (*endpoint_removed)(void *opaque, uint32_t endpoint, int host_err);
+    void *endpoint_removed_opaque;
 };
 
 /**
@@ -168,9 +178,10 @@ VIOMMU_MUST_CHECK VIOMMU_API int viommu_config_write(struct viommu *v,
 
 /** Kinds of reset (R6). */
 enum viommu_reset_kind {
-    /** The driver reset the device (status 0): every endpoint is detached,
-     *  every domain and mapping and pending fault is gone, features must be
-     *  negotiated again; `bypass` keeps its value; endpoints stay declared. */
+    /** The driver reset the device (status 0): every endpoint is detached
+     *  (host contexts included), every domain and mapping and pending fault
+     *  is gone, features must be negotiated again; `bypass` keeps its value;
+     *  endpoints stay declared. */
     VIOMMU_RESET_DEVICE = 0,
     /** The whole machine was reset: as above, and `bypass` returns to
      *  config.boot_bypass. */
@@ -198,12 +209,89 @@ struct viommu_resv_region {
     enum viommu_resv_type type;
 };
 
+/** An IOVA range, inclusive bounds. */
+struct viommu_iova_range {
+    uint64_t start;
+    uint64_t end;
+};
+
+/** Most usable ranges a host geometry can describe. */
+#define VIOMMU_HOST_MAX_RANGES 32
+
+/** The IOVA geometry of the host IOMMU behind an endpoint. */
+struct viommu_host_geometry {
+    /** Page sizes the host IOMMU maps; 0: no constraint. */
+    uint64_t page_size_mask;
+    /** IOVA ranges the host can map (VFIO's IOVA_RANGE capability, iommufd's
+     *  IOMMU_IOAS_IOVA_RANGES); 0 ranges: no constraint. */
+    uint32_t nr_usable;
+    struct viommu_iova_range usable[VIOMMU_HOST_MAX_RANGES];
+};
+
 /**
- * An endpoint declared by the embedder. Set `size = sizeof(struct
- * viommu_endpoint_config)`. The device computes the endpoint's reserved
- * regions once here: RESERVED regions are merged into a sorted, non
- * overlapping list, cut around the MSI region, and one MSI region is kept:
- * the endpoint's own if it declares one, else the device's MSI window.
+ * A host IOMMU context: a VFIO type1 container, an iommufd IOAS, anything
+ * that holds IOVA -> guest-physical mappings for assigned devices. The
+ * embedder implements it; `ctx` is the pointer declared with the endpoint.
+ * Endpoints declared with the same ops and ctx share the context, and each
+ * mapping is pushed into it once however many of them use it.
+ *
+ * The library keeps one invariant: a context holds exactly the union of the
+ * mappings of the domains its attached endpoints are in. So an ATTACH that
+ * puts an endpoint into a domain holding mappings pushes them all into its
+ * context before the request completes (the Linux driver replays a domain's
+ * mappings only to its first endpoint), and DETACH, a move to another domain,
+ * removal and reset take them out again.
+ *
+ * Calls are synchronous, from inside viommu_handle_request(),
+ * viommu_endpoint_remove(), viommu_sriov_remove_vfs(), viommu_reset() and
+ * viommu_free(). Each returns 0 or a negative errno. When one fails while a
+ * request is handled, everything already done for that request is undone in
+ * every context, the device's state is unchanged, and the guest gets:
+ *
+ *   -ENOMEM, -ENOSPC  VIRTIO_IOMMU_S_NOMEM  host out of mapping resources
+ *   -EOPNOTSUPP       VIRTIO_IOMMU_S_UNSUPP the context cannot do this (say,
+ *                                           identity beside translation)
+ *   -EEXIST           VIRTIO_IOMMU_S_INVAL  overlaps a mapping of another
+ *                                           domain the context serves
+ *   -ERANGE           VIRTIO_IOMMU_S_RANGE  outside what the host can map
+ *   anything else     VIRTIO_IOMMU_S_DEVERR
+ *
+ * Removal and reset cannot be refused: a failure there, or while undoing,
+ * is logged at VIOMMU_LOG_ERR, counted in viommu_stats.host_errors and the
+ * operation goes on. The table must outlive the endpoints that use it.
+ */
+struct viommu_host_ops {
+    /** The endpoint enters a domain, from none or from another domain:
+     *  its DMA must now use this context's mappings, or pass through
+     *  untranslated when `identity` (a bypass domain). */
+    int (*attach)(void *ctx, uint32_t endpoint, bool identity);
+    /** The endpoint leaves its domain for none: block its DMA. */
+    int (*detach)(void *ctx, uint32_t endpoint);
+    /** Map [iova, last] to gpa with VIOMMU_XLATE_READ/WRITE/MMIO flags. */
+    int (*map)(void *ctx, uint64_t iova, uint64_t last, uint64_t gpa,
+               uint32_t flags);
+    /** Unmap exactly one range earlier given to map. */
+    int (*unmap)(void *ctx, uint64_t iova, uint64_t last);
+    /** Optional: the geometry the endpoint sees, asked once when the
+     *  endpoint is declared without a geometry of its own. */
+    int (*geometry)(void *ctx, uint32_t endpoint,
+                    struct viommu_host_geometry *geometry);
+};
+
+/** viommu_endpoint_config.flags */
+#define VIOMMU_EP_GROUP (1u << 0) /* `group` is set */
+#define VIOMMU_EP_ALIAS (1u << 1) /* `alias` is set */
+
+/**
+ * An endpoint declared by the embedder, with the host geometry it lives in.
+ * Zero-initialize it and set `size = sizeof(struct viommu_endpoint_config)`.
+ *
+ * Its reserved regions are computed here, once: the declared regions, plus
+ * the holes that the host's usable ranges leave inside the device's input
+ * range (as RESERVED), merged into a sorted, non-overlapping list cut around
+ * one MSI region (the endpoint's own if it declares one, else the device's
+ * MSI window). Endpoints of one host group share the union of their regions
+ * (R44, R45), so PROBE answers the same for each of them.
  */
 struct viommu_endpoint_config {
     uint32_t size;
@@ -211,23 +299,87 @@ struct viommu_endpoint_config {
     uint32_t id;
     const struct viommu_resv_region *resv;
     size_t nr_resv;
+    /** The host context holding this endpoint's mappings; NULL ops: an
+     *  endpoint the VMM emulates (its DMA goes through viommu_translate). */
+    const struct viommu_host_ops *host_ops;
+    void *host_ctx;
+    /** VIOMMU_EP_GROUP, VIOMMU_EP_ALIAS. */
+    uint32_t flags;
+    /**
+     * Host IOMMU group (/sys/kernel/iommu_groups/N). Endpoints of one group
+     * cannot be isolated from each other: they must use the same host
+     * context, share their reserved regions, and never be attached to two
+     * different domains (such an ATTACH gets UNSUPP, R15).
+     */
+    uint32_t group;
+    /** The requester ID the host IOMMU sees for this endpoint's DMA (behind
+     *  a PCIe-to-PCI bridge, say). Endpoints with one alias form a group, as
+     *  if declared with one `group`; an explicit group takes precedence. */
+    uint32_t alias;
+    /** The host geometry. NULL: asked from host_ops->geometry when there
+     *  is one, else no constraint. */
+    const struct viommu_host_geometry *geometry;
 };
 
 /**
- * Declare an endpoint. Errors: -EEXIST for an ID already declared; -EINVAL
- * for inverted regions, more than one MSI region or an unknown type;
- * -ENOSPC when its PROBE properties would not fit in probe_size; -ENOMEM.
+ * Declare an endpoint (hot-plug, SR-IOV VF enable). Errors: -EEXIST for an
+ * ID already declared; -EINVAL for inverted regions or usable ranges, more
+ * than one MSI region, an unknown type, host ops missing one of attach,
+ * detach, map or unmap, a group member with another host context or another
+ * MSI region than the group's, or host page sizes without the device's
+ * granule (a VFIO container with 64 KiB pages behind a 4 KiB device: the
+ * guest could never map); -ENOSPC when the PROBE properties would not fit in
+ * probe_size; -ENOMEM; or the error of host_ops->geometry.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_endpoint_add(struct viommu *v, const struct viommu_endpoint_config *ep);
 
 /**
- * Remove a declared endpoint. It is detached as a DETACH request would do,
- * and a domain left without endpoints ceases to exist with its mappings.
- * Returns -ENOENT for an unknown ID.
+ * Remove a declared endpoint (hot-unplug, SR-IOV VF disable, a PF going
+ * away). In this order: it is detached as a DETACH request would do; a domain
+ * left without endpoints ceases to exist with all its mappings, so a guest
+ * that reuses the domain ID starts from an empty domain; its host context is
+ * released (detach, and the unmapping of mappings no other endpoint of the
+ * context still uses); its pending fault reports are dropped; then
+ * config.endpoint_removed is called. Returns -ENOENT for an unknown ID.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int viommu_endpoint_remove(struct viommu *v,
                                                         uint32_t id);
+
+/** A PF's SR-IOV capability, as the VMM reads it from config space. */
+struct viommu_sriov {
+    /** Endpoint ID of the PF: its requester ID, with any bits above the
+     *  16-bit requester ID (a PCI segment) kept for the VFs. */
+    uint32_t pf;
+    uint16_t vf_offset;
+    uint16_t vf_stride;
+    uint16_t num_vfs;
+};
+
+/**
+ * Endpoint ID of VF `vf` (0-based): pf + vf_offset + vf * vf_stride, as
+ * the PCI SR-IOV routing ID rules compute it. -ERANGE when the requester ID
+ * would leave the 16-bit space, -EINVAL when vf >= num_vfs.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id);
+
+/**
+ * Declare all the VFs of a PF (VF Enable set), each as `vf_template` with
+ * its own ID. All or nothing: on error no VF is declared and the error of
+ * viommu_sriov_vf_id() or viommu_endpoint_add() is returned.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
+                     const struct viommu_endpoint_config *vf_template);
+
+/**
+ * Remove all the declared VFs of a PF (VF Enable cleared), each as
+ * viommu_endpoint_remove() does. Returns the number of VFs removed, or the
+ * error of viommu_sriov_vf_id().
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s);
 
 /* ------------------------------------------------------------------------ */
 /* Requests                                                                  */
@@ -319,6 +471,11 @@ struct viommu_stats {
     uint64_t mappings;
     uint32_t pending_faults;
     uint64_t dropped_faults;
+    /** Distinct host contexts in use by declared endpoints. */
+    uint32_t host_contexts;
+    /** Host operations that failed where they could not be refused or
+     *  undone (removal, reset, undoing a failed request). */
+    uint64_t host_errors;
 };
 
 /** Fill `*stats` with the device's current counters. */

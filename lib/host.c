@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Host IOMMU contexts. Invariant: a context holds exactly the union of the
+ * mappings of the domains its attached endpoints are in. Each domain keeps a
+ * link per context serving it, counting that context's endpoints in the
+ * domain: the first one in replays the domain's mappings into the context,
+ * the last one out takes them out, and MAP and UNMAP go to every context
+ * with users. Every step that a request causes is all or nothing: a failed
+ * host call is undone in every context before the error goes to the guest.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+/* The errno of the status the guest gets for a host error (see
+ * viommu_host_ops in the public header). */
+static int host_status(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case -ENOMEM:
+    case -ENOSPC:
+        return -ENOMEM;
+    case -EOPNOTSUPP:
+        return -EOPNOTSUPP;
+    case -EEXIST:
+        return -EINVAL;
+    case -ERANGE:
+        return -ERANGE;
+    default:
+        return -EREMOTEIO; /* DEVERR */
+    }
+}
+
+/* A host error that cannot be refused or undone: logged, counted. */
+static void host_error(struct viommu *v, const char *what, uint64_t arg,
+                       int err)
+{
+    v->host_errors++;
+    v->last_host_err = err;
+    vlog(v, VIOMMU_LOG_ERR, VIOMMU_LOG_SOURCE_DEVICE,
+         "host %s %#llx failed (errno %d); host state may differ", what,
+         (unsigned long long)arg, -err);
+}
+
+enum op { OP_MAP, OP_UNMAP };
+
+static int op_mapping(struct viommu *v, struct hostctx *c, enum op op,
+                      const struct mapping *m, bool forced)
+{
+    int err = op == OP_MAP
+                  ? c->ops->map(c->opaque, m->start, m->end, m->phys, m->flags)
+                  : c->ops->unmap(c->opaque, m->start, m->end);
+
+    if (err == 0) {
+        return 0;
+    }
+    if (forced) {
+        host_error(v, op == OP_MAP ? "map" : "unmap", m->start, err);
+        return 0;
+    }
+    return host_status(err);
+}
+
+/*
+ * Applies op to context c for every mapping of ms inside [start, end]. On a
+ * failure (not forced) undoes what it did and returns the error.
+ */
+static int ctx_apply(struct viommu *v, struct hostctx *c,
+                     const struct mapstore *ms, uint64_t start, uint64_t end,
+                     enum op op, bool forced)
+{
+    struct mapping m;
+    uint64_t addr = start;
+
+    while (mapstore_find_first(ms, addr, &m) && m.start <= end) {
+        int err = op_mapping(v, c, op, &m, forced);
+        if (err != 0) {
+            if (m.start > start) {
+                ctx_apply(v, c, ms, start, m.start - 1,
+                          op == OP_MAP ? OP_UNMAP : OP_MAP, true);
+            }
+            return err;
+        }
+        if (m.end >= end) {
+            break;
+        }
+        addr = m.end + 1;
+    }
+    return 0;
+}
+
+int hostctx_get(struct viommu *v, const struct viommu_host_ops *ops,
+                void *opaque, struct hostctx **out)
+{
+    struct hostctx *c;
+
+    for (c = v->hostctxs; c != NULL; c = c->next) {
+        if (c->ops == ops && c->opaque == opaque) {
+            c->nr_endpoints++;
+            *out = c;
+            return 0;
+        }
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    c->ops = ops;
+    c->opaque = opaque;
+    c->nr_endpoints = 1;
+    c->next = v->hostctxs;
+    v->hostctxs = c;
+    *out = c;
+    return 0;
+}
+
+void hostctx_put(struct viommu *v, struct hostctx *c)
+{
+    if (--c->nr_endpoints > 0) {
+        return;
+    }
+    struct hostctx **link = &v->hostctxs;
+    while (*link != c) {
+        link = &(*link)->next;
+    }
+    *link = c->next;
+    free(c);
+}
+
+static struct hostlink *link_find(const struct domain *d,
+                                  const struct hostctx *c)
+{
+    for (struct hostlink *l = d->links; l != NULL; l = l->next) {
+        if (l->ctx == c) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+/* One more endpoint of c in d: the first one replays d's mappings. Never
+ * allocates when d already had a link for c, so undoing a link_put() does
+ * not fail for want of memory. */
+static int link_get(struct viommu *v, struct domain *d, struct hostctx *c,
+                    bool forced)
+{
+    struct hostlink *l = link_find(d, c);
+
+    if (l == NULL) {
+        l = calloc(1, sizeof(*l));
+        if (l == NULL) {
+            return -ENOMEM;
+        }
+        l->ctx = c;
+        l->next = d->links;
+        d->links = l;
+    }
+    if (l->users == 0) {
+        int err = ctx_apply(v, c, &d->maps, 0, UINT64_MAX, OP_MAP, forced);
+        if (err != 0) {
+            return err;
+        }
+    }
+    l->users++;
+    return 0;
+}
+
+/* One endpoint of c fewer in d: the last one takes d's mappings out. */
+static int link_put(struct viommu *v, struct domain *d, struct hostctx *c,
+                    bool forced)
+{
+    struct hostlink *l = link_find(d, c);
+
+    if (l->users == 1) {
+        int err = ctx_apply(v, c, &d->maps, 0, UINT64_MAX, OP_UNMAP, forced);
+        if (err != 0) {
+            return err;
+        }
+    }
+    l->users--;
+    return 0;
+}
+
+void host_links_free(struct domain *d)
+{
+    while (d->links != NULL) {
+        struct hostlink *l = d->links;
+        d->links = l->next;
+        free(l);
+    }
+}
+
+static int op_attach(struct viommu *v, struct hostctx *c, uint32_t ep,
+                     bool identity, bool forced)
+{
+    int err = c->ops->attach(c->opaque, ep, identity);
+
+    if (err != 0 && forced) {
+        host_error(v, "attach of endpoint", ep, err);
+        return 0;
+    }
+    return err == 0 ? 0 : host_status(err);
+}
+
+int host_enter(struct viommu *v, struct endpoint *ep, struct domain *to)
+{
+    struct hostctx *c = ep->host;
+    struct domain *from = ep->domain;
+    int err;
+
+    if (c == NULL) {
+        return 0;
+    }
+    /* Out of the old domain first: the context is one address space, and
+     * the old domain's mappings may sit where the new domain's go. */
+    if (from != NULL) {
+        err = link_put(v, from, c, false);
+        if (err != 0) {
+            return err;
+        }
+    }
+    err = link_get(v, to, c, false);
+    if (err == 0) {
+        err = op_attach(v, c, ep->id, to->bypass, false);
+        if (err == 0) {
+            return 0;
+        }
+        link_put(v, to, c, true);
+    }
+    if (from != NULL) {
+        link_get(v, from, c, true);
+    }
+    return err;
+}
+
+int host_leave(struct viommu *v, struct endpoint *ep, bool forced)
+{
+    struct hostctx *c = ep->host;
+    int err;
+
+    if (c == NULL) {
+        return 0;
+    }
+    /* Block the endpoint's DMA before its mappings go. */
+    err = c->ops->detach(c->opaque, ep->id);
+    if (err != 0) {
+        if (!forced) {
+            return host_status(err);
+        }
+        host_error(v, "detach of endpoint", ep->id, err);
+    }
+    err = link_put(v, ep->domain, c, forced);
+    if (err != 0) {
+        op_attach(v, c, ep->id, ep->domain->bypass, true);
+    }
+    return err;
+}
+
+int host_map(struct viommu *v, struct domain *d, const struct mapping *m)
+{
+    for (struct hostlink *l = d->links; l != NULL; l = l->next) {
+        if (l->users == 0) {
+            continue;
+        }
+        int err = op_mapping(v, l->ctx, OP_MAP, m, false);
+        if (err != 0) {
+            for (struct hostlink *k = d->links; k != l; k = k->next) {
+                if (k->users > 0) {
+                    op_mapping(v, k->ctx, OP_UNMAP, m, true);
+                }
+            }
+            return err;
+        }
+    }
+    return 0;
+}
+
+int host_unmap_range(struct viommu *v, struct domain *d, uint64_t start,
+                     uint64_t end)
+{
+    for (struct hostlink *l = d->links; l != NULL; l = l->next) {
+        if (l->users == 0) {
+            continue;
+        }
+        int err = ctx_apply(v, l->ctx, &d->maps, start, end, OP_UNMAP, false);
+        if (err != 0) {
+            for (struct hostlink *k = d->links; k != l; k = k->next) {
+                if (k->users > 0) {
+                    ctx_apply(v, k->ctx, &d->maps, start, end, OP_MAP, true);
+                }
+            }
+            return err;
+        }
+    }
+    return 0;
+}
