@@ -7,6 +7,13 @@
 
 #include <linux/virtio_iommu.h>
 
+static struct vdrv_hooks hooks;
+
+void vdrv_set_hooks(const struct vdrv_hooks *h)
+{
+    hooks = h != NULL ? *h : (struct vdrv_hooks){0};
+}
+
 uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
                    size_t out_len)
 {
@@ -14,8 +21,17 @@ uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
     struct iovec wiov = {out, out_len};
     uint32_t used = 0;
 
+    if (hooks.before != NULL) {
+        hooks.before(hooks.opaque);
+    }
     if (viommu_handle_request(v, &riov, 1, &wiov, 1, &used) != 0) {
         abort(); /* only for invalid arguments: a bug in the caller */
+    }
+    if (hooks.after != NULL) {
+        /* The tail is the last 4 bytes of the writable part. */
+        hooks.after(hooks.opaque, used == 0
+                                      ? VDRV_NO_REPLY
+                                      : ((const uint8_t *)out)[out_len - 4]);
     }
     return used;
 }

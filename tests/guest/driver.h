@@ -18,6 +18,15 @@
  * 0), which the Linux driver turns into -EIO. */
 #define VDRV_NO_REPLY 0xffu
 
+/* Called around every request sent, for tests that check the device
+ * between requests; `after` gets the status (VDRV_NO_REPLY if none). */
+struct vdrv_hooks {
+    void (*before)(void *opaque);
+    void (*after)(void *opaque, uint8_t status);
+    void *opaque;
+};
+void vdrv_set_hooks(const struct vdrv_hooks *hooks);
+
 /* Sends raw bytes; copies the writable bytes back to out and returns the
  * used length. */
 uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,

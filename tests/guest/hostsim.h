@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A host IOMMU context as the VMM's VFIO or iommufd backend would present
+ * it to the library, kept in memory: it refuses what a real host refuses
+ * (overlapping maps, IOVA outside its usable ranges, unmapping what it does
+ * not hold), can be told to fail its k-th call, and can be compared with
+ * what the device says it should hold.
+ */
+#ifndef VIOMMU_TESTS_GUEST_HOSTSIM_H
+#define VIOMMU_TESTS_GUEST_HOSTSIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <viommu/viommu.h>
+
+#define HOSTSIM_MAX_ENDPOINTS 64
+
+/* Failure injection shared by any number of contexts: the fail_at-th host
+ * call (counting from 1, over all of them) returns err. */
+struct hostsim_faults {
+    unsigned calls;
+    unsigned fail_at; /* 0: never */
+    int err;
+    bool fired;
+};
+
+struct hostsim_map {
+    uint64_t iova, last, gpa;
+    uint32_t flags;
+};
+
+struct hostsim {
+    const char *name;
+    /* Reported by the geometry op and enforced on map. */
+    struct viommu_host_geometry geometry;
+    struct hostsim_faults *faults; /* NULL: never fails */
+    struct hostsim_map *maps;      /* sorted by iova */
+    size_t nr_maps, cap_maps;
+    struct {
+        uint32_t id;
+        bool identity;
+    } attached[HOSTSIM_MAX_ENDPOINTS];
+    size_t nr_attached;
+    unsigned map_calls, unmap_calls;
+};
+
+extern const struct viommu_host_ops hostsim_ops;
+
+void hostsim_init(struct hostsim *h, const char *name);
+void hostsim_destroy(struct hostsim *h);
+/* Makes the context's usable IOVA space [0, 2^bits - 1] minus the x86 MSI
+ * window, with 4 KiB, 2 MiB and 1 GiB pages, as VFIO reports for an
+ * Intel IOMMU with that many address bits. */
+void hostsim_set_address_bits(struct hostsim *h, unsigned bits);
+/* Whether endpoint id is attached, and how. */
+bool hostsim_attached(const struct hostsim *h, uint32_t id, bool *identity);
+/* Writes a readable account of the context into buf. */
+void hostsim_dump(const struct hostsim *h, char *buf, size_t len);
+
+/* Which context the VMM declared an endpoint with (NULL: emulated). */
+struct hostsim_binding {
+    uint32_t endpoint;
+    struct hostsim *host;
+};
+
+/*
+ * The invariant: every context holds exactly the union of the mappings of
+ * the domains its attached endpoints are in, and has exactly those endpoints
+ * attached, in identity mode for a bypass domain. `bindings` lists every
+ * declared endpoint. Returns true, or false with the first difference
+ * written into why.
+ */
+bool hostsim_check(struct viommu *v, const struct hostsim_binding *bindings,
+                   size_t nr_bindings, struct hostsim *const *hosts,
+                   size_t nr_hosts, char *why, size_t why_len);
+
+#endif
