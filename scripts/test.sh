@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs every test suite and ends with one line "N passed, N failed".
-#   build/       gcc, optimized: the unit suite
+#   build/       gcc, optimized: the unit and scenario suites
 #   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer:
-#                the unit suite again, and the fuzz suite (libFuzzer)
+#                the unit and scenario suites again, and the fuzz suite
+#                (libFuzzer)
 set -u
 cd "$(dirname "$0")/.."
 
@@ -40,9 +41,10 @@ run_suites() {
     count "$dir"
 }
 
-run_suites build gcc "" unit
+run_suites build gcc "" unit scenario
 run_suites build-asan clang \
-    "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true" unit fuzz
+    "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true" \
+    unit scenario fuzz
 
 echo
 echo "$passed passed, $failed failed"

@@ -2,18 +2,29 @@
 /*
  * libFuzzer harness: each input is a sequence of operations on one device
  * (raw requests, well-formed requests with small IDs, translations, endpoint
- * changes, config writes, event pops, resets, feature writes). After every
- * operation the device's structure is checked: used lengths are 0 or the
- * whole writable size, every domain has endpoints, every attached endpoint
- * is listed in its domain, and the mapping counts add up.
+ * changes, config writes, event pops, resets, feature writes). Endpoints
+ * may sit behind simulated host contexts (tests/guest/hostsim.h) with a
+ * narrow geometry, in a host group, and with one host call set to fail.
+ * After every operation the device's structure is checked: used lengths are
+ * 0 or the whole writable size, every domain has endpoints, every attached
+ * endpoint is listed in its domain, the mapping counts add up, and every
+ * host context holds exactly its endpoints' domains' mappings (until a host
+ * failure that could not be undone was counted, as the API documents).
  */
 #include <endian.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <linux/virtio_iommu.h>
 
+#include "hostsim.h"
 #include "internal.h"
+
+#define NR_HOSTS 3
+
+static struct hostsim hosts[NR_HOSTS];
+static struct hostsim_faults faults;
 
 struct input {
     const uint8_t *p;
@@ -30,7 +41,31 @@ static uint64_t take(struct input *in, unsigned bytes)
     return v;
 }
 
-static void check(const struct viommu *v)
+static void check_hosts(struct viommu *v)
+{
+    struct hostsim_binding b[64];
+    struct hostsim *h[NR_HOSTS];
+    size_t nr = 0;
+    char why[1024];
+
+    if (v->host_errors != 0) {
+        return;
+    }
+    for (uint32_t i = 0; i < v->endpoints.n && nr < 64; i++) {
+        const struct endpoint *ep =
+            (const struct endpoint *)v->endpoints.items[i];
+        b[nr++] = (struct hostsim_binding){
+            ep->id, ep->host != NULL ? ep->host->opaque : NULL};
+    }
+    for (int i = 0; i < NR_HOSTS; i++) {
+        h[i] = &hosts[i];
+    }
+    if (!hostsim_check(v, b, nr, h, NR_HOSTS, why, sizeof(why))) {
+        abort();
+    }
+}
+
+static void check(struct viommu *v)
 {
     uint64_t mappings = 0;
 
@@ -62,6 +97,7 @@ static void check(const struct viommu *v)
             abort();
         }
     }
+    check_hosts(v);
 }
 
 /* Splits buf into up to three iovecs at positions taken from the input. */
@@ -140,7 +176,16 @@ static void add_endpoint(struct viommu *v, struct input *in)
     struct viommu_resv_region r[4];
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = take(in, 1) % 6, .resv = r};
+    unsigned host = take(in, 1) % (NR_HOSTS + 1);
 
+    if (host < NR_HOSTS) {
+        ep.host_ops = &hostsim_ops;
+        ep.host_ctx = &hosts[host];
+    }
+    if (take(in, 1) % 3 == 0) {
+        ep.flags = VIOMMU_EP_GROUP;
+        ep.group = host;
+    }
     ep.nr_resv = take(in, 1) % 5;
     for (size_t i = 0; i < ep.nr_resv; i++) {
         r[i].start = take(in, 2) * 0x1000;
@@ -164,12 +209,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_pending_faults = 8,
         .boot_bypass = take(&in, 1) & 1,
     };
+    static const int errs[] = {-ENOMEM, -EIO, -EEXIST, -EOPNOTSUPP};
     struct viommu *v = viommu_new(&cfg);
     uint8_t buf[96];
 
     if (v == NULL) {
         abort();
     }
+    faults = (struct hostsim_faults){
+        .fail_at = take(&in, 1),
+        .err = errs[take(&in, 1) % 4],
+    };
+    for (int i = 0; i < NR_HOSTS; i++) {
+        hostsim_init(&hosts[i], "host");
+        hosts[i].faults = &faults;
+    }
+    hostsim_set_address_bits(&hosts[1], 20 + take(&in, 1) % 44);
     for (uint32_t id = 0; id < 3; id++) {
         struct viommu_endpoint_config ep = {.size = sizeof(ep), .id = id};
         if (viommu_endpoint_add(v, &ep) != 0) {
@@ -233,6 +288,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         check(v);
     }
+    uint64_t host_errors = v->host_errors;
+    faults.fired = false;
     viommu_free(v);
+    for (int i = 0; i < NR_HOSTS; i++) {
+        if (host_errors == 0 && !faults.fired &&
+            (hosts[i].nr_maps != 0 || hosts[i].nr_attached != 0)) {
+            abort(); /* freeing the device releases its host contexts */
+        }
+        hostsim_destroy(&hosts[i]);
+    }
     return 0;
 }

@@ -11,6 +11,8 @@ for f in "$regressions"/*; do
     [ -f "$f" ] || continue
     "$harness" "$f" >/dev/null 2>&1 || { echo "regression input fails: $f"; exit 1; }
 done
+# libFuzzer's default error exit code, 77, would read as "skipped" to meson.
 exec "$harness" -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -artifact_prefix="$scratch/artifacts/" -print_final_stats=1 \
     "$scratch/new" "$corpus"
