@@ -16,6 +16,7 @@
 #include <linux/virtio_iommu.h>
 
 #include "driver.h"
+#include "hostsim.h"
 
 #define G 0x1000ull /* the default granule */
 #define RW (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)

@@ -211,6 +211,126 @@ static void test_regions_merged_sorted_disjoint_R45(void **state)
     viommu_free(v);
 }
 
+/* Probes endpoint id and compares with want[0..n). */
+static void expect_regions(struct viommu *v, uint32_t id,
+                           const struct viommu_resv_region *want, int n)
+{
+    struct viommu_resv_region r[16];
+    uint8_t props[PROBE_SIZE];
+
+    assert_int_equal(vdrv_probe(v, id, props, sizeof(props)),
+                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_parse_resv(props, sizeof(props), r, 16), n);
+    for (int i = 0; i < n; i++) {
+        assert_int_equal(r[i].start, want[i].start);
+        assert_int_equal(r[i].end, want[i].end);
+        assert_int_equal(r[i].type, want[i].type);
+    }
+}
+
+/* The host's usable ranges (unsorted, overlapping) leave holes that PROBE
+ * reports as RESERVED, merged with declared regions (R45). */
+static void test_usable_range_holes_are_reserved_R45(void **state)
+{
+    struct viommu *v = new_device(NULL);
+    struct viommu_host_geometry geo = {
+        .nr_usable = 3,
+        .usable = {{0x100000, 0xfedfffff},
+                   {0x10000, 0x1fffff},
+                   {0xfef00000, (1ULL << 48) - 1}},
+    };
+    struct viommu_resv_region declared = {0x8000, 0x1ffff,
+                                          VIOMMU_RESV_RESERVED};
+    struct viommu_endpoint_config ep = {.size = sizeof(ep),
+                                        .id = 10,
+                                        .resv = &declared,
+                                        .nr_resv = 1,
+                                        .geometry = &geo};
+    const struct viommu_resv_region want[] = {
+        {0, 0x1ffff, VIOMMU_RESV_RESERVED}, /* hole + declared, merged */
+        {0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI},
+        {1ULL << 48, UINT64_MAX, VIOMMU_RESV_RESERVED},
+    };
+
+    assert_int_equal(viommu_endpoint_add(v, &ep), 0);
+    expect_regions(v, 10, want, 3);
+    assert_int_equal(vdrv_attach(v, 1, 10, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(v, 1, 1ULL << 48, (1ULL << 48) + G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_RANGE);
+    viommu_free(v);
+}
+
+/* Holes are reported only inside the input range. */
+static void test_holes_clipped_to_input_range(void **state)
+{
+    struct viommu_config cfg = {.size = sizeof(cfg),
+                                .input_start = 1ULL << 20,
+                                .input_end = (1ULL << 40) - 1};
+    struct viommu *v = viommu_new(&cfg);
+    struct viommu_host_geometry geo = {.nr_usable = 1,
+                                       .usable = {{0, (1ULL << 39) - 1}}};
+    struct viommu_endpoint_config ep = {
+        .size = sizeof(ep), .id = 10, .geometry = &geo};
+    const struct viommu_resv_region want[] = {
+        {0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI},
+        {1ULL << 39, (1ULL << 40) - 1, VIOMMU_RESV_RESERVED},
+    };
+
+    assert_non_null(v);
+    assert_int_equal(viommu_endpoint_add(v, &ep), 0);
+    expect_regions(v, 10, want, 2);
+    /* Usable space covering the whole input range: no hole at all. */
+    geo.usable[0] = (struct viommu_iova_range){0, UINT64_MAX};
+    ep.id = 11;
+    assert_int_equal(viommu_endpoint_add(v, &ep), 0);
+    expect_regions(v, 11, want, 1);
+    viommu_free(v);
+}
+
+static int no_op(void *ctx, uint32_t ep)
+{
+    (void)ctx, (void)ep;
+    return 0;
+}
+
+static int failing_geometry(void *ctx, uint32_t ep,
+                            struct viommu_host_geometry *g)
+{
+    (void)ctx, (void)ep, (void)g;
+    return -ENODEV;
+}
+
+static void test_host_declaration_errors(void **state)
+{
+    struct viommu *v = new_device(NULL);
+    struct viommu_host_ops partial = {.detach = no_op};
+    struct viommu_host_geometry geo = {.nr_usable = 1,
+                                       .usable = {{0x2000, 0x1000}}};
+    struct viommu_endpoint_config ep = {
+        .size = sizeof(ep), .id = 10, .host_ops = &partial};
+    struct viommu_stats st;
+
+    assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
+    ep.host_ops = NULL;
+    ep.geometry = &geo; /* inverted usable range */
+    assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
+    geo.nr_usable = VIOMMU_HOST_MAX_RANGES + 1;
+    assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
+    geo = (struct viommu_host_geometry){.page_size_mask = 1ULL << 21};
+    assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
+
+    /* The host's own error when asked for the geometry. */
+    struct viommu_host_ops full = hostsim_ops;
+    full.geometry = failing_geometry;
+    ep = (struct viommu_endpoint_config){
+        .size = sizeof(ep), .id = 10, .host_ops = &full};
+    assert_int_equal(viommu_endpoint_add(v, &ep), -ENODEV);
+    viommu_get_stats(v, &st);
+    assert_int_equal(st.endpoints, 3);
+    assert_int_equal(st.host_contexts, 0);
+    viommu_free(v);
+}
+
 static void test_endpoint_declaration_errors(void **state)
 {
     struct viommu *v = new_device(NULL);
@@ -310,6 +430,9 @@ int main(void)
         cmocka_unit_test(test_one_msi_region_R44),
         cmocka_unit_test(test_no_msi_window),
         cmocka_unit_test(test_regions_merged_sorted_disjoint_R45),
+        cmocka_unit_test(test_usable_range_holes_are_reserved_R45),
+        cmocka_unit_test(test_holes_clipped_to_input_range),
+        cmocka_unit_test(test_host_declaration_errors),
         cmocka_unit_test(test_endpoint_declaration_errors),
         cmocka_unit_test(test_map_over_reserved_region_refused_R46),
         cmocka_unit_test(test_reserved_access_affects_only_that_endpoint_R47),
