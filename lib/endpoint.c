@@ -131,10 +131,16 @@ int viommu_endpoint_add(struct viommu *v,
     if (err != 0) {
         return err;
     }
-    if (geo.page_size_mask != 0 && !(geo.page_size_mask & v->granule)) {
+    if (geo.nr_usable > VIOMMU_HOST_MAX_RANGES) {
+        return -EINVAL;
+    }
+    /* Every mapping the guest can make is granule-aligned: the host's
+     * smallest page must divide the granule (both are powers of two). */
+    if (geo.page_size_mask != 0 &&
+        (geo.page_size_mask & -geo.page_size_mask) > v->granule) {
         vlog(v, VIOMMU_LOG_ERR, VIOMMU_LOG_SOURCE_DEVICE,
-             "endpoint %u refused: host page sizes %#llx lack the device "
-             "granule %#llx",
+             "endpoint %u refused: the host's smallest page (sizes %#llx) "
+             "exceeds the device granule %#llx",
              cfg.id, (unsigned long long)geo.page_size_mask,
              (unsigned long long)v->granule);
         return -EINVAL;
@@ -250,12 +256,14 @@ int viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
     if (err != 0) {
         return err;
     }
+    cfg.size = sizeof(cfg); /* the copy is this version's struct */
+    if (s->num_vfs > 0 &&
+        (err = viommu_sriov_vf_id(s, s->num_vfs - 1, &cfg.id)) != 0) {
+        return err; /* the last VF has the highest ID */
+    }
     for (vf = 0; vf < s->num_vfs; vf++) {
-        err = viommu_sriov_vf_id(s, vf, &cfg.id);
-        if (err == 0) {
-            err = viommu_endpoint_add(v, &cfg);
-        }
-        if (err != 0) {
+        if (viommu_sriov_vf_id(s, vf, &cfg.id) != 0 ||
+            (err = viommu_endpoint_add(v, &cfg)) != 0) {
             break;
         }
     }
@@ -275,16 +283,21 @@ int viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s)
 {
     int removed = 0;
 
+    uint32_t id;
+
     if (v == NULL || s == NULL) {
         return -EINVAL;
     }
-    for (uint16_t vf = 0; vf < s->num_vfs; vf++) {
-        uint32_t id;
-        int err = viommu_sriov_vf_id(s, vf, &id);
+    /* All IDs are valid if the last one is: none is removed otherwise. */
+    if (s->num_vfs > 0) {
+        int err = viommu_sriov_vf_id(s, s->num_vfs - 1, &id);
         if (err != 0) {
             return err;
         }
-        if (viommu_endpoint_remove(v, id) == 0) {
+    }
+    for (uint16_t vf = 0; vf < s->num_vfs; vf++) {
+        if (viommu_sriov_vf_id(s, vf, &id) == 0 &&
+            viommu_endpoint_remove(v, id) == 0) {
             removed++;
         }
     }

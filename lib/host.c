@@ -122,6 +122,19 @@ void hostctx_put(struct viommu *v, struct hostctx *c)
     if (--c->nr_endpoints > 0) {
         return;
     }
+    /* Domains may keep unused links to the context: drop them with it. */
+    for (uint32_t i = 0; i < v->domains.n; i++) {
+        struct domain *d = (struct domain *)v->domains.items[i];
+        for (struct hostlink **l = &d->links; *l != NULL;) {
+            if ((*l)->ctx == c) {
+                struct hostlink *dead = *l;
+                *l = dead->next;
+                free(dead);
+            } else {
+                l = &(*l)->next;
+            }
+        }
+    }
     struct hostctx **link = &v->hostctxs;
     while (*link != c) {
         link = &(*link)->next;

@@ -265,7 +265,9 @@ struct viommu_host_ops {
      *  its DMA must now use this context's mappings, or pass through
      *  untranslated when `identity` (a bypass domain). */
     int (*attach)(void *ctx, uint32_t endpoint, bool identity);
-    /** The endpoint leaves its domain for none: block its DMA. */
+    /** The endpoint leaves its domain for none: block its DMA. The global
+     *  `bypass` of the config space is not applied to host contexts: an
+     *  assigned endpoint without a domain is blocked whatever it says. */
     int (*detach)(void *ctx, uint32_t endpoint);
     /** Map [iova, last] to gpa with VIOMMU_XLATE_READ/WRITE/MMIO flags. */
     int (*map)(void *ctx, uint64_t iova, uint64_t last, uint64_t gpa,
@@ -314,7 +316,9 @@ struct viommu_endpoint_config {
     uint32_t group;
     /** The requester ID the host IOMMU sees for this endpoint's DMA (behind
      *  a PCIe-to-PCI bridge, say). Endpoints with one alias form a group, as
-     *  if declared with one `group`; an explicit group takes precedence. */
+     *  if declared with one `group`. With VIOMMU_EP_GROUP as well, only the
+     *  group counts: declare every endpoint of that alias with the group
+     *  (the host puts aliased devices in one IOMMU group anyway). */
     uint32_t alias;
     /** The host geometry. NULL: asked from host_ops->geometry when there
      *  is one, else no constraint. */
@@ -326,10 +330,11 @@ struct viommu_endpoint_config {
  * ID already declared; -EINVAL for inverted regions or usable ranges, more
  * than one MSI region, an unknown type, host ops missing one of attach,
  * detach, map or unmap, a group member with another host context or another
- * MSI region than the group's, or host page sizes without the device's
- * granule (a VFIO container with 64 KiB pages behind a 4 KiB device: the
- * guest could never map); -ENOSPC when the PROBE properties would not fit in
- * probe_size; -ENOMEM; or the error of host_ops->geometry.
+ * MSI region than the group's, or a smallest host page larger than the
+ * device's granule (a VFIO container with 64 KiB pages behind a 4 KiB
+ * device: the guest's 4 KiB maps could never reach the host); -ENOSPC when the
+ * PROBE properties would not fit in probe_size; -ENOMEM; or the error of
+ * host_ops->geometry.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_endpoint_add(struct viommu *v, const struct viommu_endpoint_config *ep);

@@ -175,7 +175,7 @@ static void test_b_hotplug_39_bit_host(void **state)
 }
 
 /* A host whose smallest page is larger than the device's granule would
- * refuse the guest's first MAP: the endpoint is refused at once. */
+ * refuse the guest's 4 KiB MAPs: the endpoint is refused at once. */
 static void test_b_host_page_sizes_without_granule(void **state)
 {
     struct world *w = world_new(LNX_RELEASE_DETACH);
@@ -192,6 +192,9 @@ static void test_b_host_page_sizes_without_granule(void **state)
 
     h->geometry.page_size_mask = (1ULL << 12) | (1ULL << 16);
     assert_int_equal(world_add(w, 0x200, h, NULL), 0);
+    /* Smaller host pages than the granule are fine. */
+    h->geometry.page_size_mask = 1ULL << 11;
+    assert_int_equal(world_add(w, 0x201, h, NULL), 0);
     world_free(w);
 }
 
@@ -435,10 +438,28 @@ static void test_sriov_ids_and_all_or_nothing(void **state)
     assert_int_equal(st.endpoints, 1);
     assert_int_equal(st.host_contexts, 0);
     assert_int_equal(world_remove(w, 0x10100 + 0x10 + 8), 0);
-    assert_int_equal(world_add_vfs(w, &s, &w->hosts[0]), 0);
+    /* A template from a newer embedder: larger, with a zero tail. */
+    struct {
+        struct viommu_endpoint_config cfg;
+        uint64_t newer_field;
+    } newer = {{.size = sizeof(newer),
+                .host_ops = &hostsim_ops,
+                .host_ctx = &w->hosts[0]},
+               0};
+    assert_int_equal(viommu_sriov_add_vfs(w->v, &s, &newer.cfg), 0);
+    for (uint16_t vf = 0; vf < s.num_vfs; vf++) {
+        assert_int_equal(viommu_sriov_vf_id(&s, vf, &id), 0);
+        w->bindings[w->nr_bindings++] =
+            (struct hostsim_binding){id, &w->hosts[0]};
+    }
+    world_check(w);
     viommu_get_stats(w->v, &st);
     assert_int_equal(st.endpoints, 3);
     assert_int_equal(st.host_contexts, 1);
+    /* A wider stride names IDs out of range: nothing is removed. */
+    struct viommu_sriov bad = s;
+    bad.vf_stride = 0x8000;
+    assert_int_equal(viommu_sriov_remove_vfs(w->v, &bad), -ERANGE);
     assert_int_equal(world_remove_vfs(w, &s), 3);
     viommu_get_stats(w->v, &st);
     assert_int_equal(st.endpoints, 0);
