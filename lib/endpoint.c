@@ -168,7 +168,7 @@ int viommu_endpoint_add(struct viommu *v,
     if (err != 0) {
         goto err_leave_group;
     }
-    vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_DEVICE,
+    vlog(v, VIOMMU_LOG_DEBUG, VIOMMU_LOG_SOURCE_DEVICE,
          "endpoint %u added with %u reserved regions", ep->id,
          ep->group->nr_resv);
     return 0;

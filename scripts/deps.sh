@@ -7,7 +7,7 @@ set -eu
 # bookworm has only in bookworm-backports.
 BACKPORTS_FILE=/etc/apt/sources.list.d/viommu-bookworm-backports.sources
 PACKAGES="gcc clang libclang-rt-14-dev meson ninja-build pkgconf
-    libcmocka-dev libglib2.0-dev linux-libc-dev"
+    libcmocka-dev libglib2.0-dev libjson-c-dev linux-libc-dev"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

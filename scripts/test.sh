@@ -1,8 +1,8 @@
 #!/bin/sh
 # Runs every test suite and ends with one line "N passed, N failed".
-#   build/       gcc, optimized: the unit and scenario suites
+#   build/       gcc, optimized: the unit, scenario and functional suites
 #   build-asan/  clang with AddressSanitizer + UndefinedBehaviorSanitizer:
-#                the unit and scenario suites again, and the fuzz suite
+#                the same suites again, and the fuzz suite
 #                (libFuzzer)
 set -u
 cd "$(dirname "$0")/.."
@@ -41,10 +41,10 @@ run_suites() {
     count "$dir"
 }
 
-run_suites build gcc "" unit scenario
+run_suites build gcc "" unit scenario functional
 run_suites build-asan clang \
     "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true" \
-    unit scenario fuzz
+    unit scenario functional fuzz
 
 echo
 echo "$passed passed, $failed failed"

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A split virtqueue in guest memory, with indirect descriptors and event
+ * index. The guest (through the frontend) is not trusted: every address goes
+ * through the memory table, chains longer than the ring or the indirect
+ * table (loops) and malformed chains are detected, and a queue that saw one
+ * is broken until it is set up again, as a device in NEEDS_RESET would be.
+ */
+#ifndef VIOMMU_DAEMON_VRING_H
+#define VIOMMU_DAEMON_VRING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <linux/virtio_ring.h>
+
+#include "mem.h"
+
+#define VRING_MAX_SIZE 32768
+#define CHAIN_MAX_IOV 256
+
+struct vq {
+    unsigned num; /* 0: not set */
+    uint64_t desc_uva, avail_uva, used_uva;
+    struct vring_desc *desc;
+    struct vring_avail *avail;
+    struct vring_used *used;
+    uint16_t last_avail;
+    uint16_t used_idx;
+    uint16_t signalled_used;
+    bool signalled_valid;
+    bool event_idx;
+    bool enabled;
+    bool broken;
+    int kick_fd, call_fd, err_fd; /* -1: none */
+};
+
+/* A descriptor chain: device-readable then device-writable buffers. */
+struct chain {
+    uint16_t head;
+    unsigned nr_in, nr_out;
+    struct iovec in[CHAIN_MAX_IOV];
+    struct iovec out[CHAIN_MAX_IOV];
+};
+
+void vq_init(struct vq *vq);
+/* Closes the fds and forgets everything but `enabled`. */
+void vq_reset(struct vq *vq);
+/* Translates the ring addresses through the memory table; -EFAULT if a
+ * ring is not inside guest memory or misaligned, -EINVAL without a size. */
+int vq_map(struct vq *vq, const struct mem_table *mem);
+/* True when the ring can be served: mapped, enabled, kicked, not broken. */
+bool vq_ready(const struct vq *vq);
+
+/*
+ * Takes the next available chain: 1 with *c filled, 0 when none, or a
+ * negative errno when the guest broke the ring (the queue is then broken;
+ * the reason is in *why).
+ */
+int vq_pop(struct vq *vq, const struct mem_table *mem, struct chain *c,
+           const char **why);
+/* Returns a chain to the guest with `len` bytes written. */
+void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+/* Whether the guest wants an interrupt for what was pushed since the last
+ * notification (VRING_AVAIL_F_NO_INTERRUPT, or the used event index). */
+bool vq_need_notify(struct vq *vq);
+
+#endif

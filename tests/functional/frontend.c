@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "frontend.h"
+
+#include <dirent.h>
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <linux/vhost_types.h>
+#include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
+
+#define QUEUE_AREA 0x1000u   /* rings of queue q at QUEUE_AREA * (1 + 3q) */
+#define BUFFER_AREA 0x10000u /* buffers from here up */
+
+struct header {
+    uint32_t request, flags, size;
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+void fe_connect(struct fe *f)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+    strcpy(addr.sun_path, f->path);
+    for (int tries = 0; tries < 500; tries++) {
+        f->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(f->sock >= 0);
+        if (connect(f->sock, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
+            return;
+        }
+        close(f->sock);
+        sleep_ms(10);
+    }
+    fail_msg("cannot connect to the daemon at %s", f->path);
+}
+
+void fe_start(struct fe *f, const char *const *args)
+{
+    const char *daemon = getenv("VIOMMU_VHOST_USER");
+    const char *argv[32];
+    int argc = 0;
+
+    memset(f, 0, sizeof(*f));
+    assert_non_null(daemon);
+    strcpy(f->dir, "/tmp/viommu-fe-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
+    argv[argc++] = daemon;
+    argv[argc++] = "--socket-path";
+    argv[argc++] = f->path;
+    for (; args != NULL && *args != NULL && argc < 30; args++) {
+        argv[argc++] = *args;
+    }
+    argv[argc] = NULL;
+    f->pid = fork();
+    assert_true(f->pid >= 0);
+    if (f->pid == 0) {
+        execv(daemon, (char *const *)argv);
+        _exit(127);
+    }
+    f->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+    assert_true(f->memfd >= 0);
+    assert_int_equal(ftruncate(f->memfd, FE_MEM_SIZE), 0);
+    f->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  f->memfd, 0);
+    assert_true(f->mem != MAP_FAILED);
+    for (int q = 0; q < 2; q++) {
+        f->q[q].kick = f->q[q].call = f->q[q].err = -1;
+    }
+    fe_connect(f);
+}
+
+static void close_queue_fds(struct fe *f)
+{
+    for (int q = 0; q < 2; q++) {
+        int *fds[] = {&f->q[q].kick, &f->q[q].call, &f->q[q].err};
+        for (int i = 0; i < 3; i++) {
+            if (*fds[i] >= 0) {
+                close(*fds[i]);
+                *fds[i] = -1;
+            }
+        }
+    }
+}
+
+void fe_disconnect(struct fe *f)
+{
+    if (f->sock >= 0) {
+        close(f->sock);
+        f->sock = -1;
+    }
+    close_queue_fds(f);
+}
+
+int fe_stop(struct fe *f)
+{
+    int status = -1;
+
+    fe_disconnect(f);
+    kill(f->pid, SIGTERM);
+    for (int tries = 0; tries < 500; tries++) {
+        if (waitpid(f->pid, &status, WNOHANG) == f->pid) {
+            break;
+        }
+        sleep_ms(10);
+    }
+    if (status == -1) {
+        kill(f->pid, SIGKILL);
+        waitpid(f->pid, &status, 0);
+    }
+    f->pid = 0;
+    munmap(f->mem, FE_MEM_SIZE);
+    close(f->memfd);
+    unlink(f->path);
+    rmdir(f->dir);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
+             const void *payload, uint32_t size, const int *fds, unsigned nfds)
+{
+    struct header h = {request, 1u | flags, size};
+    struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
+    char control[CMSG_SPACE(sizeof(int) * 16)];
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
+
+    if (nfds > 0) {
+        mh.msg_control = control;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    return sendmsg(f->sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + size);
+}
+
+static bool read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+    while (len > 0) {
+        if (poll(&pfd, 1, 2000) != 1) {
+            return false;
+        }
+        ssize_t n = read(fd, p, len);
+        if (n <= 0) {
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+int fe_recv(struct fe *f, uint32_t request, void *buf, uint32_t max)
+{
+    struct header h;
+
+    if (!read_full(f->sock, &h, sizeof(h))) {
+        return -1;
+    }
+    assert_int_equal(h.request, request);
+    assert_int_equal(h.flags & 7u, 1u | (1u << 2)); /* version 1, reply */
+    assert_true(h.size <= max);
+    if (!read_full(f->sock, buf, h.size)) {
+        return -1;
+    }
+    return (int)h.size;
+}
+
+uint64_t fe_get_u64(struct fe *f, uint32_t request)
+{
+    uint64_t value = 0;
+
+    assert_true(fe_send(f, request, 0, NULL, 0, NULL, 0));
+    assert_int_equal(fe_recv(f, request, &value, sizeof(value)), 8);
+    return value;
+}
+
+uint64_t fe_acked(struct fe *f, uint32_t request, const void *payload,
+                  uint32_t size, const int *fds, unsigned nfds)
+{
+    uint64_t ack = UINT64_MAX;
+
+    assert_true(fe_send(f, request, FE_NEED_REPLY, payload, size, fds, nfds));
+    assert_int_equal(fe_recv(f, request, &ack, sizeof(ack)), 8);
+    return ack;
+}
+
+static uint64_t uva(struct fe *f, uint64_t gpa)
+{
+    return (uint64_t)(uintptr_t)(f->mem + gpa);
+}
+
+static int new_eventfd(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+    assert_true(fd >= 0);
+    return fd;
+}
+
+void fe_setup(struct fe *f)
+{
+    f->features = fe_get_u64(f, FE_GET_FEATURES);
+    assert_true(f->features & FE_F_PROTOCOL_FEATURES);
+    assert_true(fe_send(f, FE_SET_FEATURES, 0, &f->features, 8, NULL, 0));
+    uint64_t protocol = fe_get_u64(f, FE_GET_PROTOCOL_FEATURES);
+    assert_true(protocol & FE_PROTOCOL_REPLY_ACK);
+    assert_true(fe_send(f, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
+    assert_int_equal(fe_acked(f, FE_SET_OWNER, NULL, 0, NULL, 0), 0);
+
+    struct {
+        uint32_t nregions, padding;
+        uint64_t gpa, size, uva, offset;
+    } mem = {1, 0, 0, FE_MEM_SIZE, uva(f, 0), 0};
+    assert_int_equal(
+        fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1), 0);
+
+    f->next_free = BUFFER_AREA;
+    for (unsigned q = 0; q < 2; q++) {
+        struct fe_queue *fq = &f->q[q];
+        uint64_t base = QUEUE_AREA * (1 + 3 * q);
+        struct vhost_vring_state num = {q, FE_QUEUE_SIZE}, base0 = {q, 0};
+        struct vhost_vring_state enable = {q, 1};
+        *fq = (struct fe_queue){
+            base, base + QUEUE_AREA, base + 2 * QUEUE_AREA, 0,
+            0,    new_eventfd(),     new_eventfd(),         new_eventfd()};
+        memset(fe_ptr(f, base), 0, 3 * QUEUE_AREA);
+        struct vhost_vring_addr addr = {
+            .index = q,
+            .desc_user_addr = uva(f, fq->desc),
+            .used_user_addr = uva(f, fq->used),
+            .avail_user_addr = uva(f, fq->avail),
+        };
+        uint64_t call = q, err = q, kick = q;
+        assert_int_equal(fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0), 0);
+        assert_int_equal(
+            fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+        assert_int_equal(fe_acked(f, FE_SET_VRING_BASE, &base0, 8, NULL, 0), 0);
+        assert_int_equal(fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1),
+                         0);
+        assert_int_equal(fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1),
+                         0);
+        assert_int_equal(fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1),
+                         0);
+        assert_int_equal(fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0),
+                         0);
+    }
+}
+
+uint64_t fe_alloc(struct fe *f, size_t len)
+{
+    len = (len + 15) & ~(size_t)15;
+    if (f->next_free + len > FE_MEM_SIZE) {
+        f->next_free = BUFFER_AREA;
+    }
+    uint64_t gpa = f->next_free;
+    f->next_free += len;
+    memset(fe_ptr(f, gpa), 0, len);
+    return gpa;
+}
+
+static void set_desc(struct vring_desc *d, uint64_t addr, uint32_t len,
+                     uint16_t flags, uint16_t next)
+{
+    d->addr = htole64(addr);
+    d->len = htole32(len);
+    d->flags = htole16(flags);
+    d->next = htole16(next);
+}
+
+bool fe_signalled(int fd, int ms)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    uint64_t count;
+
+    if (poll(&pfd, 1, ms) != 1) {
+        return false;
+    }
+    return read(fd, &count, sizeof(count)) == sizeof(count);
+}
+
+int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
+               size_t out_len, bool indirect)
+{
+    struct fe_queue *q = &f->q[0];
+    struct vring_desc *desc = fe_ptr(f, q->desc);
+    struct vring_avail *avail = fe_ptr(f, q->avail);
+    struct vring_used *used = fe_ptr(f, q->used);
+    uint64_t in_gpa = fe_alloc(f, in_len), out_gpa = fe_alloc(f, out_len);
+
+    memcpy(fe_ptr(f, in_gpa), in, in_len);
+    if (indirect) {
+        uint64_t table = fe_alloc(f, 2 * sizeof(struct vring_desc));
+        struct vring_desc *t = fe_ptr(f, table);
+        set_desc(&t[0], in_gpa, (uint32_t)in_len, VRING_DESC_F_NEXT, 1);
+        set_desc(&t[1], out_gpa, (uint32_t)out_len, VRING_DESC_F_WRITE, 0);
+        set_desc(&desc[0], table, 2 * sizeof(*t), VRING_DESC_F_INDIRECT, 0);
+    } else {
+        set_desc(&desc[0], in_gpa, (uint32_t)in_len, VRING_DESC_F_NEXT, 1);
+        set_desc(&desc[1], out_gpa, (uint32_t)out_len, VRING_DESC_F_WRITE, 0);
+    }
+    /* used_event: interrupt me for the next used entry. */
+    avail->ring[FE_QUEUE_SIZE] = htole16(q->last_used);
+    avail->ring[q->avail_idx % FE_QUEUE_SIZE] = 0;
+    q->avail_idx++;
+    __atomic_store_n(&avail->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    assert_int_equal(write(q->kick, &one, sizeof(one)), sizeof(one));
+
+    if (!fe_signalled(q->call, 2000)) {
+        return -1;
+    }
+    uint16_t idx = le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE));
+    assert_int_equal((uint16_t)(idx - q->last_used), 1);
+    struct vring_used_elem e = used->ring[q->last_used % FE_QUEUE_SIZE];
+    q->last_used++;
+    assert_int_equal(le32toh(e.id), 0);
+    memcpy(out, fe_ptr(f, out_gpa), out_len);
+    return (int)le32toh(e.len);
+}
+
+uint8_t fe_status(struct fe *f, const void *req, size_t size)
+{
+    uint8_t out[sizeof(struct virtio_iommu_req_tail)];
+    size_t body = size - sizeof(out);
+    int used = fe_request(f, req, body, out, sizeof(out), false);
+
+    return used == (int)sizeof(out) ? out[0] : 0xff;
+}
+
+int fe_daemon_fds(const struct fe *f)
+{
+    char path[64];
+    int n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int)f->pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+        n += e->d_name[0] != '.';
+    }
+    closedir(d);
+    return n;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A vhost-user frontend for tests, playing QEMU's part: it starts the
+ * daemon, shares guest memory (a memfd) with it, lays out split rings in
+ * that memory, passes eventfds, and puts requests on the request queue as a
+ * guest driver does. It can also misbehave on purpose.
+ */
+#ifndef VIOMMU_TESTS_FUNCTIONAL_FRONTEND_H
+#define VIOMMU_TESTS_FUNCTIONAL_FRONTEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define FE_MEM_SIZE (1u << 20)
+#define FE_QUEUE_SIZE 64
+
+/* vhost-user requests the tests send (vhost-user.rst numbering). */
+enum {
+    FE_GET_FEATURES = 1,
+    FE_SET_FEATURES = 2,
+    FE_SET_OWNER = 3,
+    FE_SET_MEM_TABLE = 5,
+    FE_SET_VRING_NUM = 8,
+    FE_SET_VRING_ADDR = 9,
+    FE_SET_VRING_BASE = 10,
+    FE_GET_VRING_BASE = 11,
+    FE_SET_VRING_KICK = 12,
+    FE_SET_VRING_CALL = 13,
+    FE_SET_VRING_ERR = 14,
+    FE_GET_PROTOCOL_FEATURES = 15,
+    FE_SET_PROTOCOL_FEATURES = 16,
+    FE_GET_QUEUE_NUM = 17,
+    FE_SET_VRING_ENABLE = 18,
+    FE_GET_CONFIG = 24,
+    FE_SET_CONFIG = 25,
+};
+#define FE_NEED_REPLY (1u << 3)
+#define FE_F_PROTOCOL_FEATURES (1ULL << 30)
+#define FE_PROTOCOL_REPLY_ACK (1ULL << 3)
+
+struct fe_queue {
+    uint64_t desc, avail, used; /* guest addresses */
+    uint16_t avail_idx, last_used;
+    int kick, call, err;
+};
+
+struct fe {
+    pid_t pid;
+    char dir[64];
+    char path[128];
+    int sock;
+    int memfd;
+    uint8_t *mem; /* guest memory, guest address 0 */
+    uint64_t next_free;
+    uint64_t features;
+    struct fe_queue q[2];
+};
+
+/* Starts the daemon on a socket in a fresh directory with extra
+ * arguments (NULL-terminated), and connects. */
+void fe_start(struct fe *f, const char *const *args);
+/* SIGTERM, and the daemon's exit status (0 for a clean exit). */
+int fe_stop(struct fe *f);
+/* Connects again (after fe_disconnect). */
+void fe_connect(struct fe *f);
+/* Closes the connection and the frontend's ring fds; guest memory stays. */
+void fe_disconnect(struct fe *f);
+
+/* Sends a message with fds; returns false if the daemon hung up. */
+bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
+             const void *payload, uint32_t size, const int *fds, unsigned nfds);
+/* Receives a reply payload into buf; returns its size, -1 on EOF. */
+int fe_recv(struct fe *f, uint32_t request, void *buf, uint32_t max);
+uint64_t fe_get_u64(struct fe *f, uint32_t request);
+/* Sends with NEED_REPLY and returns the REPLY_ACK value (0 = success). */
+uint64_t fe_acked(struct fe *f, uint32_t request, const void *payload,
+                  uint32_t size, const int *fds, unsigned nfds);
+
+/* The whole set-up a frontend does before the guest runs: features
+ * (VERSION_1 and every feature the device offers, REPLY_ACK), memory
+ * table, both rings enabled with kick, call and err eventfds. */
+void fe_setup(struct fe *f);
+/* Guest address of a fresh buffer of len bytes (zeroed). */
+uint64_t fe_alloc(struct fe *f, size_t len);
+static inline void *fe_ptr(struct fe *f, uint64_t gpa)
+{
+    return f->mem + gpa;
+}
+
+/*
+ * Puts one request on the request queue as a Linux guest does (a readable
+ * and a writable descriptor; through an indirect table if `indirect`),
+ * kicks, and waits for the used ring. Returns the used length, or -1 if
+ * nothing came back within 2 s; the writable bytes are copied to out.
+ */
+int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
+               size_t out_len, bool indirect);
+/* A request with a status tail; returns the status or 0xff (no reply). */
+uint8_t fe_status(struct fe *f, const void *req, size_t size);
+
+/* Number of open fds of the daemon. */
+int fe_daemon_fds(const struct fe *f);
+/* True if the eventfd fd was signalled within ms milliseconds. */
+bool fe_signalled(int fd, int ms);
+
+#endif

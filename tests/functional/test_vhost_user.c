@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * viommu-vhost-user driven over a real UNIX socket by the frontend in
+ * frontend.c: handshake, config space, requests through split rings (with
+ * and without indirect descriptors), and hostile or broken peers. After
+ * each hostile act the daemon must still answer, leak no fd, and serve the
+ * next connection.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <linux/vhost_types.h>
+#include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
+
+#include "driver.h"
+#include "frontend.h"
+
+#define OK VIRTIO_IOMMU_S_OK
+#define RW (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)
+
+static const char *const endpoints[] = {"--endpoint=0x8-0xf", NULL};
+
+static void start(struct fe *f)
+{
+    fe_start(f, endpoints);
+    fe_setup(f);
+}
+
+/* Each test's frontend; teardown stops a daemon a failed test left. */
+static struct fe the_fe;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (the_fe.pid > 0) {
+        fe_stop(&the_fe);
+    }
+    return 0;
+}
+
+static uint8_t attach(struct fe *f, uint32_t domain, uint32_t ep)
+{
+    struct virtio_iommu_req_attach r = vdrv_attach_req(domain, ep, 0);
+    return fe_status(f, &r, sizeof(r));
+}
+
+static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
+{
+    struct virtio_iommu_req_map r = {
+        .head.type = VIRTIO_IOMMU_T_MAP,
+        .domain = htole32(domain),
+        .virt_start = htole64(start),
+        .virt_end = htole64(end),
+        .phys_start = htole64(0x100000),
+        .flags = htole32(RW),
+    };
+    return fe_status(f, &r, sizeof(r));
+}
+
+/* The daemon answers a simple request: it is alive and in sync. */
+static void assert_alive(struct fe *f)
+{
+    assert_int_equal(fe_get_u64(f, FE_GET_QUEUE_NUM), 2);
+}
+
+static void test_print_capabilities(void **state)
+{
+    char cmd[512], out[512] = {0};
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "%s --print-capabilities",
+             getenv("VIOMMU_VHOST_USER"));
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof(out) - 1, p);
+    assert_int_equal(pclose(p), 0);
+    assert_true(n > 0);
+    struct json_object *caps = json_tokener_parse(out);
+    struct json_object *type;
+    assert_non_null(caps);
+    assert_true(json_object_object_get_ex(caps, "type", &type));
+    assert_string_equal(json_object_get_string(type), "iommu");
+    json_object_put(caps);
+}
+
+static void test_handshake_and_config(void **state)
+{
+    struct {
+        uint32_t offset, size, flags;
+        uint8_t data[64];
+    } cfg = {0, sizeof(struct virtio_iommu_config), 0, {0}};
+    struct virtio_iommu_config c;
+
+    (void)state;
+    start(&the_fe);
+    assert_true(the_fe.features & (1ULL << 32)); /* VERSION_1 */
+    assert_true(the_fe.features & (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP));
+    assert_true(the_fe.features & (1ULL << VIRTIO_RING_F_EVENT_IDX));
+    assert_true(the_fe.features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
+    assert_alive(&the_fe);
+
+    assert_true(
+        fe_send(&the_fe, FE_GET_CONFIG, 0, &cfg, 12 + cfg.size, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_CONFIG, &cfg, sizeof(cfg)),
+                     12 + sizeof(c));
+    memcpy(&c, cfg.data, sizeof(c));
+    assert_true(le64toh(c.page_size_mask) & 0x1000);
+    assert_int_equal(le32toh(c.probe_size), 512);
+
+    /* Out of range: an empty reply says it failed. */
+    cfg.offset = 60;
+    cfg.size = 8;
+    assert_true(fe_send(&the_fe, FE_GET_CONFIG, 0, &cfg, 12 + 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_CONFIG, &cfg, sizeof(cfg)), 0);
+
+    /* Only `bypass` is writable (R7). */
+    cfg.offset = offsetof(struct virtio_iommu_config, bypass);
+    cfg.size = 1;
+    cfg.data[0] = 1;
+    assert_int_equal(fe_acked(&the_fe, FE_SET_CONFIG, &cfg, 13, NULL, 0), 0);
+    cfg.offset = 0;
+    assert_int_not_equal(fe_acked(&the_fe, FE_SET_CONFIG, &cfg, 13, NULL, 0),
+                         0);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+static void test_requests_through_rings(void **state)
+{
+    uint8_t props[512 + 4];
+
+    (void)state;
+    start(&the_fe);
+    struct virtio_iommu_req_probe probe = vdrv_probe_req(8);
+    assert_int_equal(
+        fe_request(&the_fe, &probe, sizeof(probe), props, sizeof(props), false),
+        sizeof(props));
+    assert_int_equal(props[512], OK);
+    struct viommu_resv_region r[4];
+    assert_int_equal(vdrv_parse_resv(props, 512, r, 4), 1);
+    assert_int_equal(r[0].type, VIOMMU_RESV_MSI);
+
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    assert_int_equal(map(&the_fe, 1, 0x10000, 0x1ffff), OK);
+    assert_int_equal(map(&the_fe, 1, 0x10000, 0x1ffff), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(attach(&the_fe, 1, 0x20), VIRTIO_IOMMU_S_NOENT);
+
+    /* The same through an indirect table. */
+    struct virtio_iommu_req_unmap unmap = vdrv_unmap_req(1, 0x10000, 0x1ffff);
+    uint8_t tail[4];
+    assert_int_equal(fe_request(&the_fe, &unmap, sizeof(unmap) - 4, tail,
+                                sizeof(tail), true),
+                     4);
+    assert_int_equal(tail[0], OK);
+
+    /* An unknown request type: nothing written, used length 0 (R9). */
+    uint8_t junk[8] = {0x7f};
+    assert_int_equal(fe_request(&the_fe, junk, sizeof(junk), tail, 4, false),
+                     0);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* A frontend that leaves resets the device; the next one starts clean. */
+static void test_disconnect_resets_device(void **state)
+{
+
+    (void)state;
+    start(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    assert_int_equal(map(&the_fe, 1, 0x10000, 0x1ffff), OK);
+    fe_disconnect(&the_fe);
+    fe_connect(&the_fe);
+    fe_setup(&the_fe);
+    assert_int_equal(map(&the_fe, 1, 0x10000, 0x1ffff), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(attach(&the_fe, 1, 8), OK); /* endpoints stay declared */
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* Rings that do not lie in guest memory are refused. */
+static void test_ring_outside_memory(void **state)
+{
+    struct vhost_vring_addr addr = {.index = 0};
+
+    (void)state;
+    start(&the_fe);
+    addr.desc_user_addr = (uint64_t)(uintptr_t)the_fe.mem + FE_MEM_SIZE - 16;
+    addr.avail_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x2000;
+    addr.used_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x3000;
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    addr.index = 7; /* no such queue */
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_alive(&the_fe);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* A descriptor loop breaks the queue (err eventfd), not the daemon. */
+static void test_descriptor_loop(void **state)
+{
+
+    (void)state;
+    start(&the_fe);
+    struct vring_desc *desc = fe_ptr(&the_fe, the_fe.q[0].desc);
+    struct vring_avail *avail = fe_ptr(&the_fe, the_fe.q[0].avail);
+    uint64_t buf = fe_alloc(&the_fe, 64);
+    desc[0] = (struct vring_desc){htole64(buf), htole32(16),
+                                  htole16(VRING_DESC_F_NEXT), htole16(1)};
+    desc[1] = (struct vring_desc){htole64(buf), htole32(16),
+                                  htole16(VRING_DESC_F_NEXT), htole16(0)};
+    avail->ring[0] = 0;
+    __atomic_store_n(&avail->idx, htole16(1), __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    assert_int_equal(write(the_fe.q[0].kick, &one, 8), 8);
+    assert_true(fe_signalled(the_fe.q[0].err, 2000));
+    assert_alive(&the_fe);
+    /* Set up again, the queue works. */
+    fe_disconnect(&the_fe);
+    fe_connect(&the_fe);
+    fe_setup(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* Memory tables with missing or extra fds, or a file too small. */
+static void test_bad_memory_tables(void **state)
+{
+    struct {
+        uint32_t nregions, padding;
+        uint64_t gpa, size, uva, offset;
+    } mem = {1, 0, 0, FE_MEM_SIZE, 0x7f0000000000ull, 0};
+
+    (void)state;
+    start(&the_fe);
+    int before = fe_daemon_fds(&the_fe);
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), NULL, 0), 0);
+    int two[2] = {the_fe.memfd, the_fe.memfd};
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), two, 2), 0);
+    int small = memfd_create("small", MFD_CLOEXEC);
+    assert_int_equal(ftruncate(small, 4096), 0);
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &small, 1), 0);
+    close(small);
+    /* fds on a message that takes none are closed too. */
+    assert_int_equal(fe_acked(&the_fe, FE_SET_OWNER, NULL, 0, two, 2), 0);
+    assert_int_equal(fe_daemon_fds(&the_fe), before);
+    assert_alive(&the_fe);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* Truncated and oversized messages end the connection, not the daemon;
+ * nothing of the old connection stays open. */
+static void test_broken_messages(void **state)
+{
+    uint32_t header[3] = {FE_GET_QUEUE_NUM, 1, 100000};
+
+    (void)state;
+    start(&the_fe);
+    fe_disconnect(&the_fe);
+    fe_connect(&the_fe);
+    assert_alive(&the_fe); /* the daemon has let the first connection go */
+    int idle = fe_daemon_fds(&the_fe);
+
+    fe_setup(&the_fe);
+    assert_int_equal(write(the_fe.sock, header, sizeof(header)),
+                     sizeof(header));
+    uint64_t ignored;
+    assert_int_equal(fe_recv(&the_fe, FE_GET_QUEUE_NUM, &ignored, 8), -1);
+    fe_disconnect(&the_fe);
+
+    fe_connect(&the_fe);
+    assert_int_equal(write(the_fe.sock, header, 6), 6); /* half a header */
+    fe_disconnect(&the_fe);
+
+    fe_connect(&the_fe);
+    uint32_t unknown[3] = {9999, 1 | FE_NEED_REPLY, 0};
+    assert_int_equal(write(the_fe.sock, unknown, sizeof(unknown)),
+                     sizeof(unknown));
+    assert_alive(&the_fe); /* an unknown request is answered, not fatal */
+    assert_int_equal(fe_daemon_fds(&the_fe), idle);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_print_capabilities),
+        cmocka_unit_test_teardown(test_handshake_and_config, teardown),
+        cmocka_unit_test_teardown(test_requests_through_rings, teardown),
+        cmocka_unit_test_teardown(test_disconnect_resets_device, teardown),
+        cmocka_unit_test_teardown(test_ring_outside_memory, teardown),
+        cmocka_unit_test_teardown(test_descriptor_loop, teardown),
+        cmocka_unit_test_teardown(test_bad_memory_tables, teardown),
+        cmocka_unit_test_teardown(test_broken_messages, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
