@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #define FE_MEM_SIZE (1u << 20)
-#define FE_QUEUE_SIZE 64
+#define FE_QUEUE_SIZE 256
 
 /* vhost-user requests the tests send (vhost-user.rst numbering). */
 enum {
