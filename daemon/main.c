@@ -17,6 +17,8 @@
 
 #include <json-c/json.h>
 
+#include "control.h"
+#include "endpoints.h"
 #include "log.h"
 #include "vhost_user.h"
 
@@ -41,6 +43,8 @@ static void usage(FILE *out)
             "                        FIRST[-LAST][,group=N]"
             "[,reserved=START-END]...\n"
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
+            "  --control-socket=PATH JSON commands and events for management\n"
+            "                        (endpoint-add, endpoint-remove, query-*)\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -95,14 +99,7 @@ static int add_endpoints(struct viommu *v, const char *spec)
     if (*p != '\0') {
         return -EINVAL;
     }
-    for (uint64_t id = first; id <= last; id++) {
-        ep.id = (uint32_t)id;
-        int err = viommu_endpoint_add(v, &ep);
-        if (err != 0) {
-            return err;
-        }
-    }
-    return 0;
+    return endpoints_add_range(v, (uint32_t)first, (uint32_t)last, &ep);
 }
 
 static int print_capabilities(void)
@@ -156,30 +153,43 @@ static void set_timeout(int conn)
     }
 }
 
-/* Serves frontends until a signal, or until the --fd one leaves. */
-static void serve(struct vu_dev *d, int listen_fd, int conn_fd, int sig_fd)
+/* Serves frontends and control clients until a signal, or until the --fd
+ * frontend leaves. */
+static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
+                  int conn_fd, int sig_fd)
 {
     for (;;) {
-        struct pollfd pfd[2 + VU_NR_QUEUES];
+        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + CONTROL_MAX_CLIENTS];
+        unsigned nr_vu = 2, nr_ctl;
+
+        if (d->conn < 0 && listen_fd < 0) {
+            if (conn_fd < 0) {
+                return; /* the --fd frontend has gone */
+            }
+            set_timeout(conn_fd);
+            vu_connect(d, conn_fd);
+            conn_fd = -1;
+        }
         pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
-        if (d->conn < 0) {
-            if (listen_fd < 0) {
-                if (conn_fd < 0) {
-                    return; /* the --fd frontend has gone */
-                }
-                set_timeout(conn_fd);
-                vu_connect(d, conn_fd);
-                conn_fd = -1;
+        pfd[1] = (struct pollfd){.fd = d->conn >= 0 ? d->conn : listen_fd,
+                                 .events = POLLIN};
+        if (d->conn >= 0) {
+            vu_kick_fds(d, &pfd[2]);
+            nr_vu += VU_NR_QUEUES;
+        }
+        nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
+        if (poll(pfd, nr_vu + nr_ctl, -1) < 0) {
+            if (errno == EINTR) {
                 continue;
             }
-            pfd[1] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-            if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
-                dlog(VIOMMU_LOG_ERR, "poll: %s", strerror(errno));
-                return;
-            }
-            if (pfd[0].revents) {
-                return;
-            }
+            dlog(VIOMMU_LOG_ERR, "poll: %s", strerror(errno));
+            return;
+        }
+        if (pfd[0].revents) {
+            return;
+        }
+        control_serve(ctl, &pfd[nr_vu], nr_ctl);
+        if (d->conn < 0) {
             if (pfd[1].revents & POLLIN) {
                 int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (conn >= 0) {
@@ -189,15 +199,6 @@ static void serve(struct vu_dev *d, int listen_fd, int conn_fd, int sig_fd)
                 }
             }
             continue;
-        }
-        pfd[1] = (struct pollfd){.fd = d->conn, .events = POLLIN};
-        vu_kick_fds(d, &pfd[2]);
-        if (poll(pfd, 2 + VU_NR_QUEUES, -1) < 0 && errno != EINTR) {
-            dlog(VIOMMU_LOG_ERR, "poll: %s", strerror(errno));
-            return;
-        }
-        if (pfd[0].revents) {
-            return;
         }
         if (pfd[1].revents) {
             if (!vu_handle_message(d)) {
@@ -221,12 +222,13 @@ int main(int argc, char **argv)
         {"socket-path", required_argument, NULL, 's'},
         {"fd", required_argument, NULL, 'f'},
         {"endpoint", required_argument, NULL, 'e'},
+        {"control-socket", required_argument, NULL, 'C'},
         {"print-capabilities", no_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *socket_path = NULL;
+    const char *socket_path = NULL, *control_path = NULL;
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
     int conn_fd = -1, opt;
@@ -251,6 +253,9 @@ int main(int argc, char **argv)
             }
             endpoints[nr_endpoints++] = optarg;
             break;
+        case 'C':
+            control_path = optarg;
+            break;
         case 'c':
             return print_capabilities();
         case 'v':
@@ -272,10 +277,14 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    struct control ctl;
+    control_init(&ctl);
     struct viommu_config cfg = {
         .size = sizeof(cfg),
         .log = dlog_device,
         .max_log_level = dlog_level,
+        .endpoint_removed = control_endpoint_removed,
+        .endpoint_removed_opaque = &ctl,
     };
     struct viommu *v = viommu_new(&cfg);
     if (v == NULL) {
@@ -300,7 +309,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
     int listen_fd = socket_path != NULL ? listen_on(socket_path) : -1;
-    if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0)) {
+    if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0) ||
+        (control_path != NULL && control_open(&ctl, v, control_path) != 0)) {
+        control_close(&ctl);
         viommu_free(v);
         return 1;
     }
@@ -310,8 +321,12 @@ int main(int argc, char **argv)
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
-    serve(&d, listen_fd, conn_fd, sig_fd);
+    serve(&d, &ctl, listen_fd, conn_fd, sig_fd);
     vu_disconnect(&d);
+    control_close(&ctl);
+    if (control_path != NULL) {
+        unlink(control_path);
+    }
     viommu_free(v);
     if (listen_fd >= 0) {
         close(listen_fd);

@@ -205,3 +205,43 @@ int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
     }
     return mapstore_foreach(&d->maps, walk_one, &w);
 }
+
+static int foreach_id(const struct idtable *t, viommu_id_fn fn, void *opaque)
+{
+    for (uint32_t i = 0; i < t->n; i++) {
+        int ret = fn(opaque, *t->items[i]);
+        if (ret != 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
+                            void *opaque)
+{
+    return foreach_id(&v->endpoints, fn, opaque);
+}
+
+int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn, void *opaque)
+{
+    return foreach_id(&v->domains, fn, opaque);
+}
+
+int viommu_domain_info(const struct viommu *v, uint32_t id,
+                       struct viommu_domain_info *info)
+{
+    const struct domain *d = idtable_find(&v->domains, id);
+
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    info->bypass = d->bypass;
+    info->endpoints = 0;
+    for (const struct endpoint *ep = d->endpoints; ep != NULL;
+         ep = ep->next_in_domain) {
+        info->endpoints++;
+    }
+    info->mappings = d->maps.count;
+    return 0;
+}

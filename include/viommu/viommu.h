@@ -511,6 +511,30 @@ VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_domain_foreach_mapping(const struct viommu *v, uint32_t domain,
                               viommu_mapping_fn fn, void *opaque);
 
+/** Called for each endpoint or domain ID by the walks below, in ID order;
+ *  a non-zero return stops the walk and is returned. */
+typedef int (*viommu_id_fn)(void *opaque, uint32_t id);
+
+/** Walk the declared endpoints. */
+VIOMMU_API int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
+                                       void *opaque);
+
+/** Walk the existing domains. */
+VIOMMU_API int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn,
+                                     void *opaque);
+
+/** What viommu_domain_info() reports of a domain. */
+struct viommu_domain_info {
+    bool bypass;
+    uint32_t endpoints;
+    uint64_t mappings;
+};
+
+/** Fill `*info` for a domain; -ENOENT when it does not exist. */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_domain_info(const struct viommu *v, uint32_t domain,
+                   struct viommu_domain_info *info);
+
 /** Current value of config `bypass` (0 or 1). */
 VIOMMU_API bool viommu_bypass(const struct viommu *v);
 

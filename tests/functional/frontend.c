@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -76,6 +77,8 @@ void fe_start(struct fe *f, const char *const *args)
     f->pid = fork();
     assert_true(f->pid >= 0);
     if (f->pid == 0) {
+        /* A test that dies must not leave the daemon holding its output. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(daemon, (char *const *)argv);
         _exit(127);
     }

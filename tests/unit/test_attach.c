@@ -282,9 +282,52 @@ static void test_endpoint_remove_detaches(void **state)
     viommu_free(v);
 }
 
+static int collect(void *opaque, uint32_t id)
+{
+    uint32_t *ids = opaque;
+
+    ids[++ids[0]] = id;
+    return ids[0] == 8 ? 1 : 0;
+}
+
+/* What management sees: endpoints and domains in ID order, with counts. */
+static void test_state_queries(void **state)
+{
+    struct viommu *v = new_device(NULL);
+    struct viommu_domain_info info;
+    uint32_t ids[10] = {0};
+
+    assert_int_equal(vdrv_attach(v, 7, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(v, 7, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(v, 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(v, 7, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(viommu_foreach_endpoint(v, collect, ids), 0);
+    assert_int_equal(ids[0], 3);
+    assert_int_equal(ids[1], EP1);
+    assert_int_equal(ids[3], EP3);
+    ids[0] = 0;
+    assert_int_equal(viommu_foreach_domain(v, collect, ids), 0);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], 2);
+    assert_int_equal(ids[2], 7);
+    assert_int_equal(viommu_domain_info(v, 7, &info), 0);
+    assert_false(info.bypass);
+    assert_int_equal(info.endpoints, 2);
+    assert_int_equal(info.mappings, 1);
+    assert_int_equal(viommu_domain_info(v, 2, &info), 0);
+    assert_true(info.bypass);
+    assert_int_equal(viommu_domain_info(v, 3, &info), -ENOENT);
+    ids[0] = 7; /* a non-zero return stops the walk */
+    assert_int_equal(viommu_foreach_endpoint(v, collect, ids), 1);
+    assert_int_equal(ids[0], 8);
+    viommu_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_state_queries),
         cmocka_unit_test(test_attach_reserved_nonzero_R12),
         cmocka_unit_test(test_attach_unknown_flag_R13),
         cmocka_unit_test(test_attach_unknown_endpoint_R14),

@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "control.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "endpoints.h"
+#include "log.h"
+
+#define MAX_RESERVED 16
+#define DEFAULT_MAPPING_LIMIT 4096
+
+void control_init(struct control *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->listen_fd = -1;
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        c->clients[i].fd = -1;
+    }
+}
+
+int control_open(struct control *c, struct viommu *v, const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+    c->v = v;
+    if (strlen(path) >= sizeof(addr.sun_path)) {
+        dlog(VIOMMU_LOG_ERR, "control socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    unlink(path);
+    if (c->listen_fd < 0 ||
+        bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        listen(c->listen_fd, CONTROL_MAX_CLIENTS) != 0) {
+        dlog(VIOMMU_LOG_ERR, "cannot listen on %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void drop_client(struct control_client *cl)
+{
+    close(cl->fd);
+    json_tokener_free(cl->tok);
+    *cl = (struct control_client){.fd = -1};
+}
+
+void control_close(struct control *c)
+{
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        if (c->clients[i].fd >= 0) {
+            drop_client(&c->clients[i]);
+        }
+    }
+    if (c->listen_fd >= 0) {
+        close(c->listen_fd);
+        c->listen_fd = -1;
+    }
+}
+
+/* Writes obj and a newline, and frees it; a client that cannot take it
+ * is dropped. */
+static void send_obj(struct control_client *cl, struct json_object *obj)
+{
+    const char *text =
+        json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
+    size_t len = strlen(text);
+    bool ok = send(cl->fd, text, len, MSG_NOSIGNAL) == (ssize_t)len &&
+              send(cl->fd, "\n", 1, MSG_NOSIGNAL) == 1;
+
+    json_object_put(obj);
+    if (!ok) {
+        dlog(VIOMMU_LOG_WARN, "control client dropped: %s", strerror(errno));
+        drop_client(cl);
+    }
+}
+
+static struct json_object *error(const char *class, const char *desc)
+{
+    struct json_object *e = json_object_new_object();
+    struct json_object *body = json_object_new_object();
+
+    json_object_object_add(body, "class", json_object_new_string(class));
+    json_object_object_add(body, "desc", json_object_new_string(desc));
+    json_object_object_add(e, "error", body);
+    return e;
+}
+
+static struct json_object *ret(struct json_object *value)
+{
+    struct json_object *r = json_object_new_object();
+
+    json_object_object_add(r, "return",
+                           value != NULL ? value : json_object_new_object());
+    return r;
+}
+
+/* An integer argument in [0, max]: true and *out, or false. */
+static bool get_uint(struct json_object *args, const char *key, uint64_t max,
+                     uint64_t *out)
+{
+    struct json_object *o;
+
+    if (args == NULL || !json_object_object_get_ex(args, key, &o) ||
+        !json_object_is_type(o, json_type_int)) {
+        return false;
+    }
+    errno = 0;
+    uint64_t v = json_object_get_uint64(o);
+    if (errno != 0 || json_object_get_int64(o) < 0 || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool has(struct json_object *args, const char *key)
+{
+    return args != NULL && json_object_object_get_ex(args, key, NULL);
+}
+
+static struct json_object *cmd_endpoint_add(struct control *c,
+                                            struct json_object *args)
+{
+    struct viommu_resv_region resv[MAX_RESERVED];
+    struct viommu_endpoint_config ep = {.size = sizeof(ep), .resv = resv};
+    struct json_object *list;
+    uint64_t first, last, group;
+
+    if (!get_uint(args, "id", UINT32_MAX, &first)) {
+        return error("GenericError", "'id' must be an endpoint ID");
+    }
+    last = first;
+    if (has(args, "last") && !get_uint(args, "last", UINT32_MAX, &last)) {
+        return error("GenericError", "'last' must be an endpoint ID");
+    }
+    if (has(args, "group")) {
+        if (!get_uint(args, "group", UINT32_MAX, &group)) {
+            return error("GenericError", "'group' must be a group number");
+        }
+        ep.flags |= VIOMMU_EP_GROUP;
+        ep.group = (uint32_t)group;
+    }
+    if (json_object_object_get_ex(args, "reserved", &list)) {
+        if (!json_object_is_type(list, json_type_array) ||
+            json_object_array_length(list) > MAX_RESERVED) {
+            return error("GenericError", "'reserved' must be an array of at "
+                                         "most 16 {start, end} objects");
+        }
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            struct json_object *r = json_object_array_get_idx(list, i);
+            uint64_t start, end;
+            if (!json_object_is_type(r, json_type_object) ||
+                !get_uint(r, "start", UINT64_MAX, &start) ||
+                !get_uint(r, "end", UINT64_MAX, &end)) {
+                return error("GenericError",
+                             "a reserved region needs 'start' and 'end'");
+            }
+            resv[ep.nr_resv++] =
+                (struct viommu_resv_region){start, end, VIOMMU_RESV_RESERVED};
+        }
+    }
+    c->quiet = true;
+    int err = endpoints_add_range(c->v, (uint32_t)first, (uint32_t)last, &ep);
+    c->quiet = false;
+    if (err != 0) {
+        return error("GenericError", err == -EEXIST
+                                         ? "endpoint already declared"
+                                     : err == -EINVAL ? "invalid endpoint"
+                                                      : strerror(-err));
+    }
+    return ret(NULL);
+}
+
+static struct json_object *cmd_endpoint_remove(struct control *c,
+                                               struct json_object *args)
+{
+    uint64_t id;
+
+    if (!get_uint(args, "id", UINT32_MAX, &id)) {
+        return error("GenericError", "'id' must be an endpoint ID");
+    }
+    if (viommu_endpoint_remove(c->v, (uint32_t)id) != 0) {
+        return error("DeviceNotFound", "no such endpoint");
+    }
+    return ret(NULL);
+}
+
+struct walk {
+    struct viommu *v;
+    struct json_object *list;
+    uint32_t domain; /* query-domains: the domain whose endpoints to list */
+};
+
+static int add_endpoint(void *opaque, uint32_t id)
+{
+    struct walk *w = opaque;
+    struct json_object *o = json_object_new_object();
+    uint32_t domain;
+    bool bypass;
+
+    json_object_object_add(o, "id", json_object_new_uint64(id));
+    if (viommu_endpoint_domain(w->v, id, &domain, &bypass) == 0) {
+        json_object_object_add(o, "domain", json_object_new_uint64(domain));
+    } else {
+        json_object_object_add(o, "domain", NULL);
+    }
+    json_object_array_add(w->list, o);
+    return 0;
+}
+
+static int add_member(void *opaque, uint32_t id)
+{
+    struct walk *w = opaque;
+    uint32_t domain;
+
+    if (viommu_endpoint_domain(w->v, id, &domain, NULL) == 0 &&
+        domain == w->domain) {
+        json_object_array_add(w->list, json_object_new_uint64(id));
+    }
+    return 0;
+}
+
+static int add_domain(void *opaque, uint32_t id)
+{
+    struct walk *w = opaque;
+    struct viommu_domain_info info;
+    struct json_object *o = json_object_new_object();
+    struct walk members = {w->v, json_object_new_array(), id};
+
+    if (viommu_domain_info(w->v, id, &info) != 0) {
+        return -ENOENT;
+    }
+    viommu_foreach_endpoint(w->v, add_member, &members);
+    json_object_object_add(o, "id", json_object_new_uint64(id));
+    json_object_object_add(o, "bypass", json_object_new_boolean(info.bypass));
+    json_object_object_add(o, "endpoints", members.list);
+    json_object_object_add(o, "mappings",
+                           json_object_new_uint64(info.mappings));
+    json_object_array_add(w->list, o);
+    return 0;
+}
+
+struct mapping_walk {
+    struct json_object *list;
+    uint64_t left;
+};
+
+static int add_mapping(void *opaque, uint64_t iova, uint64_t last, uint64_t gpa,
+                       uint32_t flags)
+{
+    struct mapping_walk *w = opaque;
+    struct json_object *o = json_object_new_object();
+
+    if (w->left-- == 0) {
+        json_object_put(o);
+        return 1;
+    }
+    json_object_object_add(o, "iova", json_object_new_uint64(iova));
+    json_object_object_add(o, "last", json_object_new_uint64(last));
+    json_object_object_add(o, "gpa", json_object_new_uint64(gpa));
+    json_object_object_add(o, "read",
+                           json_object_new_boolean(flags & VIOMMU_XLATE_READ));
+    json_object_object_add(o, "write",
+                           json_object_new_boolean(flags & VIOMMU_XLATE_WRITE));
+    json_object_object_add(o, "mmio",
+                           json_object_new_boolean(flags & VIOMMU_XLATE_MMIO));
+    json_object_array_add(w->list, o);
+    return 0;
+}
+
+static struct json_object *cmd_query_mappings(struct control *c,
+                                              struct json_object *args)
+{
+    struct viommu_domain_info info;
+    uint64_t domain, limit = DEFAULT_MAPPING_LIMIT;
+
+    if (!get_uint(args, "domain", UINT32_MAX, &domain)) {
+        return error("GenericError", "'domain' must be a domain ID");
+    }
+    if (has(args, "limit") && !get_uint(args, "limit", UINT32_MAX, &limit)) {
+        return error("GenericError", "'limit' must be a count");
+    }
+    if (viommu_domain_info(c->v, (uint32_t)domain, &info) != 0) {
+        return error("DeviceNotFound", "no such domain");
+    }
+    struct mapping_walk w = {json_object_new_array(), limit};
+    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, add_mapping,
+                                      &w) < 0) {
+        json_object_put(w.list);
+        return error("DeviceNotFound", "no such domain");
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "total", json_object_new_uint64(info.mappings));
+    json_object_object_add(o, "mappings", w.list);
+    return ret(o);
+}
+
+static struct json_object *cmd_query_stats(struct control *c)
+{
+    struct viommu_stats st;
+    struct json_object *o = json_object_new_object();
+
+    viommu_get_stats(c->v, &st);
+    json_object_object_add(o, "endpoints",
+                           json_object_new_uint64(st.endpoints));
+    json_object_object_add(o, "domains", json_object_new_uint64(st.domains));
+    json_object_object_add(o, "mappings", json_object_new_uint64(st.mappings));
+    json_object_object_add(o, "pending-faults",
+                           json_object_new_uint64(st.pending_faults));
+    json_object_object_add(o, "dropped-faults",
+                           json_object_new_uint64(st.dropped_faults));
+    json_object_object_add(o, "host-contexts",
+                           json_object_new_uint64(st.host_contexts));
+    json_object_object_add(o, "host-errors",
+                           json_object_new_uint64(st.host_errors));
+    return ret(o);
+}
+
+static struct json_object *execute(struct control *c, struct json_object *cmd)
+{
+    struct json_object *name, *args = NULL;
+
+    if (!json_object_is_type(cmd, json_type_object) ||
+        !json_object_object_get_ex(cmd, "execute", &name) ||
+        !json_object_is_type(name, json_type_string)) {
+        return error("GenericError", "expected {\"execute\": COMMAND, ...}");
+    }
+    if (json_object_object_get_ex(cmd, "arguments", &args) &&
+        !json_object_is_type(args, json_type_object)) {
+        return error("GenericError", "'arguments' must be an object");
+    }
+    const char *n = json_object_get_string(name);
+    if (strcmp(n, "endpoint-add") == 0) {
+        return cmd_endpoint_add(c, args);
+    }
+    if (strcmp(n, "endpoint-remove") == 0) {
+        return cmd_endpoint_remove(c, args);
+    }
+    if (strcmp(n, "query-endpoints") == 0 || strcmp(n, "query-domains") == 0) {
+        struct walk w = {c->v, json_object_new_array(), 0};
+        if (n[6] == 'e') {
+            viommu_foreach_endpoint(c->v, add_endpoint, &w);
+        } else {
+            viommu_foreach_domain(c->v, add_domain, &w);
+        }
+        return ret(w.list);
+    }
+    if (strcmp(n, "query-mappings") == 0) {
+        return cmd_query_mappings(c, args);
+    }
+    if (strcmp(n, "query-stats") == 0) {
+        return cmd_query_stats(c);
+    }
+    return error("CommandNotFound", "unknown command");
+}
+
+static void handle_command(struct control *c, struct control_client *cl,
+                           struct json_object *cmd)
+{
+    struct json_object *reply = execute(c, cmd), *id;
+
+    if (json_object_is_type(cmd, json_type_object) &&
+        json_object_object_get_ex(cmd, "id", &id)) {
+        json_object_object_add(reply, "id", json_object_get(id));
+    }
+    json_object_put(cmd);
+    send_obj(cl, reply);
+}
+
+static void greet(struct control_client *cl)
+{
+    struct json_object *g = json_object_new_object();
+    struct json_object *body = json_object_new_object();
+
+    json_object_object_add(body, "version", json_object_new_string("0.1.0"));
+    json_object_object_add(
+        body, "commands",
+        json_object_new_string("endpoint-add endpoint-remove query-endpoints "
+                               "query-domains query-mappings query-stats"));
+    json_object_object_add(g, "viommu", body);
+    send_obj(cl, g);
+}
+
+static void accept_client(struct control *c)
+{
+    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *cl = &c->clients[i];
+        if (cl->fd < 0) {
+            cl->tok = json_tokener_new();
+            if (cl->tok == NULL) {
+                break;
+            }
+            cl->fd = fd;
+            cl->pending = 0;
+            greet(cl);
+            return;
+        }
+    }
+    dlog(VIOMMU_LOG_WARN, "control client refused: %d already connected",
+         CONTROL_MAX_CLIENTS);
+    close(fd);
+}
+
+/* Feeds what the client sent to its parser, running each complete
+ * command. */
+static void read_client(struct control *c, struct control_client *cl)
+{
+    char buf[4096];
+    ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+    if (n <= 0) {
+        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            drop_client(cl);
+        }
+        return;
+    }
+    for (size_t off = 0; off < (size_t)n && cl->fd >= 0;) {
+        struct json_object *cmd =
+            json_tokener_parse_ex(cl->tok, buf + off, (int)((size_t)n - off));
+        enum json_tokener_error err = json_tokener_get_error(cl->tok);
+        size_t used = json_tokener_get_parse_end(cl->tok);
+        if (err == json_tokener_continue) {
+            cl->pending += (size_t)n - off;
+            if (cl->pending > CONTROL_MAX_OBJECT) {
+                send_obj(cl, error("GenericError", "command too large"));
+                if (cl->fd >= 0) {
+                    drop_client(cl);
+                }
+            }
+            return;
+        }
+        json_tokener_reset(cl->tok);
+        cl->pending = 0;
+        if (err != json_tokener_success) {
+            /* No way to find the next command in this chunk: drop it. */
+            send_obj(cl, error("GenericError", json_tokener_error_desc(err)));
+            return;
+        }
+        off += used > 0 ? used : (size_t)n - off;
+        handle_command(c, cl, cmd);
+    }
+}
+
+unsigned control_poll_fds(const struct control *c, struct pollfd *pfd)
+{
+    unsigned n = 0;
+
+    if (c->listen_fd < 0) {
+        return 0;
+    }
+    pfd[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        pfd[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+    }
+    return n;
+}
+
+void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
+{
+    if (n == 0) {
+        return;
+    }
+    for (unsigned i = 1; i < n; i++) {
+        struct control_client *cl = &c->clients[i - 1];
+        if (pfd[i].revents && cl->fd == pfd[i].fd && cl->fd >= 0) {
+            read_client(c, cl);
+        }
+    }
+    if (pfd[0].revents & POLLIN) {
+        accept_client(c);
+    }
+}
+
+void control_endpoint_removed(void *opaque, uint32_t id, int host_err)
+{
+    struct control *c = opaque;
+    struct timeval tv;
+
+    dlog(VIOMMU_LOG_INFO, "endpoint %u removed%s", id,
+         host_err != 0 ? " (host state may remain)" : "");
+    if (c->quiet) {
+        return;
+    }
+    gettimeofday(&tv, NULL);
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *cl = &c->clients[i];
+        if (cl->fd < 0) {
+            continue;
+        }
+        struct json_object *e = json_object_new_object();
+        struct json_object *data = json_object_new_object();
+        struct json_object *ts = json_object_new_object();
+        json_object_object_add(e, "event",
+                               json_object_new_string("ENDPOINT_REMOVED"));
+        json_object_object_add(data, "id", json_object_new_uint64(id));
+        json_object_object_add(data, "host-error",
+                               json_object_new_int(host_err));
+        json_object_object_add(e, "data", data);
+        json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
+        json_object_object_add(ts, "microseconds",
+                               json_object_new_int64(tv.tv_usec));
+        json_object_object_add(e, "timestamp", ts);
+        send_obj(cl, e);
+    }
+}

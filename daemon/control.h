@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket: JSON commands in the style of QMP, for management
+ * layers. A client gets a greeting, sends {"execute": ..., "arguments":
+ * {...}, "id": ...} objects and gets {"return": ...} or {"error": {"class":
+ * ..., "desc": ...}} back, with the same "id". Events go to every client:
+ * ENDPOINT_REMOVED is sent once an endpoint's host state is gone.
+ *
+ * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
+ * endpoint-remove {id}, query-endpoints, query-domains,
+ * query-mappings {domain, limit?}, query-stats.
+ */
+#ifndef VIOMMU_DAEMON_CONTROL_H
+#define VIOMMU_DAEMON_CONTROL_H
+
+#include <poll.h>
+#include <stdbool.h>
+
+#include <json-c/json.h>
+#include <viommu/viommu.h>
+
+#define CONTROL_MAX_CLIENTS 8
+#define CONTROL_MAX_OBJECT (64 * 1024) /* bytes of one command */
+
+struct control_client {
+    int fd; /* -1: free slot */
+    struct json_tokener *tok;
+    size_t pending; /* bytes fed since the last complete command */
+};
+
+struct control {
+    int listen_fd; /* -1: no control socket */
+    struct viommu *v;
+    bool quiet; /* no events (undoing a half-done endpoint-add) */
+    struct control_client clients[CONTROL_MAX_CLIENTS];
+};
+
+void control_init(struct control *c);
+/* Listens on path; -1 on error (logged). */
+int control_open(struct control *c, struct viommu *v, const char *path);
+void control_close(struct control *c);
+
+/* Fills pfd with the fds to watch; returns how many (at most
+ * 1 + CONTROL_MAX_CLIENTS). */
+unsigned control_poll_fds(const struct control *c, struct pollfd *pfd);
+/* Serves what poll reported on the fds control_poll_fds() gave. */
+void control_serve(struct control *c, const struct pollfd *pfd, unsigned n);
+
+/* For viommu_config.endpoint_removed, with the control as opaque. */
+void control_endpoint_removed(void *opaque, uint32_t id, int host_err);
+
+#endif

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The daemon's control socket: commands, errors, events, garbage, and
+ * endpoint removal while a guest (the test frontend, over real rings) has
+ * the endpoint attached with mappings.
+ */
+#include <endian.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+#include <linux/virtio_iommu.h>
+
+#include "driver.h"
+#include "frontend.h"
+
+#define OK VIRTIO_IOMMU_S_OK
+
+static struct fe the_fe;
+static char ctl_dir[64], ctl_path[128], ctl_arg[160];
+
+struct client {
+    int fd;
+    char buf[1 << 17];
+    size_t len;
+    int events; /* ENDPOINT_REMOVED events seen */
+    uint64_t last_removed;
+};
+
+static void start(void)
+{
+    const char *args[] = {"--endpoint=0x8-0xf", ctl_arg, NULL};
+
+    strcpy(ctl_dir, "/tmp/viommu-ctl-XXXXXX");
+    assert_non_null(mkdtemp(ctl_dir));
+    snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", ctl_dir);
+    snprintf(ctl_arg, sizeof(ctl_arg), "--control-socket=%s", ctl_path);
+    fe_start(&the_fe, args);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (the_fe.pid > 0) {
+        fe_stop(&the_fe);
+    }
+    unlink(ctl_path);
+    rmdir(ctl_dir);
+    return 0;
+}
+
+/* Reads one line (a JSON object); NULL at EOF or after 2 s. */
+static struct json_object *read_line(struct client *c)
+{
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (nl != NULL) {
+            *nl = '\0';
+            struct json_object *o = json_tokener_parse(c->buf);
+            size_t rest = c->len - (size_t)(nl + 1 - c->buf);
+            memmove(c->buf, nl + 1, rest);
+            c->len = rest;
+            assert_non_null(o);
+            return o;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (poll(&pfd, 1, 2000) != 1) {
+            return NULL;
+        }
+        ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (n <= 0) {
+            return NULL;
+        }
+        c->len += (size_t)n;
+    }
+}
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+    struct json_object *v = NULL;
+
+    json_object_object_get_ex(o, key, &v);
+    return v;
+}
+
+static void open_client(struct client *c)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+    strcpy(addr.sun_path, ctl_path);
+    c->len = 0;
+    c->events = 0;
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_int_equal(connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    struct json_object *greeting = read_line(c);
+    assert_non_null(greeting);
+    assert_non_null(get(greeting, "viommu"));
+    json_object_put(greeting);
+}
+
+/* Sends text and returns the reply (events before it are counted). */
+static struct json_object *command(struct client *c, const char *text)
+{
+    assert_int_equal(send(c->fd, text, strlen(text), MSG_NOSIGNAL),
+                     (ssize_t)strlen(text));
+    for (;;) {
+        struct json_object *o = read_line(c);
+        if (o == NULL) {
+            return NULL;
+        }
+        struct json_object *event = get(o, "event");
+        if (event == NULL) {
+            return o;
+        }
+        assert_string_equal(json_object_get_string(event), "ENDPOINT_REMOVED");
+        c->events++;
+        c->last_removed = json_object_get_uint64(get(get(o, "data"), "id"));
+        json_object_put(o);
+    }
+}
+
+/* The class of an error reply, or "" for a return. */
+static const char *error_class(struct json_object *reply)
+{
+    struct json_object *e = get(reply, "error");
+
+    assert_non_null(reply);
+    return e != NULL ? json_object_get_string(get(e, "class")) : "";
+}
+
+static void expect(struct client *c, const char *text, const char *class)
+{
+    struct json_object *r = command(c, text);
+
+    assert_string_equal(error_class(r), class);
+    json_object_put(r);
+}
+
+static void test_commands_and_errors(void **state)
+{
+    struct client c;
+
+    (void)state;
+    start();
+    open_client(&c);
+    expect(&c,
+           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 32, "
+           "\"last\": 35, \"group\": 5, \"reserved\": [{\"start\": 0, "
+           "\"end\": 4095}]}}",
+           "");
+    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 35}}",
+           "GenericError");
+    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": -1}}",
+           "GenericError");
+    expect(&c,
+           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": \"x\"}}",
+           "GenericError");
+    expect(&c, "{\"execute\": \"no-such-command\"}", "CommandNotFound");
+    expect(&c, "[1, 2]", "GenericError");
+
+    struct json_object *r =
+        command(&c, "{\"execute\": \"query-endpoints\", \"id\": \"q1\"}");
+    assert_string_equal(json_object_get_string(get(r, "id")), "q1");
+    struct json_object *list = get(r, "return");
+    assert_int_equal(json_object_array_length(list), 8 + 4);
+    struct json_object *ep = json_object_array_get_idx(list, 8);
+    assert_int_equal(json_object_get_uint64(get(ep, "id")), 32);
+    assert_null(get(ep, "domain"));
+    json_object_put(r);
+
+    /* Removal: the event, then the return; a second time: not found. */
+    expect(&c,
+           "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
+           "");
+    assert_int_equal(c.events, 1);
+    assert_int_equal(c.last_removed, 33);
+    expect(&c,
+           "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
+           "DeviceNotFound");
+
+    r = command(&c, "{\"execute\": \"query-stats\"}");
+    assert_int_equal(json_object_get_uint64(get(get(r, "return"), "endpoints")),
+                     8 + 3);
+    json_object_put(r);
+    close(c.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+static uint8_t ring_request(const void *req, size_t size)
+{
+    return fe_status(&the_fe, req, size);
+}
+
+/* The field's removal: the guest has the endpoint attached with a mapping;
+ * the management layer removes it; its domain is gone with the mapping,
+ * and every client hears of it. */
+static void test_removal_while_attached(void **state)
+{
+    struct client c, other;
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&c);
+    open_client(&other);
+    struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    struct virtio_iommu_req_map map = {
+        .head.type = VIRTIO_IOMMU_T_MAP,
+        .domain = htole32(1),
+        .virt_start = htole64(0x10000),
+        .virt_end = htole64(0x1ffff),
+        .phys_start = htole64(0x200000),
+        .flags = htole32(VIRTIO_IOMMU_MAP_F_READ),
+    };
+    assert_int_equal(ring_request(&map, sizeof(map)), OK);
+
+    struct json_object *r = command(&c, "{\"execute\": \"query-domains\"}");
+    struct json_object *d = json_object_array_get_idx(get(r, "return"), 0);
+    assert_int_equal(json_object_get_uint64(get(d, "id")), 1);
+    assert_int_equal(json_object_get_uint64(get(d, "mappings")), 1);
+    assert_int_equal(json_object_get_uint64(
+                         json_object_array_get_idx(get(d, "endpoints"), 0)),
+                     8);
+    json_object_put(r);
+    r = command(&c, "{\"execute\": \"query-mappings\", "
+                    "\"arguments\": {\"domain\": 1}}");
+    struct json_object *m =
+        json_object_array_get_idx(get(get(r, "return"), "mappings"), 0);
+    assert_int_equal(json_object_get_uint64(get(m, "iova")), 0x10000);
+    assert_int_equal(json_object_get_uint64(get(m, "last")), 0x1ffff);
+    assert_int_equal(json_object_get_uint64(get(m, "gpa")), 0x200000);
+    assert_true(json_object_get_boolean(get(m, "read")));
+    assert_false(json_object_get_boolean(get(m, "write")));
+    json_object_put(r);
+
+    expect(&c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 8}}",
+           "");
+    assert_int_equal(c.events, 1);
+    r = command(&other, "{\"execute\": \"query-domains\"}");
+    assert_int_equal(other.events, 1); /* the event reached it first */
+    assert_int_equal(json_object_array_length(get(r, "return")), 0);
+    json_object_put(r);
+    /* The guest's next MAP finds no domain: nothing stale survives. */
+    assert_int_equal(ring_request(&map, sizeof(map)), VIRTIO_IOMMU_S_NOENT);
+
+    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 8}}",
+           "");
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    close(c.fd);
+    close(other.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* Garbage gets an error and the client keeps its session; an endless
+ * command ends only that client. */
+static void test_garbage(void **state)
+{
+    struct client c;
+
+    (void)state;
+    start();
+    open_client(&c);
+    expect(&c, "{not json}\n", "GenericError");
+    expect(&c, "{\"execute\": \"query-stats\"}", "");
+    /* Two commands in one write, the second split across writes. */
+    const char *two = "{\"execute\": \"query-stats\"}{\"execute\": \"query-";
+    assert_int_equal(write(c.fd, two, strlen(two)), (ssize_t)strlen(two));
+    struct json_object *r = read_line(&c);
+    assert_string_equal(error_class(r), "");
+    json_object_put(r);
+    expect(&c, "domains\"}", "");
+
+    static char huge[80 * 1024];
+    memset(huge, ' ', sizeof(huge));
+    huge[0] = '[';
+    /* The daemon may drop the client before it has sent everything. */
+    for (size_t sent = 0; sent < sizeof(huge);) {
+        ssize_t n = send(c.fd, huge + sent, sizeof(huge) - sent, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        sent += (size_t)n;
+    }
+    r = read_line(&c);
+    assert_string_equal(error_class(r), "GenericError");
+    json_object_put(r);
+    assert_null(read_line(&c)); /* dropped */
+    close(c.fd);
+
+    open_client(&c);
+    expect(&c, "{\"execute\": \"query-stats\"}", "");
+    close(c.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_commands_and_errors, teardown),
+        cmocka_unit_test_teardown(test_removal_while_attached, teardown),
+        cmocka_unit_test_teardown(test_garbage, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
