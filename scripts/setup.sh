@@ -1,10 +1,11 @@
 #!/bin/sh
 # Installs what viommu needs (scripts/deps.sh), builds it and runs the
-# demonstration: a guest driver playing requests against the device core.
+# demonstration: viommu-vhost-user started, and a VMM and a Linux guest
+# taking it through the SR-IOV sequence over the real vhost-user protocol.
 set -eu
 cd "$(dirname "$0")/.."
 
 ./scripts/deps.sh
 [ -d build ] || meson setup build
 meson compile -C build
-./build/tools/viommu-demo
+./build/daemon/viommu-daemon-demo

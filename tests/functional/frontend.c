@@ -5,7 +5,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <poll.h>
-#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,10 +19,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <linux/vhost_types.h>
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
+
+#include "driver.h"
 
 #define QUEUE_AREA 0x1000u   /* rings of queue q at QUEUE_AREA * (1 + 3q) */
 #define BUFFER_AREA 0x10000u /* buffers from here up */
@@ -31,6 +31,17 @@
 struct header {
     uint32_t request, flags, size;
 };
+
+/* The frontend serves tests, benchmarks and the demonstration alike: a
+ * broken expectation ends the process (the daemon goes with it). */
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: frontend: %s failed\n", __FILE__,          \
+                    __LINE__, #cond);                                          \
+            abort();                                                           \
+        }                                                                      \
+    } while (0)
 
 static void sleep_ms(long ms)
 {
@@ -46,14 +57,15 @@ void fe_connect(struct fe *f)
     strcpy(addr.sun_path, f->path);
     for (int tries = 0; tries < 500; tries++) {
         f->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        assert_true(f->sock >= 0);
+        CHECK(f->sock >= 0);
         if (connect(f->sock, (struct sockaddr *)&addr, sizeof(addr)) == 0) {
             return;
         }
         close(f->sock);
         sleep_ms(10);
     }
-    fail_msg("cannot connect to the daemon at %s", f->path);
+    fprintf(stderr, "frontend: cannot connect to the daemon at %s\n", f->path);
+    abort();
 }
 
 void fe_start(struct fe *f, const char *const *args)
@@ -63,9 +75,9 @@ void fe_start(struct fe *f, const char *const *args)
     int argc = 0;
 
     memset(f, 0, sizeof(*f));
-    assert_non_null(daemon);
+    CHECK((daemon) != NULL);
     strcpy(f->dir, "/tmp/viommu-fe-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    CHECK((mkdtemp(f->dir)) != NULL);
     snprintf(f->path, sizeof(f->path), "%s/sock", f->dir);
     argv[argc++] = daemon;
     argv[argc++] = "--socket-path";
@@ -75,7 +87,7 @@ void fe_start(struct fe *f, const char *const *args)
     }
     argv[argc] = NULL;
     f->pid = fork();
-    assert_true(f->pid >= 0);
+    CHECK(f->pid >= 0);
     if (f->pid == 0) {
         /* A test that dies must not leave the daemon holding its output. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -83,11 +95,11 @@ void fe_start(struct fe *f, const char *const *args)
         _exit(127);
     }
     f->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
-    assert_true(f->memfd >= 0);
-    assert_int_equal(ftruncate(f->memfd, FE_MEM_SIZE), 0);
+    CHECK(f->memfd >= 0);
+    CHECK((ftruncate(f->memfd, FE_MEM_SIZE)) == (0));
     f->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
                   f->memfd, 0);
-    assert_true(f->mem != MAP_FAILED);
+    CHECK(f->mem != MAP_FAILED);
     for (int q = 0; q < 2; q++) {
         f->q[q].kick = f->q[q].call = f->q[q].err = -1;
     }
@@ -186,9 +198,9 @@ int fe_recv(struct fe *f, uint32_t request, void *buf, uint32_t max)
     if (!read_full(f->sock, &h, sizeof(h))) {
         return -1;
     }
-    assert_int_equal(h.request, request);
-    assert_int_equal(h.flags & 7u, 1u | (1u << 2)); /* version 1, reply */
-    assert_true(h.size <= max);
+    CHECK((h.request) == (request));
+    CHECK((h.flags & 7u) == (1u | (1u << 2))); /* version 1, reply */
+    CHECK(h.size <= max);
     if (!read_full(f->sock, buf, h.size)) {
         return -1;
     }
@@ -199,8 +211,8 @@ uint64_t fe_get_u64(struct fe *f, uint32_t request)
 {
     uint64_t value = 0;
 
-    assert_true(fe_send(f, request, 0, NULL, 0, NULL, 0));
-    assert_int_equal(fe_recv(f, request, &value, sizeof(value)), 8);
+    CHECK(fe_send(f, request, 0, NULL, 0, NULL, 0));
+    CHECK((fe_recv(f, request, &value, sizeof(value))) == (8));
     return value;
 }
 
@@ -209,8 +221,8 @@ uint64_t fe_acked(struct fe *f, uint32_t request, const void *payload,
 {
     uint64_t ack = UINT64_MAX;
 
-    assert_true(fe_send(f, request, FE_NEED_REPLY, payload, size, fds, nfds));
-    assert_int_equal(fe_recv(f, request, &ack, sizeof(ack)), 8);
+    CHECK(fe_send(f, request, FE_NEED_REPLY, payload, size, fds, nfds));
+    CHECK((fe_recv(f, request, &ack, sizeof(ack))) == (8));
     return ack;
 }
 
@@ -223,26 +235,26 @@ static int new_eventfd(void)
 {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
-    assert_true(fd >= 0);
+    CHECK(fd >= 0);
     return fd;
 }
 
 void fe_setup(struct fe *f)
 {
     f->features = fe_get_u64(f, FE_GET_FEATURES);
-    assert_true(f->features & FE_F_PROTOCOL_FEATURES);
-    assert_true(fe_send(f, FE_SET_FEATURES, 0, &f->features, 8, NULL, 0));
+    CHECK(f->features & FE_F_PROTOCOL_FEATURES);
+    CHECK(fe_send(f, FE_SET_FEATURES, 0, &f->features, 8, NULL, 0));
     uint64_t protocol = fe_get_u64(f, FE_GET_PROTOCOL_FEATURES);
-    assert_true(protocol & FE_PROTOCOL_REPLY_ACK);
-    assert_true(fe_send(f, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
-    assert_int_equal(fe_acked(f, FE_SET_OWNER, NULL, 0, NULL, 0), 0);
+    CHECK(protocol & FE_PROTOCOL_REPLY_ACK);
+    CHECK(fe_send(f, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
+    CHECK((fe_acked(f, FE_SET_OWNER, NULL, 0, NULL, 0)) == (0));
 
     struct {
         uint32_t nregions, padding;
         uint64_t gpa, size, uva, offset;
     } mem = {1, 0, 0, FE_MEM_SIZE, uva(f, 0), 0};
-    assert_int_equal(
-        fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1), 0);
+    CHECK((fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1)) ==
+          (0));
 
     f->next_free = BUFFER_AREA;
     for (unsigned q = 0; q < 2; q++) {
@@ -261,18 +273,14 @@ void fe_setup(struct fe *f)
             .avail_user_addr = uva(f, fq->avail),
         };
         uint64_t call = q, err = q, kick = q;
-        assert_int_equal(fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0), 0);
-        assert_int_equal(
-            fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
-        assert_int_equal(fe_acked(f, FE_SET_VRING_BASE, &base0, 8, NULL, 0), 0);
-        assert_int_equal(fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1),
-                         0);
-        assert_int_equal(fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1),
-                         0);
-        assert_int_equal(fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1),
-                         0);
-        assert_int_equal(fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0),
-                         0);
+        CHECK((fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0)) == (0));
+        CHECK((fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) ==
+              (0));
+        CHECK((fe_acked(f, FE_SET_VRING_BASE, &base0, 8, NULL, 0)) == (0));
+        CHECK((fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1)) == (0));
+        CHECK((fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1)) == (0));
+        CHECK((fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1)) == (0));
+        CHECK((fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0)) == (0));
     }
 }
 
@@ -334,16 +342,16 @@ int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
     q->avail_idx++;
     __atomic_store_n(&avail->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
     uint64_t one = 1;
-    assert_int_equal(write(q->kick, &one, sizeof(one)), sizeof(one));
+    CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
 
     if (!fe_signalled(q->call, 2000)) {
         return -1;
     }
     uint16_t idx = le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE));
-    assert_int_equal((uint16_t)(idx - q->last_used), 1);
+    CHECK(((uint16_t)(idx - q->last_used)) == (1));
     struct vring_used_elem e = used->ring[q->last_used % FE_QUEUE_SIZE];
     q->last_used++;
-    assert_int_equal(le32toh(e.id), 0);
+    CHECK((le32toh(e.id)) == (0));
     memcpy(out, fe_ptr(f, out_gpa), out_len);
     return (int)le32toh(e.len);
 }
@@ -364,10 +372,123 @@ int fe_daemon_fds(const struct fe *f)
 
     snprintf(path, sizeof(path), "/proc/%d/fd", (int)f->pid);
     DIR *d = opendir(path);
-    assert_non_null(d);
+    CHECK((d) != NULL);
     for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
         n += e->d_name[0] != '.';
     }
     closedir(d);
     return n;
+}
+
+/* Transport features the frontend keeps whatever the driver accepts:
+ * INDIRECT_DESC, EVENT_IDX, and vhost-user's PROTOCOL_FEATURES. */
+#define TRANSPORT_BITS ((1ULL << 28) | (1ULL << 29) | FE_F_PROTOCOL_FEATURES)
+
+static uint64_t tr_features(void *opaque)
+{
+    struct fe *f = opaque;
+
+    return f->features & ~TRANSPORT_BITS;
+}
+
+static int tr_set_features(void *opaque, uint64_t features)
+{
+    struct fe *f = opaque;
+    uint64_t all = features | (f->features & TRANSPORT_BITS);
+
+    CHECK(fe_send(f, FE_SET_FEATURES, FE_NEED_REPLY, &all, 8, NULL, 0));
+    uint64_t ack = 1;
+    CHECK(fe_recv(f, FE_SET_FEATURES, &ack, sizeof(ack)) == 8);
+    return ack == 0 ? 0 : -EINVAL;
+}
+
+static int tr_config_read(void *opaque, uint32_t offset, void *buf,
+                          uint32_t len)
+{
+    struct fe *f = opaque;
+    struct {
+        uint32_t offset, size, flags;
+        uint8_t data[256];
+    } cfg = {offset, len, 0, {0}};
+
+    if (len > sizeof(cfg.data)) {
+        return -EINVAL;
+    }
+    CHECK(fe_send(f, FE_GET_CONFIG, 0, &cfg, 12 + len, NULL, 0));
+    int size = fe_recv(f, FE_GET_CONFIG, &cfg, sizeof(cfg));
+    if (size != (int)(12 + len)) {
+        return -EINVAL; /* an empty reply: out of range */
+    }
+    memcpy(buf, cfg.data, len);
+    return 0;
+}
+
+static uint32_t tr_send(void *opaque, const void *in, size_t in_len, void *out,
+                        size_t out_len)
+{
+    int used = fe_request(opaque, in, in_len, out, out_len, false);
+
+    return used < 0 ? 0 : (uint32_t)used;
+}
+
+void fe_transport(struct fe *f, struct vdrv_transport *t)
+{
+    *t = (struct vdrv_transport){tr_features, tr_set_features, tr_config_read,
+                                 tr_send, f};
+}
+
+const char *fe_control_read(struct fe_control *c)
+{
+    static char line[sizeof(c->buf)];
+
+    for (;;) {
+        char *nl = memchr(c->buf, '\n', c->len);
+        if (nl != NULL) {
+            size_t n = (size_t)(nl - c->buf);
+            memcpy(line, c->buf, n);
+            line[n] = '\0';
+            c->len -= n + 1;
+            memmove(c->buf, nl + 1, c->len);
+            return line;
+        }
+        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        if (c->len == sizeof(c->buf) || poll(&pfd, 1, 2000) != 1) {
+            return NULL;
+        }
+        ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (n <= 0) {
+            return NULL;
+        }
+        c->len += (size_t)n;
+    }
+}
+
+const char *fe_control_open(struct fe_control *c, const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+    CHECK(strlen(path) < sizeof(addr.sun_path));
+    strcpy(addr.sun_path, path);
+    c->len = 0;
+    c->events = 0;
+    c->last_event[0] = '\0';
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(c->fd >= 0);
+    CHECK(connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+    return fe_control_read(c);
+}
+
+const char *fe_control_command(struct fe_control *c, const char *cmd)
+{
+    size_t len = strlen(cmd);
+
+    CHECK(send(c->fd, cmd, len, MSG_NOSIGNAL) == (ssize_t)len);
+    for (;;) {
+        const char *line = fe_control_read(c);
+        if (line == NULL || strncmp(line, "{\"event\":", 9) != 0) {
+            return line;
+        }
+        c->events++;
+        snprintf(c->last_event, sizeof(c->last_event), "%s", line);
+    }
 }

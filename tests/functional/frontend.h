@@ -100,6 +100,27 @@ int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
 /* A request with a status tail; returns the status or 0xff (no reply). */
 uint8_t fe_status(struct fe *f, const void *req, size_t size);
 
+/* A transport that sends the guest driver's accesses (tests/guest) to the
+ * daemon: features and config space over vhost-user, requests over the
+ * request queue. */
+struct vdrv_transport;
+void fe_transport(struct fe *f, struct vdrv_transport *t);
+
+/* A client of the daemon's control socket, line by line. */
+struct fe_control {
+    int fd;
+    size_t len;
+    unsigned events;      /* event lines seen by fe_control_command */
+    char last_event[512]; /* the last of them */
+    char buf[1 << 17];
+};
+/* Connects and reads the greeting, which it returns. */
+const char *fe_control_open(struct fe_control *c, const char *path);
+/* The next line, NULL at EOF or after 2 s; valid until the next call. */
+const char *fe_control_read(struct fe_control *c);
+/* Sends a command; returns the reply line, counting events before it. */
+const char *fe_control_command(struct fe_control *c, const char *cmd);
+
 /* Number of open fds of the daemon. */
 int fe_daemon_fds(const struct fe *f);
 /* True if the eventfd fd was signalled within ms milliseconds. */

@@ -28,14 +28,6 @@
 static struct fe the_fe;
 static char ctl_dir[64], ctl_path[128], ctl_arg[160];
 
-struct client {
-    int fd;
-    char buf[1 << 17];
-    size_t len;
-    int events; /* ENDPOINT_REMOVED events seen */
-    uint64_t last_removed;
-};
-
 static void start(void)
 {
     const char *args[] = {"--endpoint=0x8-0xf", ctl_arg, NULL};
@@ -58,32 +50,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Reads one line (a JSON object); NULL at EOF or after 2 s. */
-static struct json_object *read_line(struct client *c)
-{
-    for (;;) {
-        char *nl = memchr(c->buf, '\n', c->len);
-        if (nl != NULL) {
-            *nl = '\0';
-            struct json_object *o = json_tokener_parse(c->buf);
-            size_t rest = c->len - (size_t)(nl + 1 - c->buf);
-            memmove(c->buf, nl + 1, rest);
-            c->len = rest;
-            assert_non_null(o);
-            return o;
-        }
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
-        if (poll(&pfd, 1, 2000) != 1) {
-            return NULL;
-        }
-        ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        if (n <= 0) {
-            return NULL;
-        }
-        c->len += (size_t)n;
-    }
-}
-
 static struct json_object *get(struct json_object *o, const char *key)
 {
     struct json_object *v = NULL;
@@ -92,40 +58,36 @@ static struct json_object *get(struct json_object *o, const char *key)
     return v;
 }
 
-static void open_client(struct client *c)
+static struct json_object *parse(const char *line)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    return line != NULL ? json_tokener_parse(line) : NULL;
+}
 
-    strcpy(addr.sun_path, ctl_path);
-    c->len = 0;
-    c->events = 0;
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    assert_int_equal(connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-    struct json_object *greeting = read_line(c);
+static void open_client(struct fe_control *c)
+{
+    struct json_object *greeting = parse(fe_control_open(c, ctl_path));
+
     assert_non_null(greeting);
     assert_non_null(get(greeting, "viommu"));
     json_object_put(greeting);
 }
 
-/* Sends text and returns the reply (events before it are counted). */
-static struct json_object *command(struct client *c, const char *text)
+/* Sends text and returns the parsed reply. */
+static struct json_object *command(struct fe_control *c, const char *text)
 {
-    assert_int_equal(send(c->fd, text, strlen(text), MSG_NOSIGNAL),
-                     (ssize_t)strlen(text));
-    for (;;) {
-        struct json_object *o = read_line(c);
-        if (o == NULL) {
-            return NULL;
-        }
-        struct json_object *event = get(o, "event");
-        if (event == NULL) {
-            return o;
-        }
-        assert_string_equal(json_object_get_string(event), "ENDPOINT_REMOVED");
-        c->events++;
-        c->last_removed = json_object_get_uint64(get(get(o, "data"), "id"));
-        json_object_put(o);
-    }
+    return parse(fe_control_command(c, text));
+}
+
+/* ID of the endpoint the last ENDPOINT_REMOVED event named. */
+static uint64_t last_removed(const struct fe_control *c)
+{
+    struct json_object *e = parse(c->last_event);
+    assert_non_null(e);
+    assert_string_equal(json_object_get_string(get(e, "event")),
+                        "ENDPOINT_REMOVED");
+    uint64_t id = json_object_get_uint64(get(get(e, "data"), "id"));
+    json_object_put(e);
+    return id;
 }
 
 /* The class of an error reply, or "" for a return. */
@@ -137,7 +99,7 @@ static const char *error_class(struct json_object *reply)
     return e != NULL ? json_object_get_string(get(e, "class")) : "";
 }
 
-static void expect(struct client *c, const char *text, const char *class)
+static void expect(struct fe_control *c, const char *text, const char *class)
 {
     struct json_object *r = command(c, text);
 
@@ -147,7 +109,7 @@ static void expect(struct client *c, const char *text, const char *class)
 
 static void test_commands_and_errors(void **state)
 {
-    struct client c;
+    struct fe_control c;
 
     (void)state;
     start();
@@ -182,7 +144,7 @@ static void test_commands_and_errors(void **state)
            "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
            "");
     assert_int_equal(c.events, 1);
-    assert_int_equal(c.last_removed, 33);
+    assert_int_equal(last_removed(&c), 33);
     expect(&c,
            "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
            "DeviceNotFound");
@@ -205,7 +167,7 @@ static uint8_t ring_request(const void *req, size_t size)
  * and every client hears of it. */
 static void test_removal_while_attached(void **state)
 {
-    struct client c, other;
+    struct fe_control c, other;
 
     (void)state;
     start();
@@ -265,7 +227,7 @@ static void test_removal_while_attached(void **state)
  * command ends only that client. */
 static void test_garbage(void **state)
 {
-    struct client c;
+    struct fe_control c;
 
     (void)state;
     start();
@@ -275,7 +237,7 @@ static void test_garbage(void **state)
     /* Two commands in one write, the second split across writes. */
     const char *two = "{\"execute\": \"query-stats\"}{\"execute\": \"query-";
     assert_int_equal(write(c.fd, two, strlen(two)), (ssize_t)strlen(two));
-    struct json_object *r = read_line(&c);
+    struct json_object *r = parse(fe_control_read(&c));
     assert_string_equal(error_class(r), "");
     json_object_put(r);
     expect(&c, "domains\"}", "");
@@ -291,10 +253,10 @@ static void test_garbage(void **state)
         }
         sent += (size_t)n;
     }
-    r = read_line(&c);
+    r = parse(fe_control_read(&c));
     assert_string_equal(error_class(r), "GenericError");
     json_object_put(r);
-    assert_null(read_line(&c)); /* dropped */
+    assert_null(fe_control_read(&c)); /* dropped */
     close(c.fd);
 
     open_client(&c);

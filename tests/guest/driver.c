@@ -8,10 +8,37 @@
 #include <linux/virtio_iommu.h>
 
 static struct vdrv_hooks hooks;
+static struct vdrv_transport transport;
 
 void vdrv_set_hooks(const struct vdrv_hooks *h)
 {
     hooks = h != NULL ? *h : (struct vdrv_hooks){0};
+}
+
+void vdrv_set_transport(const struct vdrv_transport *t)
+{
+    transport = t != NULL ? *t : (struct vdrv_transport){0};
+}
+
+uint64_t vdrv_features(struct viommu *v)
+{
+    return transport.features != NULL ? transport.features(transport.opaque)
+                                      : viommu_device_features(v);
+}
+
+int vdrv_set_features(struct viommu *v, uint64_t features)
+{
+    return transport.set_features != NULL
+               ? transport.set_features(transport.opaque, features)
+               : viommu_set_driver_features(v, features);
+}
+
+int vdrv_config_read(struct viommu *v, uint32_t offset, void *buf,
+                     uint32_t len)
+{
+    return transport.config_read != NULL
+               ? transport.config_read(transport.opaque, offset, buf, len)
+               : viommu_config_read(v, offset, buf, len);
 }
 
 uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
@@ -24,7 +51,9 @@ uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
     if (hooks.before != NULL) {
         hooks.before(hooks.opaque);
     }
-    if (viommu_handle_request(v, &riov, 1, &wiov, 1, &used) != 0) {
+    if (transport.send != NULL) {
+        used = transport.send(transport.opaque, in, in_len, out, out_len);
+    } else if (viommu_handle_request(v, &riov, 1, &wiov, 1, &used) != 0) {
         abort(); /* only for invalid arguments: a bug in the caller */
     }
     if (hooks.after != NULL) {
@@ -133,9 +162,9 @@ uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
     uint32_t probe_size;
 
     if (props_len == 0) {
-        if (viommu_config_read(v,
-                               offsetof(struct virtio_iommu_config, probe_size),
-                               &probe_size, sizeof(probe_size)) != 0) {
+        if (vdrv_config_read(v,
+                             offsetof(struct virtio_iommu_config, probe_size),
+                             &probe_size, sizeof(probe_size)) != 0) {
             abort();
         }
         props_len = le32toh(probe_size);

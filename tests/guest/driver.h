@@ -18,6 +18,29 @@
  * 0), which the Linux driver turns into -EIO. */
 #define VDRV_NO_REPLY 0xffu
 
+/*
+ * Where the driver's accesses go: by default the device in this process
+ * (the struct viommu given to each call); with a transport set, somewhere
+ * else, such as viommu-vhost-user through a vhost-user frontend, and the
+ * struct viommu argument is ignored.
+ */
+struct vdrv_transport {
+    uint64_t (*features)(void *opaque);
+    int (*set_features)(void *opaque, uint64_t features);
+    int (*config_read)(void *opaque, uint32_t offset, void *buf,
+                       uint32_t len);
+    uint32_t (*send)(void *opaque, const void *in, size_t in_len, void *out,
+                     size_t out_len);
+    void *opaque;
+};
+void vdrv_set_transport(const struct vdrv_transport *t); /* NULL: local */
+
+/* Device features, the driver's accepted features, config space reads. */
+uint64_t vdrv_features(struct viommu *v);
+int vdrv_set_features(struct viommu *v, uint64_t features);
+int vdrv_config_read(struct viommu *v, uint32_t offset, void *buf,
+                     uint32_t len);
+
 /* Called around every request sent, for tests that check the device
  * between requests; `after` gets the status (VDRV_NO_REPLY if none). */
 struct vdrv_hooks {

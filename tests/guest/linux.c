@@ -20,7 +20,7 @@ static uint8_t first(uint8_t so_far, uint8_t status)
 
 static void config_read(struct viommu *v, size_t off, void *buf, size_t len)
 {
-    if (viommu_config_read(v, (uint32_t)off, buf, (uint32_t)len) != 0) {
+    if (vdrv_config_read(v, (uint32_t)off, buf, (uint32_t)len) != 0) {
         abort();
     }
 }
@@ -34,7 +34,7 @@ bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
         (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |
         (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) | (1ULL << VIRTIO_IOMMU_F_PROBE) |
         (1ULL << VIRTIO_IOMMU_F_MMIO) | (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG);
-    uint64_t features = viommu_device_features(v) & wanted;
+    uint64_t features = vdrv_features(v) & wanted;
 
     memset(l, 0, sizeof(*l));
     l->v = v;
@@ -45,7 +45,7 @@ bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
     }
     if (!(features & VIOMMU_F_VERSION_1) ||
         !(features & (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP)) ||
-        viommu_set_driver_features(v, features) != 0) {
+        vdrv_set_features(v, features) != 0) {
         return false;
     }
     config_read(v, 0, &c, sizeof(c));
