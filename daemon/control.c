@@ -291,8 +291,8 @@ static struct json_object *cmd_query_mappings(struct control *c,
         return error("DeviceNotFound", "no such domain");
     }
     struct mapping_walk w = {json_object_new_array(), limit};
-    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, add_mapping,
-                                      &w) < 0) {
+    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, add_mapping, &w) <
+        0) {
         json_object_put(w.list);
         return error("DeviceNotFound", "no such domain");
     }
@@ -320,6 +320,40 @@ static struct json_object *cmd_query_stats(struct control *c)
                            json_object_new_uint64(st.host_contexts));
     json_object_object_add(o, "host-errors",
                            json_object_new_uint64(st.host_errors));
+    return ret(o);
+}
+
+/* Would a DMA of the endpoint at iova pass? A refusal queues a fault
+ * report for the guest's event queue, as a real access would. */
+static struct json_object *cmd_translate(struct control *c,
+                                         struct json_object *args)
+{
+    struct viommu_translation t;
+    uint64_t ep, iova, access = VIOMMU_ACCESS_READ;
+    struct json_object *write;
+
+    if (!get_uint(args, "endpoint", UINT32_MAX, &ep) ||
+        !get_uint(args, "iova", UINT64_MAX, &iova)) {
+        return error("GenericError", "needs 'endpoint' and 'iova'");
+    }
+    if (json_object_object_get_ex(args, "write", &write) &&
+        json_object_get_boolean(write)) {
+        access = VIOMMU_ACCESS_WRITE;
+    }
+    int err = viommu_translate(c->v, (uint32_t)ep, iova, (uint32_t)access, &t);
+    if (err == -ENOENT) {
+        return error("DeviceNotFound", "no such endpoint");
+    }
+    if (err != 0) {
+        return error("Fault", "access refused; a fault report is queued");
+    }
+    struct json_object *o = json_object_new_object();
+    json_object_object_add(o, "gpa", json_object_new_uint64(t.gpa));
+    json_object_object_add(o, "last", json_object_new_uint64(t.iova_last));
+    json_object_object_add(
+        o, "bypass", json_object_new_boolean(t.flags & VIOMMU_XLATE_BYPASS));
+    json_object_object_add(o, "msi",
+                           json_object_new_boolean(t.flags & VIOMMU_XLATE_MSI));
     return ret(o);
 }
 
@@ -358,6 +392,9 @@ static struct json_object *execute(struct control *c, struct json_object *cmd)
     if (strcmp(n, "query-stats") == 0) {
         return cmd_query_stats(c);
     }
+    if (strcmp(n, "translate") == 0) {
+        return cmd_translate(c, args);
+    }
     return error("CommandNotFound", "unknown command");
 }
 
@@ -383,7 +420,8 @@ static void greet(struct control_client *cl)
     json_object_object_add(
         body, "commands",
         json_object_new_string("endpoint-add endpoint-remove query-endpoints "
-                               "query-domains query-mappings query-stats"));
+                               "query-domains query-mappings query-stats "
+                               "translate"));
     json_object_object_add(g, "viommu", body);
     send_obj(cl, g);
 }

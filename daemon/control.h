@@ -8,7 +8,9 @@
  *
  * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
  * endpoint-remove {id}, query-endpoints, query-domains,
- * query-mappings {domain, limit?}, query-stats.
+ * query-mappings {domain, limit?}, query-stats, and translate {endpoint,
+ * iova, write?} (would this DMA pass? a refusal queues a fault report for
+ * the guest, as the access would).
  */
 #ifndef VIOMMU_DAEMON_CONTROL_H
 #define VIOMMU_DAEMON_CONTROL_H

@@ -25,8 +25,7 @@ int endpoints_add_range(struct viommu *v, uint32_t first, uint32_t last,
         if (err != 0) {
             while (id-- > first) {
                 if (viommu_endpoint_remove(v, (uint32_t)id) != 0) {
-                    dlog(VIOMMU_LOG_ERR, "endpoint %u vanished",
-                         (uint32_t)id);
+                    dlog(VIOMMU_LOG_ERR, "endpoint %u vanished", (uint32_t)id);
                 }
             }
             return err;

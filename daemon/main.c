@@ -189,6 +189,7 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             return;
         }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
+        vu_serve_events(d); /* a control command may have caused a fault */
         if (d->conn < 0) {
             if (pfd[1].revents & POLLIN) {
                 int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);

@@ -555,7 +555,7 @@ static void serve_requests(struct vu_dev *d)
     }
 }
 
-static void serve_events(struct vu_dev *d)
+void vu_serve_events(struct vu_dev *d)
 {
     struct vq *vq = &d->vq[1];
     struct chain *c = &d->chain;
@@ -598,5 +598,5 @@ void vu_kick(struct vu_dev *d, unsigned queue_index)
              strerror(errno));
     }
     serve_requests(d);
-    serve_events(d);
+    vu_serve_events(d);
 }

@@ -47,6 +47,8 @@ void vu_disconnect(struct vu_dev *d);
 bool vu_handle_message(struct vu_dev *d);
 /* A queue's kick fd became readable: serve it. */
 void vu_kick(struct vu_dev *d, unsigned queue);
+/* Moves pending fault reports into the event queue's buffers. */
+void vu_serve_events(struct vu_dev *d);
 
 /* Fills pfd[0..VU_NR_QUEUES) with the kick fds to watch (-1: none). */
 void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd);

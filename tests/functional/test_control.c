@@ -19,6 +19,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 #include <linux/virtio_iommu.h>
+#include <linux/virtio_ring.h>
 
 #include "driver.h"
 #include "frontend.h"
@@ -265,12 +266,73 @@ static void test_garbage(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
+/* A refused DMA (asked through `translate`) reaches the guest as a fault
+ * report on the event queue, in a buffer the driver posted there. */
+static void test_fault_reaches_event_queue(void **state)
+{
+    struct fe_control c;
+    struct fe_queue *eq = &the_fe.q[1];
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&c);
+    struct vring_desc *desc = fe_ptr(&the_fe, eq->desc);
+    struct vring_avail *avail = fe_ptr(&the_fe, eq->avail);
+    struct vring_used *used = fe_ptr(&the_fe, eq->used);
+    uint64_t buf = fe_alloc(&the_fe, 64);
+    desc[0] = (struct vring_desc){htole64(buf), htole32(64),
+                                  htole16(VRING_DESC_F_WRITE), 0};
+    avail->ring[0] = 0;
+    __atomic_store_n(&avail->idx, htole16(1), __ATOMIC_RELEASE);
+    uint64_t one = 1;
+    assert_int_equal(write(eq->kick, &one, 8), 8);
+
+    expect(&c,
+           "{\"execute\": \"translate\", \"arguments\": "
+           "{\"endpoint\": 8, \"iova\": 4096, \"write\": true}}",
+           "Fault");
+    assert_true(fe_signalled(eq->call, 2000));
+    assert_int_equal(le16toh(used->idx), 1);
+    assert_int_equal(le32toh(used->ring[0].len),
+                     sizeof(struct virtio_iommu_fault));
+    struct virtio_iommu_fault fault;
+    memcpy(&fault, fe_ptr(&the_fe, buf), sizeof(fault));
+    assert_int_equal(fault.reason, VIRTIO_IOMMU_FAULT_R_DOMAIN);
+    assert_int_equal(le32toh(fault.endpoint), 8);
+    assert_int_equal(le64toh(fault.address), 4096);
+    assert_int_equal(le32toh(fault.flags),
+                     VIRTIO_IOMMU_FAULT_F_WRITE | VIRTIO_IOMMU_FAULT_F_ADDRESS);
+
+    /* Attached and mapped, the same access passes. */
+    struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    struct virtio_iommu_req_map map = {
+        .head.type = VIRTIO_IOMMU_T_MAP,
+        .domain = htole32(1),
+        .virt_start = htole64(0x1000),
+        .virt_end = htole64(0x1fff),
+        .phys_start = htole64(0x42000),
+        .flags = htole32(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE),
+    };
+    assert_int_equal(ring_request(&map, sizeof(map)), OK);
+    struct json_object *r =
+        command(&c, "{\"execute\": \"translate\", \"arguments\": "
+                    "{\"endpoint\": 8, \"iova\": 4100, \"write\": true}}");
+    assert_int_equal(json_object_get_uint64(get(get(r, "return"), "gpa")),
+                     0x42004);
+    json_object_put(r);
+    close(c.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_commands_and_errors, teardown),
         cmocka_unit_test_teardown(test_removal_while_attached, teardown),
         cmocka_unit_test_teardown(test_garbage, teardown),
+        cmocka_unit_test_teardown(test_fault_reaches_event_queue, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -285,6 +287,12 @@ static void test_broken_messages(void **state)
     assert_int_equal(write(the_fe.sock, header, 6), 6); /* half a header */
     fe_disconnect(&the_fe);
 
+    fe_connect(&the_fe); /* a payload cut short by a disconnect */
+    uint32_t partial[4] = {FE_SET_FEATURES, 1, 8, 0};
+    assert_int_equal(write(the_fe.sock, partial, sizeof(partial)),
+                     sizeof(partial));
+    fe_disconnect(&the_fe);
+
     fe_connect(&the_fe);
     uint32_t unknown[3] = {9999, 1 | FE_NEED_REPLY, 0};
     assert_int_equal(write(the_fe.sock, unknown, sizeof(unknown)),
@@ -292,6 +300,65 @@ static void test_broken_messages(void **state)
     assert_alive(&the_fe); /* an unknown request is answered, not fatal */
     assert_int_equal(fe_daemon_fds(&the_fe), idle);
     assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* A request posted before the ring is enabled waits; it is served once
+ * the ring is enabled and kicked. */
+static void test_request_before_ring_ready(void **state)
+{
+    struct vhost_vring_state off = {0, 0}, on = {0, 1};
+
+    (void)state;
+    start(&the_fe);
+    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &off, 8, NULL, 0),
+                     0);
+    struct virtio_iommu_req_attach r = vdrv_attach_req(1, 8, 0);
+    uint8_t tail[4] = {0xee};
+    assert_int_equal(
+        fe_request(&the_fe, &r, sizeof(r) - 4, tail, sizeof(tail), false), -1);
+    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &on, 8, NULL, 0),
+                     0);
+    uint64_t one = 1;
+    assert_int_equal(write(the_fe.q[0].kick, &one, 8), 8);
+    assert_true(fe_signalled(the_fe.q[0].call, 2000));
+    struct vring_used *used = fe_ptr(&the_fe, the_fe.q[0].used);
+    assert_int_equal(le16toh(used->idx), 1);
+    /* A kick message that promises an fd and carries none is refused. */
+    uint64_t kick = 0;
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_VRING_KICK, &kick, 8, NULL, 0), 0);
+    assert_alive(&the_fe);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* --fd: the frontend's end of a socketpair; the daemon exits cleanly when
+ * the frontend goes. */
+static void test_fd_mode(void **state)
+{
+    int sv[2], status;
+    char arg[32];
+
+    (void)state;
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    snprintf(arg, sizeof(arg), "--fd=%d", sv[1]);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(sv[0]);
+        execl(getenv("VIOMMU_VHOST_USER"), "viommu-vhost-user", arg,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    uint32_t get_queue_num[3] = {FE_GET_QUEUE_NUM, 1, 0};
+    uint32_t reply[5];
+    assert_int_equal(write(sv[0], get_queue_num, sizeof(get_queue_num)), 12);
+    assert_int_equal(read(sv[0], reply, sizeof(reply)), 20);
+    assert_int_equal(reply[3], 2);
+    close(sv[0]);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int main(void)
@@ -305,6 +372,8 @@ int main(void)
         cmocka_unit_test_teardown(test_descriptor_loop, teardown),
         cmocka_unit_test_teardown(test_bad_memory_tables, teardown),
         cmocka_unit_test_teardown(test_broken_messages, teardown),
+        cmocka_unit_test_teardown(test_request_before_ring_ready, teardown),
+        cmocka_unit_test(test_fd_mode),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
