@@ -2,6 +2,7 @@
 #include "control.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -48,7 +49,28 @@ static void drop_client(struct control_client *cl)
 {
     close(cl->fd);
     json_tokener_free(cl->tok);
+    free(cl->out);
     *cl = (struct control_client){.fd = -1};
+}
+
+/* Sends what the socket takes now; drops the client on an error. */
+static void flush(struct control_client *cl)
+{
+    while (cl->out_len > 0) {
+        ssize_t n =
+            send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return;
+        }
+        if (n <= 0) {
+            dlog(VIOMMU_LOG_WARN, "control client dropped: %s",
+                 strerror(errno));
+            drop_client(cl);
+            return;
+        }
+        cl->out_len -= (size_t)n;
+        memmove(cl->out, cl->out + n, cl->out_len);
+    }
 }
 
 void control_close(struct control *c)
@@ -64,21 +86,39 @@ void control_close(struct control *c)
     }
 }
 
-/* Writes obj and a newline, and frees it; a client that cannot take it
- * is dropped. */
+/* Queues obj and a newline for the client, frees obj, and sends what the
+ * socket takes; a client too far behind is dropped. */
 static void send_obj(struct control_client *cl, struct json_object *obj)
 {
     const char *text =
         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
-    size_t len = strlen(text);
-    bool ok = send(cl->fd, text, len, MSG_NOSIGNAL) == (ssize_t)len &&
-              send(cl->fd, "\n", 1, MSG_NOSIGNAL) == 1;
+    size_t len = strlen(text) + 1;
 
-    json_object_put(obj);
-    if (!ok) {
-        dlog(VIOMMU_LOG_WARN, "control client dropped: %s", strerror(errno));
+    if (cl->out_len + len > CONTROL_MAX_OUTPUT) {
+        dlog(VIOMMU_LOG_WARN, "control client dropped: it reads too slowly");
+        json_object_put(obj);
         drop_client(cl);
+        return;
     }
+    if (cl->out_len + len > cl->out_cap) {
+        size_t cap = cl->out_cap ? cl->out_cap : 4096;
+        while (cap < cl->out_len + len) {
+            cap *= 2;
+        }
+        char *out = realloc(cl->out, cap);
+        if (out == NULL) {
+            json_object_put(obj);
+            drop_client(cl);
+            return;
+        }
+        cl->out = out;
+        cl->out_cap = cap;
+    }
+    memcpy(cl->out + cl->out_len, text, len - 1);
+    cl->out[cl->out_len + len - 1] = '\n';
+    cl->out_len += len;
+    json_object_put(obj);
+    flush(cl);
 }
 
 static struct json_object *error(const char *class, const char *desc)
@@ -170,10 +210,11 @@ static struct json_object *cmd_endpoint_add(struct control *c,
     int err = endpoints_add_range(c->v, (uint32_t)first, (uint32_t)last, &ep);
     c->quiet = false;
     if (err != 0) {
-        return error("GenericError", err == -EEXIST
-                                         ? "endpoint already declared"
-                                     : err == -EINVAL ? "invalid endpoint"
-                                                      : strerror(-err));
+        return error("GenericError",
+                     err == -EEXIST   ? "endpoint already declared"
+                     : err == -E2BIG  ? "more than 65536 endpoints at once"
+                     : err == -EINVAL ? "invalid endpoint"
+                                      : strerror(-err));
     }
     return ret(NULL);
 }
@@ -231,12 +272,11 @@ static int add_domain(void *opaque, uint32_t id)
 {
     struct walk *w = opaque;
     struct viommu_domain_info info;
-    struct json_object *o = json_object_new_object();
-    struct walk members = {w->v, json_object_new_array(), id};
-
     if (viommu_domain_info(w->v, id, &info) != 0) {
         return -ENOENT;
     }
+    struct json_object *o = json_object_new_object();
+    struct walk members = {w->v, json_object_new_array(), id};
     viommu_foreach_endpoint(w->v, add_member, &members);
     json_object_object_add(o, "id", json_object_new_uint64(id));
     json_object_object_add(o, "bypass", json_object_new_boolean(info.bypass));
@@ -284,8 +324,8 @@ static struct json_object *cmd_query_mappings(struct control *c,
     if (!get_uint(args, "domain", UINT32_MAX, &domain)) {
         return error("GenericError", "'domain' must be a domain ID");
     }
-    if (has(args, "limit") && !get_uint(args, "limit", UINT32_MAX, &limit)) {
-        return error("GenericError", "'limit' must be a count");
+    if (has(args, "limit") && !get_uint(args, "limit", 65536, &limit)) {
+        return error("GenericError", "'limit' must be a count up to 65536");
     }
     if (viommu_domain_info(c->v, (uint32_t)domain, &info) != 0) {
         return error("DeviceNotFound", "no such domain");
@@ -428,7 +468,7 @@ static void greet(struct control_client *cl)
 
 static void accept_client(struct control *c)
 {
-    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
     if (fd < 0) {
         return;
@@ -500,7 +540,10 @@ unsigned control_poll_fds(const struct control *c, struct pollfd *pfd)
     }
     pfd[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-        pfd[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
+        const struct control_client *cl = &c->clients[i];
+        pfd[n++] = (struct pollfd){
+            .fd = cl->fd,
+            .events = (short)(POLLIN | (cl->out_len > 0 ? POLLOUT : 0))};
     }
     return n;
 }
@@ -512,7 +555,13 @@ void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
     }
     for (unsigned i = 1; i < n; i++) {
         struct control_client *cl = &c->clients[i - 1];
-        if (pfd[i].revents && cl->fd == pfd[i].fd && cl->fd >= 0) {
+        if (cl->fd < 0 || cl->fd != pfd[i].fd) {
+            continue;
+        }
+        if (pfd[i].revents & POLLOUT) {
+            flush(cl);
+        }
+        if (cl->fd >= 0 && (pfd[i].revents & ~POLLOUT)) {
             read_client(c, cl);
         }
     }

@@ -4,7 +4,9 @@
  * layers. A client gets a greeting, sends {"execute": ..., "arguments":
  * {...}, "id": ...} objects and gets {"return": ...} or {"error": {"class":
  * ..., "desc": ...}} back, with the same "id". Events go to every client:
- * ENDPOINT_REMOVED is sent once an endpoint's host state is gone.
+ * ENDPOINT_REMOVED is sent once an endpoint's host state is gone. Client
+ * sockets never block the daemon: what a client does not read is kept, up
+ * to CONTROL_MAX_OUTPUT, beyond which the client is dropped.
  *
  * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
  * endpoint-remove {id}, query-endpoints, query-domains,
@@ -22,12 +24,15 @@
 #include <viommu/viommu.h>
 
 #define CONTROL_MAX_CLIENTS 8
-#define CONTROL_MAX_OBJECT (64 * 1024) /* bytes of one command */
+#define CONTROL_MAX_OBJECT (64 * 1024)        /* bytes of one command */
+#define CONTROL_MAX_OUTPUT (16 * 1024 * 1024) /* replies not yet read */
 
 struct control_client {
     int fd; /* -1: free slot */
     struct json_tokener *tok;
     size_t pending; /* bytes fed since the last complete command */
+    char *out;      /* replies and events the client has not read yet */
+    size_t out_len, out_cap;
 };
 
 struct control {

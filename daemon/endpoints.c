@@ -14,6 +14,9 @@ int endpoints_add_range(struct viommu *v, uint32_t first, uint32_t last,
     if (last < first) {
         return -EINVAL;
     }
+    if (last - first >= ENDPOINTS_MAX_RANGE) {
+        return -E2BIG;
+    }
     for (id = first; id <= last; id++) {
         if (viommu_endpoint_domain(v, (uint32_t)id, NULL, NULL) != -ENOENT) {
             return -EEXIST;

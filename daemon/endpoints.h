@@ -8,9 +8,13 @@
 
 #include <viommu/viommu.h>
 
+/* Most endpoints one range declares: every requester ID of a segment. */
+#define ENDPOINTS_MAX_RANGE 65536u
+
 /*
  * Declares endpoints first..last, each as *tmpl with its own ID. All or
- * nothing: -EEXIST if one is declared already, else the first error of
+ * nothing: -E2BIG for more than ENDPOINTS_MAX_RANGE, -EEXIST if one is
+ * declared already, else the first error of
  * viommu_endpoint_add() after undoing the others (with
  * viommu_endpoint_remove(), whose notifications the caller may mute).
  */

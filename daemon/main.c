@@ -23,7 +23,7 @@
 #include "vhost_user.h"
 
 #define MAX_RESV 16
-#define RECV_TIMEOUT_S 10 /* a frontend stalled inside a message */
+#define SEND_TIMEOUT_S 10
 
 static void usage(FILE *out)
 {
@@ -144,12 +144,13 @@ static int listen_on(const char *path)
     return fd;
 }
 
+/* A frontend that stops reading replies must not stop the daemon. */
 static void set_timeout(int conn)
 {
-    struct timeval tv = {.tv_sec = RECV_TIMEOUT_S};
+    struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
 
-    if (setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0) {
-        dlog(VIOMMU_LOG_WARN, "SO_RCVTIMEO: %s", strerror(errno));
+    if (setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+        dlog(VIOMMU_LOG_WARN, "SO_SNDTIMEO: %s", strerror(errno));
     }
 }
 
@@ -178,7 +179,7 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             nr_vu += VU_NR_QUEUES;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
-        if (poll(pfd, nr_vu + nr_ctl, -1) < 0) {
+        if (poll(pfd, nr_vu + nr_ctl, vu_busy(d) ? 0 : -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -210,7 +211,7 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             continue; /* the kick fds may have changed */
         }
         for (unsigned q = 0; q < VU_NR_QUEUES; q++) {
-            if (pfd[2 + q].revents) {
+            if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
                 vu_kick(d, q);
             }
         }

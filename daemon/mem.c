@@ -2,10 +2,13 @@
 #include "mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "log.h"
 
 static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
@@ -27,6 +30,18 @@ static int check(const struct mem_region_desc *d, unsigned n, const int *fds)
         /* Beyond the file's end an access would be SIGBUS. */
         if ((uint64_t)st.st_size < d[i].mmap_offset + d[i].size) {
             return -EINVAL;
+        }
+        /* So would a file shrunk later: seal it against that where the
+         * file allows (a memfd made with MFD_ALLOW_SEALING; QEMU's memfd
+         * backend seals it itself). */
+        int seals = fcntl(fds[i], F_GET_SEALS);
+        if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+            if (fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+                dlog(VIOMMU_LOG_DEBUG,
+                     "guest memory region %u cannot be sealed against "
+                     "shrinking (%s)",
+                     i, strerror(errno));
+            }
         }
         for (unsigned k = 0; k < i; k++) {
             if (overlap(d[i].gpa, d[i].size, d[k].gpa, d[k].size) ||

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/vhost_types.h>
@@ -55,6 +56,7 @@ enum {
 #define VRING_INDEX_MASK 0xffu
 #define VRING_NOFD (1u << 8)
 #define CONFIG_MAX 256u
+#define REQUEST_BUDGET 4096u /* requests served before looking elsewhere */
 
 /* The message layouts of vhost-user.rst (not kernel uapi). */
 struct vu_header {
@@ -127,6 +129,7 @@ static void reset_state(struct vu_dev *d)
         d->vq[i].enabled = false;
     }
     mem_table_clear(&d->mem);
+    d->backlog = false;
     d->features = 0;
     d->protocol_features = 0;
     viommu_reset(d->v, VIOMMU_RESET_DEVICE);
@@ -161,14 +164,32 @@ static void close_fds(struct vu_msg *m)
     m->nfds = 0;
 }
 
-/* Reads exactly len bytes; false on EOF, error or timeout. */
-static bool read_all(int fd, void *buf, size_t len)
+/* A message must arrive whole within this time once it has begun: a
+ * frontend stalled inside one would otherwise stop the daemon. */
+#define MSG_DEADLINE_MS 10000
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads exactly len bytes before the deadline; false on EOF, error or
+ * timeout. */
+static bool read_all(int fd, void *buf, size_t len, int64_t deadline)
 {
     uint8_t *p = buf;
 
     while (len > 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) != 1) {
+            return false;
+        }
         ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR) {
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
             continue;
         }
         if (n <= 0) {
@@ -183,13 +204,16 @@ static bool read_all(int fd, void *buf, size_t len)
 /* Reads the header with its fds, then the payload. */
 static bool read_msg(int conn, struct vu_msg *m)
 {
-    char control[CMSG_SPACE(sizeof(int) * MEM_MAX_REGIONS)];
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * MEM_MAX_REGIONS)];
+        struct cmsghdr align;
+    } control;
     struct iovec iov = {&m->h, sizeof(m->h)};
     struct msghdr mh = {
         .msg_iov = &iov,
         .msg_iovlen = 1,
-        .msg_control = control,
-        .msg_controllen = sizeof(control),
+        .msg_control = control.buf,
+        .msg_controllen = sizeof(control.buf),
     };
     ssize_t n;
 
@@ -215,8 +239,10 @@ static bool read_msg(int conn, struct vu_msg *m)
         close_fds(m);
         return false;
     }
+    int64_t deadline = now_ms() + MSG_DEADLINE_MS;
     if ((size_t)n < sizeof(m->h) &&
-        !read_all(conn, (uint8_t *)&m->h + n, sizeof(m->h) - (size_t)n)) {
+        !read_all(conn, (uint8_t *)&m->h + n, sizeof(m->h) - (size_t)n,
+                  deadline)) {
         dlog(VIOMMU_LOG_ERR, "truncated message header");
         close_fds(m);
         return false;
@@ -227,7 +253,7 @@ static bool read_msg(int conn, struct vu_msg *m)
         close_fds(m);
         return false;
     }
-    if (!read_all(conn, &m->p, m->h.size)) {
+    if (!read_all(conn, &m->p, m->h.size, deadline)) {
         dlog(VIOMMU_LOG_ERR, "request %u: truncated payload", m->h.request);
         close_fds(m);
         return false;
@@ -301,10 +327,12 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
     if (err != 0) {
         return err;
     }
-    /* Ring addresses are frontend addresses: map them again. */
+    /* Ring addresses are frontend addresses: map them again (a ring no
+     * longer in guest memory is unmapped, hence not served). */
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
-        if (d->vq[i].num != 0 && d->vq[i].desc_uva != 0) {
-            (void)vq_map(&d->vq[i], &d->mem);
+        if (vq_remap(&d->vq[i], &d->mem) != 0) {
+            dlog(VIOMMU_LOG_WARN, "queue %u is outside the new memory table",
+                 i);
         }
     }
     return 0;
@@ -333,11 +361,10 @@ static int set_vring_fd(struct vu_dev *d, struct vu_msg *m)
         slot = &vq->err_fd;
         break;
     }
-    /* A kick is read when poll says so, and once when the ring starts:
-     * that one must not block. */
-    if (slot == &vq->kick_fd &&
-        fcntl(m->fds[0], F_SETFL, fcntl(m->fds[0], F_GETFL) | O_NONBLOCK) !=
-            0) {
+    /* Never block on the frontend's fds: a kick is also read once when
+     * the ring starts, and a call or err fd nobody reads fills up. */
+    if (!nofd && fcntl(m->fds[0], F_SETFL,
+                       fcntl(m->fds[0], F_GETFL) | O_NONBLOCK) != 0) {
         return -errno;
     }
     if (*slot >= 0) {
@@ -374,11 +401,26 @@ static bool size_ok(const struct vu_msg *m)
     }
 }
 
-/*
- * Handles m. Returns 0 or a negative errno for the REPLY_ACK answer, or 1
- * when the message was answered with its own reply. A failed reply is
- * reported as -EPIPE.
- */
+/* dispatch() results besides 0 and -errno (the REPLY_ACK answer). */
+#define REPLIED 1               /* answered with the request's own reply */
+#define REPLY_FAILED (-0x10000) /* the reply could not be sent */
+
+/* Requests answered with a reply of their own, even when they fail (with
+ * an empty payload): a frontend waits for it. */
+static bool has_reply(uint32_t request)
+{
+    switch (request) {
+    case VHOST_USER_GET_FEATURES:
+    case VHOST_USER_GET_PROTOCOL_FEATURES:
+    case VHOST_USER_GET_QUEUE_NUM:
+    case VHOST_USER_GET_VRING_BASE:
+    case VHOST_USER_GET_CONFIG:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int dispatch(struct vu_dev *d, struct vu_msg *m)
 {
     struct vq *vq;
@@ -390,7 +432,7 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
     /* Only SET_MEM_TABLE and SET_VRING_{KICK,CALL,ERR} carry fds. */
     switch (m->h.request) {
     case VHOST_USER_GET_FEATURES:
-        return reply_u64(d, m, vu_features(d)) ? 1 : -EPIPE;
+        return reply_u64(d, m, vu_features(d)) ? REPLIED : REPLY_FAILED;
     case VHOST_USER_SET_FEATURES:
         return set_features(d, m->p.u64);
     case VHOST_USER_SET_OWNER:
@@ -400,7 +442,7 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         reset_state(d);
         return 0;
     case VHOST_USER_GET_PROTOCOL_FEATURES:
-        return reply_u64(d, m, PROTOCOL_FEATURES) ? 1 : -EPIPE;
+        return reply_u64(d, m, PROTOCOL_FEATURES) ? REPLIED : REPLY_FAILED;
     case VHOST_USER_SET_PROTOCOL_FEATURES:
         if (m->p.u64 & ~PROTOCOL_FEATURES) {
             return -EINVAL;
@@ -408,7 +450,7 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         d->protocol_features = m->p.u64;
         return 0;
     case VHOST_USER_GET_QUEUE_NUM:
-        return reply_u64(d, m, VU_NR_QUEUES) ? 1 : -EPIPE;
+        return reply_u64(d, m, VU_NR_QUEUES) ? REPLIED : REPLY_FAILED;
     case VHOST_USER_SET_MEM_TABLE:
         return set_mem_table(d, m);
     case VHOST_USER_SET_VRING_NUM:
@@ -419,7 +461,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
             return -EINVAL;
         }
         vq->num = m->p.state.num;
-        return 0;
+        /* Mapped rings were checked for the old size. */
+        return vq_remap(vq, &d->mem);
     case VHOST_USER_SET_VRING_ADDR:
         vq = queue(d, m->p.addr.index);
         if (vq == NULL) {
@@ -428,6 +471,7 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         vq->desc_uva = m->p.addr.desc_user_addr;
         vq->avail_uva = m->p.addr.avail_user_addr;
         vq->used_uva = m->p.addr.used_user_addr;
+        vq->addr_set = true;
         return vq_map(vq, &d->mem);
     case VHOST_USER_SET_VRING_BASE:
         vq = queue(d, m->p.state.index);
@@ -444,7 +488,7 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         /* The ring stops: it must be set up again to restart. */
         m->p.state.num = vq->last_avail;
         vq_reset(vq);
-        return send_reply(d, m, sizeof(m->p.state)) ? 1 : -EPIPE;
+        return send_reply(d, m, sizeof(m->p.state)) ? REPLIED : REPLY_FAILED;
     case VHOST_USER_SET_VRING_KICK:
     case VHOST_USER_SET_VRING_CALL:
     case VHOST_USER_SET_VRING_ERR:
@@ -465,9 +509,9 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         struct vu_config *c = &m->p.config;
         /* A zero-sized payload tells the frontend it failed. */
         if (viommu_config_read(d->v, c->offset, c->region, c->size) != 0) {
-            return send_reply(d, m, 0) ? 1 : -EPIPE;
+            return -EINVAL;
         }
-        return send_reply(d, m, m->h.size) ? 1 : -EPIPE;
+        return send_reply(d, m, m->h.size) ? REPLIED : REPLY_FAILED;
     }
     case VHOST_USER_SET_CONFIG:
         return viommu_config_write(d->v, m->p.config.offset, m->p.config.region,
@@ -497,12 +541,15 @@ bool vu_handle_message(struct vu_dev *d)
              m.h.request, m.nfds);
         close_fds(&m);
     }
-    if (ret == -EPIPE) {
+    if (ret == REPLY_FAILED) {
         return false;
     }
     if (ret < 0) {
         dlog(VIOMMU_LOG_WARN, "request %u refused: %s", m.h.request,
              strerror(-ret));
+        if (has_reply(m.h.request)) {
+            return send_reply(d, &m, 0);
+        }
     }
     if (ret <= 0 && (m.h.flags & VHOST_USER_FLAG_NEED_REPLY) &&
         (d->protocol_features & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))) {
@@ -535,6 +582,9 @@ static void serve_requests(struct vu_dev *d)
     const char *why;
     int got;
 
+    unsigned budget = REQUEST_BUDGET;
+
+    d->backlog = false;
     while (vq_ready(vq) && (got = vq_pop(vq, &d->mem, c, &why)) != 0) {
         uint32_t used = 0;
         if (got < 0) {
@@ -549,6 +599,10 @@ static void serve_requests(struct vu_dev *d)
         }
         vq_push(vq, c->head, used);
         pushed = true;
+        if (--budget == 0) {
+            d->backlog = true; /* the rest after a look at the other fds */
+            break;
+        }
     }
     if (pushed && vq_need_notify(vq)) {
         notify(vq->call_fd);
@@ -592,11 +646,22 @@ void vu_kick(struct vu_dev *d, unsigned queue_index)
     struct vq *vq = &d->vq[queue_index];
     uint64_t count;
 
-    if (vq->kick_fd >= 0 && read(vq->kick_fd, &count, sizeof(count)) < 0 &&
-        errno != EAGAIN) {
-        dlog(VIOMMU_LOG_WARN, "queue %u: kick read failed: %s", queue_index,
-             strerror(errno));
+    if (vq->kick_fd >= 0) {
+        ssize_t n = read(vq->kick_fd, &count, sizeof(count));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            /* Not an eventfd that works: it would wake poll forever. */
+            dlog(VIOMMU_LOG_ERR,
+                 "queue %u: kick fd unusable; the ring waits for a new one",
+                 queue_index);
+            close(vq->kick_fd);
+            vq->kick_fd = -1;
+        }
     }
     serve_requests(d);
     vu_serve_events(d);
+}
+
+bool vu_busy(const struct vu_dev *d)
+{
+    return d->backlog;
 }

@@ -28,6 +28,7 @@ struct vu_dev {
     struct mem_table mem;
     struct vq vq[VU_NR_QUEUES];
     struct chain chain; /* scratch for one request */
+    bool backlog;       /* requests left after a budget ran out */
 };
 
 /* Virtio features offered: the device's and the transport's. */
@@ -47,6 +48,8 @@ void vu_disconnect(struct vu_dev *d);
 bool vu_handle_message(struct vu_dev *d);
 /* A queue's kick fd became readable: serve it. */
 void vu_kick(struct vu_dev *d, unsigned queue);
+/* True when requests wait beyond a budget: serve again without a kick. */
+bool vu_busy(const struct vu_dev *d);
 /* Moves pending fault reports into the event queue's buffers. */
 void vu_serve_events(struct vu_dev *d);
 

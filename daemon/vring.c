@@ -3,6 +3,7 @@
 
 #include <endian.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,13 +22,14 @@ static void close_fd(int fd)
 
 void vq_reset(struct vq *vq)
 {
-    bool enabled = vq->enabled;
+    bool enabled = vq->enabled, event_idx = vq->event_idx;
 
     close_fd(vq->kick_fd);
     close_fd(vq->call_fd);
     close_fd(vq->err_fd);
     vq_init(vq);
     vq->enabled = enabled;
+    vq->event_idx = event_idx;
 }
 
 int vq_map(struct vq *vq, const struct mem_table *mem)
@@ -41,8 +43,10 @@ int vq_map(struct vq *vq, const struct mem_table *mem)
     vq->desc = mem_uva(mem, vq->desc_uva, 16 * n);
     vq->avail = mem_uva(mem, vq->avail_uva, 4 + 2 * n + 2);
     vq->used = mem_uva(mem, vq->used_uva, 4 + 8 * n + 2);
+    /* The host addresses too: the rings are read with atomics. */
     if (vq->desc == NULL || vq->avail == NULL || vq->used == NULL ||
-        vq->desc_uva % 16 || vq->avail_uva % 2 || vq->used_uva % 4) {
+        (uintptr_t)vq->desc % 16 || (uintptr_t)vq->avail % 2 ||
+        (uintptr_t)vq->used % 4) {
         vq->desc = NULL;
         vq->avail = NULL;
         vq->used = NULL;
@@ -50,6 +54,14 @@ int vq_map(struct vq *vq, const struct mem_table *mem)
     }
     vq->used_idx = le16toh(__atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE));
     return 0;
+}
+
+int vq_remap(struct vq *vq, const struct mem_table *mem)
+{
+    if (!vq->addr_set) {
+        return 0;
+    }
+    return vq_map(vq, mem);
 }
 
 bool vq_ready(const struct vq *vq)

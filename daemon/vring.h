@@ -21,7 +21,8 @@
 #define CHAIN_MAX_IOV 256
 
 struct vq {
-    unsigned num; /* 0: not set */
+    unsigned num;  /* 0: not set */
+    bool addr_set; /* the *_uva were given */
     uint64_t desc_uva, avail_uva, used_uva;
     struct vring_desc *desc;
     struct vring_avail *avail;
@@ -45,11 +46,15 @@ struct chain {
 };
 
 void vq_init(struct vq *vq);
-/* Closes the fds and forgets everything but `enabled`. */
+/* Closes the fds and forgets everything but `enabled` and `event_idx`. */
 void vq_reset(struct vq *vq);
-/* Translates the ring addresses through the memory table; -EFAULT if a
- * ring is not inside guest memory or misaligned, -EINVAL without a size. */
+/* Translates the ring addresses through the memory table, for the current
+ * size; -EFAULT if a ring is not inside guest memory or misaligned, -EINVAL
+ * without a size. On error the ring is unmapped (not ready). */
 int vq_map(struct vq *vq, const struct mem_table *mem);
+/* Called after the memory table or the size changed: maps the ring again
+ * if its addresses were given. */
+int vq_remap(struct vq *vq, const struct mem_table *mem);
 /* True when the ring can be served: mapped, enabled, kicked, not broken. */
 bool vq_ready(const struct vq *vq);
 

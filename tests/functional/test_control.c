@@ -128,6 +128,10 @@ static void test_commands_and_errors(void **state)
            "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": \"x\"}}",
            "GenericError");
     expect(&c, "{\"execute\": \"no-such-command\"}", "CommandNotFound");
+    expect(&c,
+           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 0, "
+           "\"last\": 4294967295}}",
+           "GenericError");
     expect(&c, "[1, 2]", "GenericError");
 
     struct json_object *r =
@@ -326,6 +330,34 @@ static void test_fault_reaches_event_queue(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
+/* A client that sends commands and never reads the replies does not stop
+ * the daemon: the frontend is still served. */
+static void test_client_that_does_not_read(void **state)
+{
+    struct fe_control c;
+    static char many[64 * 1024];
+    const char *cmd = "{\"execute\": \"query-endpoints\"}";
+    size_t len = strlen(cmd), n = 0;
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&c);
+    while (n + len < sizeof(many)) {
+        memcpy(many + n, cmd, len);
+        n += len;
+    }
+    for (int round = 0; round < 64; round++) {
+        if (send(c.fd, many, n, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0) {
+            break;
+        }
+    }
+    struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    close(c.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +365,7 @@ int main(void)
         cmocka_unit_test_teardown(test_removal_while_attached, teardown),
         cmocka_unit_test_teardown(test_garbage, teardown),
         cmocka_unit_test_teardown(test_fault_reaches_event_queue, teardown),
+        cmocka_unit_test_teardown(test_client_that_does_not_read, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -361,6 +361,67 @@ static void test_fd_mode(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Resizing a mapped ring, or replacing the memory under it, re-checks it:
+ * a ring that no longer fits is not served (no access beyond memory). */
+static void test_ring_changes_rechecked(void **state)
+{
+    struct vhost_vring_state bigger = {0, 512}, bad_base = {7, 0};
+    uint64_t base = FE_MEM_SIZE - 0x1000; /* 256 descriptors end there */
+    struct vhost_vring_addr addr = {.index = 0};
+
+    (void)state;
+    start(&the_fe);
+    addr.desc_user_addr = (uint64_t)(uintptr_t)the_fe.mem + base;
+    addr.avail_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x2000;
+    addr.used_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x3000;
+    assert_int_equal(
+        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_int_not_equal(
+        fe_acked(&the_fe, FE_SET_VRING_NUM, &bigger, 8, NULL, 0), 0);
+    uint64_t one = 1;
+    assert_int_equal(write(the_fe.q[0].kick, &one, 8), 8);
+    assert_alive(&the_fe);
+
+    /* New memory that does not hold the rings: they are not served. */
+    int other = memfd_create("other", MFD_CLOEXEC);
+    assert_int_equal(ftruncate(other, 4096), 0);
+    struct {
+        uint32_t nregions, padding;
+        uint64_t gpa, size, uva, offset;
+    } mem = {1, 0, 0, 4096, 0x10000000000ull, 0};
+    assert_int_equal(
+        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &other, 1), 0);
+    close(other);
+    assert_int_equal(write(the_fe.q[1].kick, &one, 8), 8);
+    assert_alive(&the_fe);
+
+    /* A GET for a queue that does not exist gets an empty reply. */
+    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &bad_base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &bad_base, 8), 0);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* A kick fd that is not an eventfd (a pipe whose writer went away) is
+ * dropped instead of waking the daemon forever. */
+static void test_broken_kick_fd(void **state)
+{
+    int p[2];
+    uint64_t kick = 0;
+
+    (void)state;
+    start(&the_fe);
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_KICK, &kick, 8, &p[0], 1),
+                     0);
+    close(p[0]);
+    close(p[1]);
+    assert_alive(&the_fe);
+    int before = fe_daemon_fds(&the_fe);
+    assert_alive(&the_fe);
+    assert_true(fe_daemon_fds(&the_fe) <= before);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +435,8 @@ int main(void)
         cmocka_unit_test_teardown(test_broken_messages, teardown),
         cmocka_unit_test_teardown(test_request_before_ring_ready, teardown),
         cmocka_unit_test(test_fd_mode),
+        cmocka_unit_test_teardown(test_ring_changes_rechecked, teardown),
+        cmocka_unit_test_teardown(test_broken_kick_fd, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
