@@ -11,7 +11,11 @@ static bool injected(struct hostsim *h, int *err)
 {
     struct hostsim_faults *f = h->faults;
 
-    if (f == NULL || ++f->calls != f->fail_at) {
+    if (f == NULL) {
+        return false;
+    }
+    ++f->calls;
+    if (f->calls != f->fail_at && f->calls != f->fail_also) {
         return false;
     }
     f->fired = true;

@@ -18,10 +18,12 @@
 #define HOSTSIM_MAX_ENDPOINTS 64
 
 /* Failure injection shared by any number of contexts: the fail_at-th host
- * call (counting from 1, over all of them) returns err. */
+ * call (counting from 1, over all of them) returns err, and so does the
+ * fail_also-th (to fail the undoing of the first failure, say). */
 struct hostsim_faults {
     unsigned calls;
-    unsigned fail_at; /* 0: never */
+    unsigned fail_at;   /* 0: never */
+    unsigned fail_also; /* a second failing call, 0: none */
     int err;
     bool fired;
 };
