@@ -152,16 +152,22 @@ int fe_stop(struct fe *f)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
-             const void *payload, uint32_t size, const int *fds, unsigned nfds)
+bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
+                uint32_t size, const int *fds, unsigned nfds)
 {
     struct header h = {request, 1u | flags, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    char control[CMSG_SPACE(sizeof(int) * 16)];
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * FE_MAX_FDS)];
+        struct cmsghdr align;
+    } control;
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
 
+    if (nfds > FE_MAX_FDS) {
+        return false;
+    }
     if (nfds > 0) {
-        mh.msg_control = control;
+        mh.msg_control = control.buf;
         mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
         struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
         c->cmsg_level = SOL_SOCKET;
@@ -169,7 +175,14 @@ bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
         c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
         memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     }
-    return sendmsg(f->sock, &mh, MSG_NOSIGNAL) == (ssize_t)(sizeof(h) + size);
+    return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+           (ssize_t)(sizeof(h) + size);
+}
+
+bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
+             const void *payload, uint32_t size, const int *fds, unsigned nfds)
+{
+    return fe_send_on(f->sock, request, flags, payload, size, fds, nfds);
 }
 
 static bool read_full(int fd, void *buf, size_t len)

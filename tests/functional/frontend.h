@@ -68,7 +68,12 @@ void fe_connect(struct fe *f);
 /* Closes the connection and the frontend's ring fds; guest memory stays. */
 void fe_disconnect(struct fe *f);
 
-/* Sends a message with fds; returns false if the daemon hung up. */
+/* Sends one vhost-user message with up to FE_MAX_FDS fds on any socket,
+ * without waiting; false if the peer hung up or the socket is full. */
+#define FE_MAX_FDS 8
+bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
+                uint32_t size, const int *fds, unsigned nfds);
+/* The same on the frontend's connection. */
 bool fe_send(struct fe *f, uint32_t request, uint32_t flags,
              const void *payload, uint32_t size, const int *fds, unsigned nfds);
 /* Receives a reply payload into buf; returns its size, -1 on EOF. */

@@ -18,6 +18,7 @@
 
 #include <linux/virtio_iommu.h>
 
+#include "input.h"
 #include "hostsim.h"
 #include "internal.h"
 
@@ -25,21 +26,6 @@
 
 static struct hostsim hosts[NR_HOSTS];
 static struct hostsim_faults faults;
-
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < bytes && in->left > 0; i++, in->left--) {
-        v |= (uint64_t)*in->p++ << (8 * i);
-    }
-    return v;
-}
 
 static void check_hosts(struct viommu *v)
 {

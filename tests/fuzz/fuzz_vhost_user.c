@@ -21,27 +21,14 @@
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
 
+#include "frontend.h"
+#include "input.h"
 #include "log.h"
 #include "vhost_user.h"
 
 #define MEM_SIZE (64 * 1024)
 #define FE_UVA 0x7f0000000000ull /* the frontend's address of guest RAM */
 #define QUEUE_SIZE 16
-
-struct input {
-    const uint8_t *p;
-    size_t left;
-};
-
-static uint64_t take(struct input *in, unsigned bytes)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < bytes && in->left > 0; i++, in->left--) {
-        v |= (uint64_t)*in->p++ << (8 * i);
-    }
-    return v;
-}
 
 static int memfd = -1;
 static uint8_t *mem;
@@ -76,24 +63,10 @@ static void send_msg(struct conn *c, uint32_t request, uint32_t flags,
                      const void *payload, uint32_t size, const int *fds,
                      unsigned nfds)
 {
-    uint32_t h[3] = {request, flags, size};
-    struct iovec iov[2] = {{h, sizeof(h)}, {(void *)payload, size}};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } control;
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
-
-    if (nfds > 0) {
-        mh.msg_control = control.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+    /* Unsent, the backend would wait for it. */
+    if (!fe_send_on(c->fe, request, flags, payload, size, fds, nfds)) {
+        return;
     }
-    (void)sendmsg(c->fe, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (!vu_handle_message(c->d)) {
         vu_disconnect(c->d);
         close(c->fe);
