@@ -297,7 +297,9 @@ int main(int argc, char **argv)
         int err = add_endpoints(v, endpoints[i]);
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--endpoint=%s: %s", endpoints[i],
-                 err == -EINVAL ? "invalid" : strerror(-err));
+                 err == -EINVAL  ? "invalid"
+                 : err == -E2BIG ? "more than 65536 endpoints in one range"
+                                 : strerror(-err));
             viommu_free(v);
             return 1;
         }
