@@ -45,7 +45,7 @@ struct hostsim {
         bool identity;
     } attached[HOSTSIM_MAX_ENDPOINTS];
     size_t nr_attached;
-    unsigned map_calls, unmap_calls;
+    unsigned map_calls; /* map calls received, failed or not */
 };
 
 extern const struct viommu_host_ops hostsim_ops;
