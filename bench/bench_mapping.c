@@ -157,7 +157,7 @@ static bool dev_map(struct viommu *v, uint64_t iova)
 
 static uint64_t dev_translate(struct viommu *v, uint64_t iova)
 {
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     if (viommu_translate(v, 1, iova, VIOMMU_ACCESS_READ, &t) != 0) {
         return 0;

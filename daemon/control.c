@@ -9,7 +9,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "endpoints.h"
 #include "log.h"
 
 #define MAX_RESERVED 16
@@ -203,12 +202,11 @@ static struct json_object *cmd_endpoint_add(struct control *c,
                              "a reserved region needs 'start' and 'end'");
             }
             resv[ep.nr_resv++] =
-                (struct viommu_resv_region){start, end, VIOMMU_RESV_RESERVED};
+                (struct viommu_resv_region)VIOMMU_RESV_REGION(start, end, VIOMMU_RESV_RESERVED);
         }
     }
-    c->quiet = true;
-    int err = endpoints_add_range(c->v, (uint32_t)first, (uint32_t)last, &ep);
-    c->quiet = false;
+    int err =
+        viommu_endpoint_add_range(c->v, (uint32_t)first, (uint32_t)last, &ep);
     if (err != 0) {
         return error("GenericError",
                      err == -EEXIST   ? "endpoint already declared"
@@ -271,13 +269,17 @@ static int add_member(void *opaque, uint32_t id)
 static int add_domain(void *opaque, uint32_t id)
 {
     struct walk *w = opaque;
-    struct viommu_domain_info info;
+    struct viommu_domain_info info = {.size = sizeof(info)};
     if (viommu_domain_info(w->v, id, &info) != 0) {
         return -ENOENT;
     }
     struct json_object *o = json_object_new_object();
     struct walk members = {w->v, json_object_new_array(), id};
-    viommu_foreach_endpoint(w->v, add_member, &members);
+    if (viommu_foreach_endpoint(w->v, add_member, &members) != 0) {
+        json_object_put(members.list);
+        json_object_put(o);
+        return -ENOMEM;
+    }
     json_object_object_add(o, "id", json_object_new_uint64(id));
     json_object_object_add(o, "bypass", json_object_new_boolean(info.bypass));
     json_object_object_add(o, "endpoints", members.list);
@@ -318,7 +320,7 @@ static int add_mapping(void *opaque, uint64_t iova, uint64_t last, uint64_t gpa,
 static struct json_object *cmd_query_mappings(struct control *c,
                                               struct json_object *args)
 {
-    struct viommu_domain_info info;
+    struct viommu_domain_info info = {.size = sizeof(info)};
     uint64_t domain, limit = DEFAULT_MAPPING_LIMIT;
 
     if (!get_uint(args, "domain", UINT32_MAX, &domain)) {
@@ -344,10 +346,13 @@ static struct json_object *cmd_query_mappings(struct control *c,
 
 static struct json_object *cmd_query_stats(struct control *c)
 {
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
     struct json_object *o = json_object_new_object();
 
-    viommu_get_stats(c->v, &st);
+    if (viommu_get_stats(c->v, &st) != 0) {
+        json_object_put(o);
+        return error("GenericError", "statistics unavailable");
+    }
     json_object_object_add(o, "endpoints",
                            json_object_new_uint64(st.endpoints));
     json_object_object_add(o, "domains", json_object_new_uint64(st.domains));
@@ -368,7 +373,7 @@ static struct json_object *cmd_query_stats(struct control *c)
 static struct json_object *cmd_translate(struct control *c,
                                          struct json_object *args)
 {
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     uint64_t ep, iova, access = VIOMMU_ACCESS_READ;
     struct json_object *write;
 
@@ -419,10 +424,11 @@ static struct json_object *execute(struct control *c, struct json_object *cmd)
     }
     if (strcmp(n, "query-endpoints") == 0 || strcmp(n, "query-domains") == 0) {
         struct walk w = {c->v, json_object_new_array(), 0};
-        if (n[6] == 'e') {
-            viommu_foreach_endpoint(c->v, add_endpoint, &w);
-        } else {
-            viommu_foreach_domain(c->v, add_domain, &w);
+        int err = n[6] == 'e' ? viommu_foreach_endpoint(c->v, add_endpoint, &w)
+                              : viommu_foreach_domain(c->v, add_domain, &w);
+        if (err != 0) {
+            json_object_put(w.list);
+            return error("GenericError", strerror(-err));
         }
         return ret(w.list);
     }
@@ -577,9 +583,6 @@ void control_endpoint_removed(void *opaque, uint32_t id, int host_err)
 
     dlog(VIOMMU_LOG_INFO, "endpoint %u removed%s", id,
          host_err != 0 ? " (host state may remain)" : "");
-    if (c->quiet) {
-        return;
-    }
     gettimeofday(&tv, NULL);
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         struct control_client *cl = &c->clients[i];

@@ -38,7 +38,6 @@ struct control_client {
 struct control {
     int listen_fd; /* -1: no control socket */
     struct viommu *v;
-    bool quiet; /* no events (undoing a half-done endpoint-add) */
     struct control_client clients[CONTROL_MAX_CLIENTS];
 };
 

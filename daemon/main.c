@@ -18,7 +18,6 @@
 #include <json-c/json.h>
 
 #include "control.h"
-#include "endpoints.h"
 #include "log.h"
 #include "vhost_user.h"
 
@@ -91,7 +90,7 @@ static int add_endpoints(struct viommu *v, const char *spec)
                    ep.nr_resv < MAX_RESV &&
                    parse_range(p + 10, &p, &a, &b, false)) {
             resv[ep.nr_resv++] =
-                (struct viommu_resv_region){a, b, VIOMMU_RESV_RESERVED};
+                (struct viommu_resv_region)VIOMMU_RESV_REGION(a, b, VIOMMU_RESV_RESERVED);
         } else {
             return -EINVAL;
         }
@@ -99,7 +98,7 @@ static int add_endpoints(struct viommu *v, const char *spec)
     if (*p != '\0') {
         return -EINVAL;
     }
-    return endpoints_add_range(v, (uint32_t)first, (uint32_t)last, &ep);
+    return viommu_endpoint_add_range(v, (uint32_t)first, (uint32_t)last, &ep);
 }
 
 static int print_capabilities(void)

@@ -132,7 +132,9 @@ static void reset_state(struct vu_dev *d)
     d->backlog = false;
     d->features = 0;
     d->protocol_features = 0;
-    viommu_reset(d->v, VIOMMU_RESET_DEVICE);
+    if (viommu_reset(d->v, VIOMMU_RESET_DEVICE) != 0) {
+        dlog(VIOMMU_LOG_ERR, "device reset refused");
+    }
 }
 
 void vu_connect(struct vu_dev *d, int conn)
@@ -593,8 +595,8 @@ static void serve_requests(struct vu_dev *d)
         }
         /* Fails only for NULL arguments, which a chain never has; used
          * stays 0 then, which the guest reads as an I/O error. */
-        if (viommu_handle_request(d->v, c->in, c->nr_in, c->out, c->nr_out,
-                                  &used) != 0) {
+        if (viommu_handle_request(d->v, c->req, c->nr_req, c->resp,
+                                  c->nr_resp, &used) != 0) {
             used = 0;
         }
         vq_push(vq, c->head, used);
@@ -613,15 +615,10 @@ void vu_serve_events(struct vu_dev *d)
 {
     struct vq *vq = &d->vq[1];
     struct chain *c = &d->chain;
-    struct viommu_stats st;
     bool pushed = false;
     const char *why;
 
-    for (;;) {
-        viommu_get_stats(d->v, &st);
-        if (st.pending_faults == 0 || !vq_ready(vq)) {
-            break;
-        }
+    while (viommu_event_pending(d->v) && vq_ready(vq)) {
         int got = vq_pop(vq, &d->mem, c, &why);
         if (got <= 0) {
             if (got < 0) {
@@ -630,7 +627,7 @@ void vu_serve_events(struct vu_dev *d)
             break;
         }
         uint32_t used = 0;
-        if (viommu_event_pop(d->v, c->out, c->nr_out, &used) != 0) {
+        if (viommu_event_pop(d->v, c->resp, c->nr_resp, &used) != 0) {
             dlog(VIOMMU_LOG_WARN, "event buffer of the guest too small");
         }
         vq_push(vq, c->head, used);

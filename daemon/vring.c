@@ -82,8 +82,8 @@ static int add_buffer(const struct mem_table *mem, struct chain *c,
     while (len > 0) {
         uint64_t contig;
         void *p = mem_gpa(mem, addr, len, &contig);
-        unsigned *nr = writable ? &c->nr_out : &c->nr_in;
-        struct iovec *iov = writable ? c->out : c->in;
+        unsigned *nr = writable ? &c->nr_resp : &c->nr_req;
+        struct iovec *iov = writable ? c->resp : c->req;
         if (p == NULL) {
             *why = "buffer outside guest memory";
             return -EFAULT;
@@ -106,7 +106,7 @@ static int walk(struct vq *vq, const struct mem_table *mem, uint16_t head,
     unsigned max = vq->num, seen = 0, i = head;
     bool indirect = false;
 
-    c->nr_in = c->nr_out = 0;
+    c->nr_req = c->nr_resp = 0;
     for (;;) {
         struct vring_desc d;
         memcpy(&d, table + 16 * (size_t)i, sizeof(d));
@@ -139,7 +139,7 @@ static int walk(struct vq *vq, const struct mem_table *mem, uint16_t head,
             continue;
         }
         bool writable = flags & VRING_DESC_F_WRITE;
-        if (!writable && c->nr_out > 0) {
+        if (!writable && c->nr_resp > 0) {
             *why = "readable buffer after a writable one";
             return -EINVAL;
         }

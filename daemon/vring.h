@@ -40,9 +40,9 @@ struct vq {
 /* A descriptor chain: device-readable then device-writable buffers. */
 struct chain {
     uint16_t head;
-    unsigned nr_in, nr_out;
-    struct iovec in[CHAIN_MAX_IOV];
-    struct iovec out[CHAIN_MAX_IOV];
+    unsigned nr_req, nr_resp; /* driver-written, device-writable */
+    struct iovec req[CHAIN_MAX_IOV];
+    struct iovec resp[CHAIN_MAX_IOV];
 };
 
 void vq_init(struct vq *vq);

@@ -6,7 +6,13 @@
 
 #include <linux/virtio_iommu.h>
 
-#include "internal.h"
+#include "abi.h"
+#include "domain.h"
+#include "endpoint.h"
+#include "faults.h"
+#include "iotlb.h"
+#include "log.h"
+#include "wire.h"
 
 #define DEFAULT_PAGE_SIZE_MASK (~0xfffULL)
 #define DEFAULT_PROBE_SIZE 512
@@ -15,25 +21,6 @@
 #define DEFAULT_MAX_MAPPINGS_PER_DOMAIN (1u << 20)
 #define DEFAULT_MAX_MAPPINGS (1u << 22)
 #define DEFAULT_MAX_PENDING_FAULTS 256
-
-int copy_versioned(void *dst, size_t dst_size, const void *src,
-                   uint32_t src_size)
-{
-    if (src == NULL || src_size < sizeof(uint32_t)) {
-        return -EINVAL;
-    }
-    if (src_size > dst_size) {
-        const uint8_t *extra = (const uint8_t *)src + dst_size;
-        for (size_t i = 0; i < src_size - dst_size; i++) {
-            if (extra[i] != 0) {
-                return -EINVAL;
-            }
-        }
-    }
-    memset(dst, 0, dst_size);
-    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
-    return 0;
-}
 
 static int config_normalize(struct viommu_config *c)
 {
@@ -99,8 +86,7 @@ struct viommu *viommu_new(const struct viommu_config *config)
         errno = ENOMEM;
         return NULL;
     }
-    err = copy_versioned(&v->cfg, sizeof(v->cfg), config,
-                         config != NULL ? config->size : 0);
+    err = copy_versioned(&v->cfg, sizeof(v->cfg), config);
     if (err == 0) {
         err = config_normalize(&v->cfg);
     }
@@ -127,12 +113,18 @@ struct viommu *viommu_new(const struct viommu_config *config)
     }
     v->accepted = v->offered;
     v->bypass = v->cfg.boot_bypass; /* R5 */
+    iotlb_init(&v->iotlb);
     return v;
+}
+
+uint32_t viommu_version(void)
+{
+    return VIOMMU_VERSION;
 }
 
 void viommu_free(struct viommu *v)
 {
-    if (v == NULL) {
+    if (v == NULL || v->busy) {
         return;
     }
     endpoints_free_all(v);
@@ -144,15 +136,23 @@ void viommu_free(struct viommu *v)
 
 uint64_t viommu_device_features(const struct viommu *v)
 {
-    return v->offered;
+    return v != NULL ? v->offered : 0;
 }
 
 int viommu_set_driver_features(struct viommu *v, uint64_t features)
 {
+    if (v == NULL) {
+        return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
+    }
     if ((features & ~v->offered) != 0 || !(features & VIOMMU_F_VERSION_1)) {
         return -EINVAL;
     }
+    bool bypassed = viommu_bypass_effective(v);
     v->accepted = features;
+    invalidate_unattached(v, bypassed);
     return 0;
 }
 
@@ -168,7 +168,7 @@ int viommu_config_read(const struct viommu *v, uint32_t offset, void *buf,
     size_t size = wire_config_size();
 
     _Static_assert(sizeof(struct virtio_iommu_config) <= sizeof(cfg), "cfg");
-    if (buf == NULL || offset > size || len > size - offset) {
+    if (v == NULL || buf == NULL || offset > size || len > size - offset) {
         return -EINVAL;
     }
     wire_encode_config(v, cfg);
@@ -182,8 +182,12 @@ int viommu_config_write(struct viommu *v, uint32_t offset, const void *buf,
     size_t size = wire_config_size();
     uint8_t value;
 
-    if (buf == NULL || len == 0 || offset > size || len > size - offset) {
+    if (v == NULL || buf == NULL || len == 0 || offset > size ||
+        len > size - offset) {
         return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
     }
     /* Only `bypass` is writable; the reserved bytes after it are ignored. */
     if (offset != wire_config_bypass_offset()) {
@@ -198,18 +202,29 @@ int viommu_config_write(struct viommu *v, uint32_t offset, const void *buf,
              "bypass write of %u ignored", value);
         return -EINVAL;
     }
+    bool bypassed = viommu_bypass_effective(v);
     v->bypass = value;
+    invalidate_unattached(v, bypassed);
     return 0;
 }
 
-void viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
+int viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
 {
+    int ignored = 0;
+
+    if (v == NULL ||
+        (kind != VIOMMU_RESET_DEVICE && kind != VIOMMU_RESET_SYSTEM)) {
+        return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
+    }
     /* Domains exist while endpoints are attached: detaching every endpoint
      * destroys them all, host contexts included. */
     for (uint32_t i = 0; i < v->endpoints.n; i++) {
         struct endpoint *ep = (struct endpoint *)v->endpoints.items[i];
         if (ep->domain != NULL) {
-            endpoint_detach_forced(v, ep);
+            endpoint_detach_forced(v, ep, &ignored);
         }
     }
     faults_clear(v);
@@ -218,23 +233,30 @@ void viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
     if (kind == VIOMMU_RESET_SYSTEM) {
         v->bypass = v->cfg.boot_bypass;
     }
+    invalidate_all(v);
+    return 0;
 }
 
-void viommu_get_stats(const struct viommu *v, struct viommu_stats *stats)
+int viommu_get_stats(const struct viommu *v, struct viommu_stats *stats)
 {
-    stats->endpoints = v->endpoints.n;
-    stats->domains = v->domains.n;
-    stats->mappings = v->nr_mappings;
-    stats->pending_faults = v->faults.count;
-    stats->dropped_faults = v->faults.dropped;
-    stats->host_contexts = 0;
-    for (const struct hostctx *c = v->hostctxs; c != NULL; c = c->next) {
-        stats->host_contexts++;
+    struct viommu_stats out = {.size = sizeof(out)};
+
+    if (v == NULL) {
+        return -EINVAL;
     }
-    stats->host_errors = v->host_errors;
+    out.endpoints = v->endpoints.n;
+    out.domains = v->domains.n;
+    out.mappings = v->nr_mappings;
+    out.pending_faults = v->faults.count;
+    out.dropped_faults = v->faults.dropped;
+    for (const struct hostctx *c = v->hostctxs; c != NULL; c = c->next) {
+        out.host_contexts++;
+    }
+    out.host_errors = v->host_errors;
+    return fill_versioned(stats, &out, sizeof(out));
 }
 
 bool viommu_bypass(const struct viommu *v)
 {
-    return v->bypass != 0;
+    return v != NULL && v->bypass != 0;
 }

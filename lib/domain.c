@@ -10,7 +10,12 @@
 
 #include <linux/virtio_iommu.h>
 
-#include "internal.h"
+#include "abi.h"
+#include "domain.h"
+#include "group.h"
+#include "host.h"
+#include "iotlb.h"
+#include "log.h"
 
 static struct domain *domain_create(struct viommu *v, uint32_t id, bool bypass)
 {
@@ -39,7 +44,8 @@ static void domain_destroy(struct viommu *v, struct domain *d)
     free(d);
 }
 
-/* The device's side of a detach, once the host context is done. */
+/* The device's side of a detach, once the host context is done: what the
+ * endpoint translated through the domain is gone. */
 static void domain_unlink(struct viommu *v, struct endpoint *ep)
 {
     struct domain *d = ep->domain;
@@ -54,11 +60,13 @@ static void domain_unlink(struct viommu *v, struct endpoint *ep)
     if (d->endpoints == NULL) {
         domain_destroy(v, d);
     }
+    invalidate(v, ep->id, 0, UINT64_MAX);
 }
 
-void endpoint_detach_forced(struct viommu *v, struct endpoint *ep)
+void endpoint_detach_forced(struct viommu *v, struct endpoint *ep,
+                            int *host_err)
 {
-    host_leave(v, ep, true);
+    host_leave(v, ep, host_err);
     domain_unlink(v, ep);
 }
 
@@ -136,6 +144,8 @@ int req_attach(struct viommu *v, const struct request *r)
     }
     if (ep->domain != NULL) {
         domain_unlink(v, ep); /* R17 */
+    } else {
+        invalidate(v, ep->id, 0, UINT64_MAX); /* it may have bypassed */
     }
     ep->domain = d;
     ep->next_in_domain = d->endpoints;
@@ -154,7 +164,7 @@ int req_detach(struct viommu *v, const struct request *r)
     if (ep->domain == NULL || ep->domain->id != r->domain) {
         return -EINVAL; /* R22 */
     }
-    int err = host_leave(v, ep, false);
+    int err = host_leave(v, ep, NULL);
     if (err != 0) {
         return err;
     }
@@ -165,8 +175,10 @@ int req_detach(struct viommu *v, const struct request *r)
 int viommu_endpoint_domain(const struct viommu *v, uint32_t id,
                            uint32_t *domain, bool *bypass)
 {
+    if (v == NULL) {
+        return -EINVAL;
+    }
     const struct endpoint *ep = idtable_find(&v->endpoints, id);
-
     if (ep == NULL) {
         return -ENOENT;
     }
@@ -197,51 +209,62 @@ static int walk_one(void *opaque, const struct mapping *m)
 int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
                                   viommu_mapping_fn fn, void *opaque)
 {
-    const struct domain *d = idtable_find(&v->domains, id);
     struct walk w = {fn, opaque};
+    int ret;
 
+    if (v == NULL || fn == NULL) {
+        return -EINVAL;
+    }
+    const struct domain *d = idtable_find(&v->domains, id);
     if (d == NULL) {
         return -ENOENT;
     }
-    return mapstore_foreach(&d->maps, walk_one, &w);
+    CALLBACK(v, ret = mapstore_foreach(&d->maps, walk_one, &w));
+    return ret;
 }
 
-static int foreach_id(const struct idtable *t, viommu_id_fn fn, void *opaque)
+static int foreach_id(const struct viommu *v, const struct idtable *t,
+                      viommu_id_fn fn, void *opaque)
 {
-    for (uint32_t i = 0; i < t->n; i++) {
-        int ret = fn(opaque, *t->items[i]);
-        if (ret != 0) {
-            return ret;
-        }
+    int ret = 0;
+
+    if (v == NULL || fn == NULL) {
+        return -EINVAL;
     }
-    return 0;
+    for (uint32_t i = 0; i < t->n && ret == 0; i++) {
+        CALLBACK(v, ret = fn(opaque, *t->items[i]));
+    }
+    return ret;
 }
 
 int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
                             void *opaque)
 {
-    return foreach_id(&v->endpoints, fn, opaque);
+    return foreach_id(v, v != NULL ? &v->endpoints : NULL, fn, opaque);
 }
 
 int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn, void *opaque)
 {
-    return foreach_id(&v->domains, fn, opaque);
+    return foreach_id(v, v != NULL ? &v->domains : NULL, fn, opaque);
 }
 
 int viommu_domain_info(const struct viommu *v, uint32_t id,
                        struct viommu_domain_info *info)
 {
-    const struct domain *d = idtable_find(&v->domains, id);
+    struct viommu_domain_info out = {.size = sizeof(out)};
 
+    if (v == NULL) {
+        return -EINVAL;
+    }
+    const struct domain *d = idtable_find(&v->domains, id);
     if (d == NULL) {
         return -ENOENT;
     }
-    info->bypass = d->bypass;
-    info->endpoints = 0;
+    out.bypass = d->bypass;
     for (const struct endpoint *ep = d->endpoints; ep != NULL;
          ep = ep->next_in_domain) {
-        info->endpoints++;
+        out.endpoints++;
     }
-    info->mappings = d->maps.count;
-    return 0;
+    out.mappings = d->maps.count;
+    return fill_versioned(info, &out, sizeof(out));
 }

@@ -2,14 +2,21 @@
 /*
  * Endpoints: declared with their host geometry, host context and group;
  * removed (hot-unplug, SR-IOV VF disable) as a DETACH would, host state
- * first, the embedder told last. PROBE reports their reserved regions
- * (R35-R45).
+ * first, the embedder told last.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "abi.h"
+#include "domain.h"
+#include "endpoint.h"
+#include "faults.h"
+#include "group.h"
+#include "host.h"
+#include "iotlb.h"
+#include "log.h"
+#include "regions.h"
 
 #define GROUP_KEY_GROUP (1ULL << 32)
 #define GROUP_KEY_ALIAS (2ULL << 32)
@@ -26,16 +33,39 @@ static uint64_t group_key(const struct viommu_endpoint_config *cfg)
 }
 
 /* The host geometry of the endpoint: declared, asked, or none. */
-static int endpoint_geometry(const struct viommu_endpoint_config *cfg,
+static int endpoint_geometry(struct viommu *v,
+                             const struct viommu_endpoint_config *cfg,
+                             const struct hostctx *host,
                              struct viommu_host_geometry *g)
 {
-    memset(g, 0, sizeof(*g));
     if (cfg->geometry != NULL) {
-        *g = *cfg->geometry;
+        return copy_versioned(g, sizeof(*g), cfg->geometry);
+    }
+    return hostctx_geometry(v, host, cfg->id, g);
+}
+
+/* The declared regions, each copied with the array's element size. */
+static int copy_declared(const struct viommu_endpoint_config *cfg,
+                         struct viommu_resv_region *list)
+{
+    if (cfg->nr_resv == 0) {
         return 0;
     }
-    if (cfg->host_ops != NULL && cfg->host_ops->geometry != NULL) {
-        return cfg->host_ops->geometry(cfg->host_ctx, cfg->id, g);
+    if (cfg->resv == NULL) {
+        return -EINVAL;
+    }
+    uint32_t stride = cfg->resv[0].size;
+    for (size_t i = 0; i < cfg->nr_resv; i++) {
+        const void *r = (const uint8_t *)cfg->resv + i * stride;
+        uint32_t size;
+        memcpy(&size, r, sizeof(size));
+        if (size != stride) {
+            return -EINVAL;
+        }
+        int err = copy_versioned(&list[i], sizeof(list[i]), r);
+        if (err != 0) {
+            return err;
+        }
     }
     return 0;
 }
@@ -49,120 +79,99 @@ static int build_regions(const struct viommu *v,
                          const struct viommu_host_geometry *geo,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
-    const struct viommu_resv_region *msi = NULL;
-    struct viommu_resv_region dev_msi = {v->cfg.msi_start, v->cfg.msi_end,
-                                         VIOMMU_RESV_MSI};
+    struct viommu_resv_region msi = {sizeof(msi), v->cfg.msi_start,
+                                     v->cfg.msi_end, VIOMMU_RESV_MSI};
+    bool has_msi = !v->cfg.no_msi_window, declared_msi = false;
     size_t nr = 0;
     int err;
 
-    if (cfg->nr_resv > 0 && cfg->resv == NULL) {
-        return -EINVAL;
-    }
     if (cfg->nr_resv > UINT16_MAX) {
         return -ENOSPC;
     }
-    for (size_t i = 0; i < cfg->nr_resv; i++) {
-        const struct viommu_resv_region *r = &cfg->resv[i];
-        if (r->start > r->end ||
-            (r->type != VIOMMU_RESV_RESERVED && r->type != VIOMMU_RESV_MSI)) {
-            return -EINVAL;
-        }
-        if (r->type == VIOMMU_RESV_MSI) {
-            if (msi != NULL) {
-                return -EINVAL; /* R44 */
-            }
-            msi = r;
-        }
-    }
-    if (msi == NULL && !v->cfg.no_msi_window) {
-        msi = &dev_msi;
-    }
-
     /* Room for the declared regions, the holes, and what normalizing adds. */
     struct viommu_resv_region *list =
         calloc(cfg->nr_resv + geo->nr_usable + 1 + 2, sizeof(*list));
     if (list == NULL) {
         return -ENOMEM;
     }
-    for (size_t i = 0; i < cfg->nr_resv; i++) {
-        if (cfg->resv[i].type == VIOMMU_RESV_RESERVED) {
-            list[nr++] = cfg->resv[i];
+    err = copy_declared(cfg, list);
+    for (size_t i = 0; err == 0 && i < cfg->nr_resv; i++) {
+        const struct viommu_resv_region *r = &list[i];
+        if (r->start > r->end ||
+            (r->type != VIOMMU_RESV_RESERVED && r->type != VIOMMU_RESV_MSI)) {
+            err = -EINVAL;
+        } else if (r->type == VIOMMU_RESV_MSI) {
+            if (declared_msi) {
+                err = -EINVAL; /* R44 */
+            }
+            declared_msi = has_msi = true;
+            msi = *r;
+        } else {
+            list[nr++] = *r; /* RESERVED ones first, in place */
         }
     }
-    err = regions_add_holes(list, &nr, geo->usable, geo->nr_usable,
-                            v->cfg.input_start, v->cfg.input_end);
+    if (err == 0) {
+        err = regions_add_holes(list, &nr, geo->usable, geo->nr_usable,
+                                v->cfg.input_start, v->cfg.input_end);
+    }
     if (err != 0) {
         free(list);
         return err;
     }
     *out = list;
-    *nr_out = (uint32_t)regions_normalize(list, nr, msi);
+    *nr_out = (uint32_t)regions_normalize(list, nr, has_msi ? &msi : NULL);
     return 0;
 }
 
-static bool host_ops_complete(const struct viommu_host_ops *ops)
+/* Declares an endpoint from this library's version of the struct. */
+static int endpoint_add(struct viommu *v,
+                        const struct viommu_endpoint_config *cfg)
 {
-    return ops->attach != NULL && ops->detach != NULL && ops->map != NULL &&
-           ops->unmap != NULL;
-}
-
-int viommu_endpoint_add(struct viommu *v,
-                        const struct viommu_endpoint_config *config)
-{
-    struct viommu_endpoint_config cfg;
     struct viommu_host_geometry geo;
+    struct hostctx *host = NULL;
     int err;
 
-    if (v == NULL) {
-        return -EINVAL;
-    }
-    err = copy_versioned(&cfg, sizeof(cfg), config,
-                         config != NULL ? config->size : 0);
-    if (err != 0) {
-        return err;
-    }
-    if (idtable_find(&v->endpoints, cfg.id) != NULL) {
+    if (idtable_find(&v->endpoints, cfg->id) != NULL) {
         return -EEXIST;
     }
-    if (cfg.host_ops != NULL && !host_ops_complete(cfg.host_ops)) {
-        return -EINVAL;
+    if (cfg->host_ops != NULL) {
+        err = hostctx_get(v, cfg->host_ops, cfg->host_ctx, &host);
+        if (err != 0) {
+            return err;
+        }
     }
-    err = endpoint_geometry(&cfg, &geo);
-    if (err != 0) {
-        return err;
-    }
-    if (geo.nr_usable > VIOMMU_HOST_MAX_RANGES) {
-        return -EINVAL;
+    err = endpoint_geometry(v, cfg, host, &geo);
+    if (err == 0 && geo.nr_usable > VIOMMU_HOST_MAX_RANGES) {
+        err = -EINVAL;
     }
     /* Every mapping the guest can make is granule-aligned: the host's
      * smallest page must divide the granule (both are powers of two). */
-    if (geo.page_size_mask != 0 &&
+    if (err == 0 && geo.page_size_mask != 0 &&
         (geo.page_size_mask & -geo.page_size_mask) > v->granule) {
         vlog(v, VIOMMU_LOG_ERR, VIOMMU_LOG_SOURCE_DEVICE,
              "endpoint %u refused: the host's smallest page (sizes %#llx) "
              "exceeds the device granule %#llx",
-             cfg.id, (unsigned long long)geo.page_size_mask,
+             cfg->id, (unsigned long long)geo.page_size_mask,
              (unsigned long long)v->granule);
-        return -EINVAL;
+        err = -EINVAL;
+    }
+    if (err != 0) {
+        goto err_put_host;
     }
     struct endpoint *ep = calloc(1, sizeof(*ep));
     if (ep == NULL) {
-        return -ENOMEM;
+        err = -ENOMEM;
+        goto err_put_host;
     }
-    ep->id = cfg.id;
-    err = build_regions(v, &cfg, &geo, &ep->own, &ep->nr_own);
+    ep->id = cfg->id;
+    ep->host = host;
+    err = build_regions(v, cfg, &geo, &ep->own, &ep->nr_own);
     if (err != 0) {
         goto err_free_ep;
     }
-    if (cfg.host_ops != NULL) {
-        err = hostctx_get(v, cfg.host_ops, cfg.host_ctx, &ep->host);
-        if (err != 0) {
-            goto err_free_own;
-        }
-    }
-    err = group_join(v, ep, group_key(&cfg));
+    err = group_join(v, ep, group_key(cfg));
     if (err != 0) {
-        goto err_put_host;
+        goto err_free_own;
     }
     err = idtable_insert(&v->endpoints, ep);
     if (err != 0) {
@@ -175,21 +184,93 @@ int viommu_endpoint_add(struct viommu *v,
 
 err_leave_group:
     group_leave(v, ep);
-err_put_host:
-    if (ep->host != NULL) {
-        hostctx_put(v, ep->host);
-    }
 err_free_own:
     free(ep->own);
 err_free_ep:
     free(ep);
+err_put_host:
+    if (host != NULL) {
+        hostctx_put(v, host);
+    }
     return err;
 }
 
-static void endpoint_free(struct viommu *v, struct endpoint *ep)
+int viommu_endpoint_add(struct viommu *v,
+                        const struct viommu_endpoint_config *config)
+{
+    struct viommu_endpoint_config cfg;
+
+    if (v == NULL) {
+        return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
+    }
+    int err = copy_versioned(&cfg, sizeof(cfg), config);
+    return err != 0 ? err : endpoint_add(v, &cfg);
+}
+
+int endpoints_add_each(struct viommu *v,
+                       const struct viommu_endpoint_config *tmpl, uint32_t n,
+                       uint32_t (*id_of)(const void *ctx, uint32_t i),
+                       const void *ctx)
+{
+    struct viommu_endpoint_config cfg = *tmpl;
+    uint32_t i;
+    int err = 0;
+
+    for (i = 0; i < n; i++) {
+        if (idtable_find(&v->endpoints, id_of(ctx, i)) != NULL) {
+            return -EEXIST;
+        }
+    }
+    for (i = 0; i < n && err == 0; i++) {
+        cfg.id = id_of(ctx, i);
+        err = endpoint_add(v, &cfg);
+    }
+    if (err == 0) {
+        return 0;
+    }
+    /* Never attached: nothing to tell anyone. */
+    for (i--; i-- > 0;) {
+        int ignored = 0;
+        endpoint_free(v, idtable_find(&v->endpoints, id_of(ctx, i)), &ignored);
+    }
+    return err;
+}
+
+static uint32_t range_id(const void *ctx, uint32_t i)
+{
+    return *(const uint32_t *)ctx + i;
+}
+
+int viommu_endpoint_add_range(struct viommu *v, uint32_t first, uint32_t last,
+                              const struct viommu_endpoint_config *tmpl)
+{
+    struct viommu_endpoint_config cfg;
+
+    if (v == NULL || last < first) {
+        return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
+    }
+    if (last - first >= VIOMMU_MAX_RANGE) {
+        return -E2BIG;
+    }
+    int err = copy_versioned(&cfg, sizeof(cfg), tmpl);
+    if (err != 0) {
+        return err;
+    }
+    return endpoints_add_each(v, &cfg, last - first + 1, range_id, &first);
+}
+
+void endpoint_free(struct viommu *v, struct endpoint *ep, int *host_err)
 {
     if (ep->domain != NULL) {
-        endpoint_detach_forced(v, ep);
+        endpoint_detach_forced(v, ep, host_err);
+    } else {
+        invalidate(v, ep->id, 0, UINT64_MAX); /* it may have bypassed */
     }
     if (ep->host != NULL) {
         hostctx_put(v, ep->host);
@@ -203,148 +284,39 @@ static void endpoint_free(struct viommu *v, struct endpoint *ep)
 
 int viommu_endpoint_remove(struct viommu *v, uint32_t id)
 {
-    struct endpoint *ep = idtable_find(&v->endpoints, id);
+    int host_err = 0;
 
+    if (v == NULL) {
+        return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
+    }
+    struct endpoint *ep = idtable_find(&v->endpoints, id);
     if (ep == NULL) {
         return -ENOENT;
     }
-    v->last_host_err = 0;
-    endpoint_free(v, ep);
+    endpoint_free(v, ep, &host_err);
     vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_DEVICE, "endpoint %u removed",
          id);
     if (v->cfg.endpoint_removed != NULL) {
-        v->cfg.endpoint_removed(v->cfg.endpoint_removed_opaque, id,
-                                v->last_host_err);
+        CALLBACK(v, v->cfg.endpoint_removed(v->cfg.endpoint_removed_opaque,
+                                            id, host_err));
     }
-    return 0;
+    /* Keep the errors that say "nothing was done" for that meaning. */
+    if (host_err == -ENOENT || host_err == -EINVAL || host_err == -EBUSY) {
+        return -EIO;
+    }
+    return host_err;
 }
 
 void endpoints_free_all(struct viommu *v)
 {
+    int ignored = 0;
+
     while (v->endpoints.n > 0) {
         endpoint_free(
-            v, (struct endpoint *)v->endpoints.items[v->endpoints.n - 1]);
+            v, (struct endpoint *)v->endpoints.items[v->endpoints.n - 1],
+            &ignored);
     }
-}
-
-int viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id)
-{
-    if (s == NULL || id == NULL || vf >= s->num_vfs) {
-        return -EINVAL;
-    }
-    uint32_t rid =
-        (s->pf & 0xffff) + s->vf_offset + (uint32_t)vf * s->vf_stride;
-    if (rid > 0xffff) {
-        return -ERANGE;
-    }
-    *id = (s->pf & ~0xffffu) | rid;
-    return 0;
-}
-
-int viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
-                         const struct viommu_endpoint_config *vf_template)
-{
-    struct viommu_endpoint_config cfg;
-    uint16_t vf;
-    int err = 0;
-
-    if (v == NULL || s == NULL) {
-        return -EINVAL;
-    }
-    err = copy_versioned(&cfg, sizeof(cfg), vf_template,
-                         vf_template != NULL ? vf_template->size : 0);
-    if (err != 0) {
-        return err;
-    }
-    cfg.size = sizeof(cfg); /* the copy is this version's struct */
-    if (s->num_vfs > 0 &&
-        (err = viommu_sriov_vf_id(s, s->num_vfs - 1, &cfg.id)) != 0) {
-        return err; /* the last VF has the highest ID */
-    }
-    for (vf = 0; vf < s->num_vfs; vf++) {
-        if (viommu_sriov_vf_id(s, vf, &cfg.id) != 0 ||
-            (err = viommu_endpoint_add(v, &cfg)) != 0) {
-            break;
-        }
-    }
-    if (err == 0) {
-        return 0;
-    }
-    /* Never attached: nothing to tell anyone. */
-    while (vf-- > 0) {
-        if (viommu_sriov_vf_id(s, vf, &cfg.id) == 0) {
-            endpoint_free(v, idtable_find(&v->endpoints, cfg.id));
-        }
-    }
-    return err;
-}
-
-int viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s)
-{
-    int removed = 0;
-
-    uint32_t id;
-
-    if (v == NULL || s == NULL) {
-        return -EINVAL;
-    }
-    /* All IDs are valid if the last one is: none is removed otherwise. */
-    if (s->num_vfs > 0) {
-        int err = viommu_sriov_vf_id(s, s->num_vfs - 1, &id);
-        if (err != 0) {
-            return err;
-        }
-    }
-    for (uint16_t vf = 0; vf < s->num_vfs; vf++) {
-        if (viommu_sriov_vf_id(s, vf, &id) == 0 &&
-            viommu_endpoint_remove(v, id) == 0) {
-            removed++;
-        }
-    }
-    return removed;
-}
-
-const struct viommu_resv_region *endpoint_resv_from(const struct endpoint *ep,
-                                                    uint64_t addr)
-{
-    return regions_from(ep->group->resv, ep->group->nr_resv, addr);
-}
-
-const struct viommu_resv_region *endpoint_resv_at(const struct endpoint *ep,
-                                                  uint64_t iova)
-{
-    const struct viommu_resv_region *r = endpoint_resv_from(ep, iova);
-
-    return r != NULL && r->start <= iova ? r : NULL;
-}
-
-bool endpoint_resv_overlaps(const struct endpoint *ep, uint64_t start,
-                            uint64_t end)
-{
-    const struct viommu_resv_region *r = endpoint_resv_from(ep, start);
-
-    return r != NULL && r->start <= end;
-}
-
-int req_probe(struct viommu *v, const struct request *r,
-              const struct iovec *out, unsigned out_cnt, size_t props_len)
-{
-    uint8_t prop[WIRE_RESV_MEM_SIZE];
-
-    /* R35: reserved bytes are ignored. R42: the caller zeroed the buffer. */
-    if (props_len < v->cfg.probe_size) {
-        return -EINVAL; /* R41: no property written */
-    }
-    const struct endpoint *ep = idtable_find(&v->endpoints, r->endpoint);
-    if (ep == NULL) {
-        return -ENOENT; /* R36 */
-    }
-    /* R40: properties follow each other without padding; the group's
-     * union fits probe_size, checked when each member was declared. */
-    const struct group *g = ep->group;
-    for (uint32_t i = 0; i < g->nr_resv; i++) {
-        wire_encode_resv_mem(prop, &g->resv[i]);
-        iov_from_buf(out, out_cnt, i * sizeof(prop), prop, sizeof(prop));
-    }
-    return 0;
 }

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "group.h"
+#include "iotlb.h"
+#include "log.h"
+#include "regions.h"
+#include "wire.h"
 
 static bool fits_probe(const struct viommu *v, size_t nr)
 {
@@ -118,6 +122,11 @@ int group_join(struct viommu *v, struct endpoint *ep, uint64_t key)
     free(g->resv);
     g->resv = resv;
     g->nr_resv = nr;
+    /* The union may have grown over what the others translated. */
+    for (const struct endpoint *m = g->members; m != NULL;
+         m = m->next_in_group) {
+        invalidate(v, m->id, 0, UINT64_MAX);
+    }
     ep->next_in_group = g->members;
     g->members = ep;
     ep->group = g;
@@ -166,4 +175,26 @@ bool group_would_split(const struct endpoint *ep, uint32_t domain)
         }
     }
     return false;
+}
+
+const struct viommu_resv_region *endpoint_resv_from(const struct endpoint *ep,
+                                                    uint64_t addr)
+{
+    return regions_from(ep->group->resv, ep->group->nr_resv, addr);
+}
+
+const struct viommu_resv_region *endpoint_resv_at(const struct endpoint *ep,
+                                                  uint64_t iova)
+{
+    const struct viommu_resv_region *r = endpoint_resv_from(ep, iova);
+
+    return r != NULL && r->start <= iova ? r : NULL;
+}
+
+bool endpoint_resv_overlaps(const struct endpoint *ep, uint64_t start,
+                            uint64_t end)
+{
+    const struct viommu_resv_region *r = endpoint_resv_from(ep, start);
+
+    return r != NULL && r->start <= end;
 }

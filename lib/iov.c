@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <string.h>
 
-#include "internal.h"
+#include "iov.h"
 
 size_t iov_size(const struct iovec *iov, unsigned cnt)
 {

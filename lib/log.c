@@ -4,9 +4,10 @@
  * limited (a burst per interval, then a count of what was suppressed), as
  * the kernel's dev_err_ratelimited does, so a guest cannot flood the host.
  */
+#include <stdarg.h>
 #include <stdio.h>
 
-#include "internal.h"
+#include "log.h"
 
 #define GUEST_BURST 10
 #define GUEST_INTERVAL_S 5
@@ -22,8 +23,8 @@ static bool guest_allowed(struct viommu *v)
             char msg[96];
             snprintf(msg, sizeof(msg), "%u guest error messages suppressed",
                      rl->suppressed);
-            v->cfg.log(v->cfg.log_opaque, VIOMMU_LOG_WARN,
-                       VIOMMU_LOG_SOURCE_GUEST, msg);
+            CALLBACK(v, v->cfg.log(v->cfg.log_opaque, VIOMMU_LOG_WARN,
+                                   VIOMMU_LOG_SOURCE_GUEST, msg));
         }
         rl->window_start = now;
         rl->printed = 0;
@@ -52,5 +53,5 @@ void vlog(struct viommu *v, enum viommu_log_level level,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    v->cfg.log(v->cfg.log_opaque, level, source, msg);
+    CALLBACK(v, v->cfg.log(v->cfg.log_opaque, level, source, msg));
 }

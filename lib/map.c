@@ -4,7 +4,10 @@
 
 #include <linux/virtio_iommu.h>
 
-#include "internal.h"
+#include "group.h"
+#include "host.h"
+#include "iotlb.h"
+#include "map.h"
 
 _Static_assert(VIRTIO_IOMMU_MAP_F_READ == VIOMMU_XLATE_READ &&
                    VIRTIO_IOMMU_MAP_F_WRITE == VIOMMU_XLATE_WRITE &&
@@ -103,5 +106,8 @@ int req_unmap(struct viommu *v, const struct request *r)
         return -ERANGE; /* R33 */
     }
     v->nr_mappings -= (uint64_t)removed; /* R34 */
+    if (removed > 0) {
+        invalidate_domain(v, d, r->virt_start, r->virt_end);
+    }
     return 0;
 }

@@ -8,7 +8,17 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "regions.h"
+
+static struct viommu_resv_region reserved(uint64_t start, uint64_t end)
+{
+    return (struct viommu_resv_region){
+        .size = sizeof(struct viommu_resv_region),
+        .start = start,
+        .end = end,
+        .type = VIOMMU_RESV_RESERVED,
+    };
+}
 
 static int cmp_start(const void *a, const void *b)
 {
@@ -58,8 +68,7 @@ size_t regions_normalize(struct viommu_resv_region *list, size_t nr,
             continue;
         }
         if (r.end > msi->end) {
-            above = (struct viommu_resv_region){msi->end + 1, r.end,
-                                                VIOMMU_RESV_RESERVED};
+            above = reserved(msi->end + 1, r.end);
             has_above = true;
         }
         if (r.start < msi->start) {
@@ -106,15 +115,13 @@ int regions_add_holes(struct viommu_resv_region *list, size_t *nr,
             break;
         }
         if (u->start > next) {
-            list[(*nr)++] = (struct viommu_resv_region){next, u->start - 1,
-                                                        VIOMMU_RESV_RESERVED};
+            list[(*nr)++] = reserved(next, u->start - 1);
         }
         done = u->end >= hi;
         next = u->end + 1;
     }
     if (!done) {
-        list[(*nr)++] =
-            (struct viommu_resv_region){next, hi, VIOMMU_RESV_RESERVED};
+        list[(*nr)++] = reserved(next, hi);
     }
     return 0;
 }

@@ -7,7 +7,12 @@
 
 #include <linux/virtio_iommu.h>
 
-#include "internal.h"
+#include "domain.h"
+#include "iov.h"
+#include "log.h"
+#include "map.h"
+#include "probe.h"
+#include "wire.h"
 
 static const char *const type_names[] = {
     [VIRTIO_IOMMU_T_ATTACH] = "ATTACH", [VIRTIO_IOMMU_T_DETACH] = "DETACH",
@@ -16,7 +21,8 @@ static const char *const type_names[] = {
 };
 
 static int dispatch(struct viommu *v, const struct request *r,
-                    const struct iovec *out, unsigned out_cnt, size_t props_len)
+                    const struct iovec *resp, unsigned resp_cnt,
+                    size_t props_len)
 {
     switch (r->type) {
     case VIRTIO_IOMMU_T_ATTACH:
@@ -28,34 +34,37 @@ static int dispatch(struct viommu *v, const struct request *r,
     case VIRTIO_IOMMU_T_UNMAP:
         return req_unmap(v, r);
     default:
-        return req_probe(v, r, out, out_cnt, props_len);
+        return req_probe(v, r, resp, resp_cnt, props_len);
     }
 }
 
-int viommu_handle_request(struct viommu *v, const struct iovec *in,
-                          unsigned int in_cnt, const struct iovec *out,
-                          unsigned int out_cnt, uint32_t *used_len)
+int viommu_handle_request(struct viommu *v, const struct iovec *req,
+                          unsigned int req_cnt, const struct iovec *resp,
+                          unsigned int resp_cnt, uint32_t *used_len)
 {
     uint8_t buf[WIRE_MAX_REQUEST];
     uint8_t tail[WIRE_TAIL_SIZE];
     struct request r;
 
-    if (v == NULL || used_len == NULL || (in == NULL && in_cnt != 0) ||
-        (out == NULL && out_cnt != 0)) {
+    if (v == NULL || used_len == NULL || (req == NULL && req_cnt != 0) ||
+        (resp == NULL && resp_cnt != 0)) {
         return -EINVAL;
+    }
+    if (v->busy) {
+        return -EBUSY;
     }
     *used_len = 0;
 
-    size_t in_len = iov_size(in, in_cnt);
-    size_t out_len = iov_size(out, out_cnt);
-    if (in_len < WIRE_HEAD_SIZE || out_len < WIRE_TAIL_SIZE ||
-        out_len > VIOMMU_MAX_WRITABLE) {
+    size_t req_len = iov_size(req, req_cnt);
+    size_t resp_len = iov_size(resp, resp_cnt);
+    if (req_len < WIRE_HEAD_SIZE || resp_len < WIRE_TAIL_SIZE ||
+        resp_len > VIOMMU_MAX_WRITABLE) {
         vlog(v, VIOMMU_LOG_WARN, VIOMMU_LOG_SOURCE_GUEST,
-             "request dropped: %zu readable, %zu writable bytes", in_len,
-             out_len);
+             "request dropped: %zu driver-written, %zu device-writable bytes",
+             req_len, resp_len);
         return 0;
     }
-    size_t n = iov_to_buf(in, in_cnt, 0, buf, sizeof(buf));
+    size_t n = iov_to_buf(req, req_cnt, 0, buf, sizeof(buf));
     int err = wire_decode_request(buf, n, &r);
     if (err == -EOPNOTSUPP) { /* R9 */
         vlog(v, VIOMMU_LOG_WARN, VIOMMU_LOG_SOURCE_GUEST,
@@ -69,10 +78,10 @@ int viommu_handle_request(struct viommu *v, const struct iovec *in,
         return 0; /* R37 */
     }
 
-    size_t props_len = out_len - WIRE_TAIL_SIZE;
-    iov_memset(out, out_cnt, 0, 0, props_len);
+    size_t props_len = resp_len - WIRE_TAIL_SIZE;
+    iov_memset(resp, resp_cnt, 0, 0, props_len);
     if (err == 0) {
-        err = dispatch(v, &r, out, out_cnt, props_len);
+        err = dispatch(v, &r, resp, resp_cnt, props_len);
     }
     if (err != 0) {
         vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_GUEST,
@@ -83,7 +92,7 @@ int viommu_handle_request(struct viommu *v, const struct iovec *in,
     }
     /* R10: the tail's reserved bytes are zero. */
     wire_encode_tail(tail, err);
-    iov_from_buf(out, out_cnt, props_len, tail, sizeof(tail));
-    *used_len = (uint32_t)out_len;
+    iov_from_buf(resp, resp_cnt, props_len, tail, sizeof(tail));
+    *used_len = (uint32_t)resp_len;
     return 0;
 }

@@ -10,7 +10,7 @@
 
 #include <linux/virtio_iommu.h>
 
-#include "internal.h"
+#include "wire.h"
 
 _Static_assert(sizeof(struct virtio_iommu_req_head) == WIRE_HEAD_SIZE, "head");
 _Static_assert(sizeof(struct virtio_iommu_req_tail) == WIRE_TAIL_SIZE, "tail");

@@ -41,7 +41,7 @@ static void show_probe(struct viommu *v, uint32_t ep)
 static void show_dma(struct viommu *v, uint32_t ep, uint64_t iova,
                      uint32_t access)
 {
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     const char *kind = access == VIOMMU_ACCESS_WRITE ? "write" : "read";
 
     if (viommu_translate(v, ep, iova, access, &t) == 0) {
@@ -72,8 +72,7 @@ static void show_events(struct viommu *v)
 int main(void)
 {
     struct viommu_config cfg = {.size = sizeof(cfg)};
-    struct viommu_resv_region gpu_resv = {0x80000000, 0x8fffffff,
-                                          VIOMMU_RESV_RESERVED};
+    struct viommu_resv_region gpu_resv = VIOMMU_RESV_REGION(0x80000000, 0x8fffffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config nic = {.size = sizeof(nic), .id = NIC};
     struct viommu_endpoint_config gpu = {
         .size = sizeof(gpu), .id = GPU, .resv = &gpu_resv, .nr_resv = 1};
@@ -138,8 +137,10 @@ int main(void)
     show_dma(v, NIC, 0x104321, VIOMMU_ACCESS_READ);
     show_events(v);
 
-    struct viommu_stats st;
-    viommu_get_stats(v, &st);
+    struct viommu_stats st = {.size = sizeof(st)};
+    if (viommu_get_stats(v, &st) != 0) {
+        return 1;
+    }
     snprintf(what, sizeof(what),
              "%u endpoints, %u domains, %" PRIu64 " mappings left",
              st.endpoints, st.domains, st.mappings);

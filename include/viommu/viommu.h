@@ -8,9 +8,33 @@
  * no I/O of its own: the embedder moves bytes between the guest's virtqueues
  * and the calls below, and serializes every call on one handle.
  *
- * Conventions: functions return 0 or a negative errno for misuse of the API or
- * a lack of host resources. Guest mistakes are never errors of the API: they
- * become a virtio-iommu status in the reply written to the guest.
+ * The embedding contract
+ *
+ * - Errors. Functions return 0 or a negative errno for misuse of the API or a
+ *   lack of host resources. Guest mistakes are never errors of the API: they
+ *   become a virtio-iommu status in the reply written to the guest.
+ * - NULL handle. Every function that takes a `struct viommu *` returns
+ *   -EINVAL for NULL; the few that return a value instead of an errno
+ *   (viommu_device_features, viommu_bypass, viommu_event_pending) return 0
+ *   or false, and viommu_free(NULL) does nothing.
+ * - Sizes. Every struct that crosses the API starts with `uint32_t size`,
+ *   which the caller sets to sizeof() the struct as it knows it: inputs and
+ *   ops tables are read up to that size (newer fields read as zero; an
+ *   older library refuses with -EINVAL a larger struct whose unknown tail is
+ *   not zero), and outputs are filled up to that size (a tail the library
+ *   does not know is zeroed). A size smaller than 4 is -EINVAL.
+ * - Copies. Nothing the caller passes is kept by pointer: configs, endpoint
+ *   declarations with their regions and geometry, and ops tables are copied
+ *   during the call. Only the opaque pointers (log_opaque, host_ctx, ...)
+ *   are kept, as they are.
+ * - Callbacks (log, endpoint_removed, invalidate, the host ops and the
+ *   callbacks of the walks) run synchronously inside a library call. From a
+ *   callback only the queries may be called: viommu_version,
+ *   viommu_device_features, viommu_config_size, viommu_config_read,
+ *   viommu_fault_size, viommu_event_pending, viommu_get_stats,
+ *   viommu_endpoint_domain, viommu_domain_info, viommu_bypass and the
+ *   walks. Any other call on the same handle returns -EBUSY and changes
+ *   nothing (viommu_free does nothing).
  */
 #ifndef VIOMMU_VIOMMU_H
 #define VIOMMU_VIOMMU_H
@@ -18,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #ifdef __cplusplus
@@ -30,6 +55,19 @@ extern "C" {
 #define VIOMMU_API
 #endif
 #define VIOMMU_MUST_CHECK __attribute__((warn_unused_result))
+
+/* The version of this header. viommu_version() gives the library's. */
+#define VIOMMU_VERSION_MAJOR 0
+#define VIOMMU_VERSION_MINOR 2
+#define VIOMMU_VERSION_PATCH 0
+#define VIOMMU_VERSION_ENCODE(major, minor, patch)                            \
+    (((major) << 16) | ((minor) << 8) | (patch))
+#define VIOMMU_VERSION                                                         \
+    VIOMMU_VERSION_ENCODE(VIOMMU_VERSION_MAJOR, VIOMMU_VERSION_MINOR,          \
+                          VIOMMU_VERSION_PATCH)
+
+/** The library's version, as VIOMMU_VERSION_ENCODE() makes it. */
+VIOMMU_API uint32_t viommu_version(void);
 
 /** Opaque device handle. */
 struct viommu;
@@ -117,6 +155,27 @@ struct viommu_config {
      */
     void (*endpoint_removed)(void *opaque, uint32_t endpoint, int host_err);
     void *endpoint_removed_opaque;
+    /**
+     * Translations handed out earlier by viommu_translate() for endpoint
+     * `endpoint` inside [start, last] may be wrong from now on: drop them
+     * from every cache (an IOMMU notifier, a vhost IOTLB, a device's own
+     * cache). Called once per endpoint concerned, after the device changed
+     * and before the call that caused it returns (so before the guest sees
+     * the request complete):
+     *   UNMAP                  each endpoint of the domain, the range unmapped
+     *   DETACH, ATTACH that changes the endpoint's domain, removal
+     *                          that endpoint, [0, UINT64_MAX]
+     *   `bypass` taking effect or ceasing to (config write, features,
+     *   system reset)          each endpoint without a domain, everything
+     *   device or system reset, viommu_restore()
+     *                          every declared endpoint, everything
+     *   a group's reserved regions growing (a member declared)
+     *                          each member, everything
+     * MAP only adds translations and calls nothing. NULL: no notification.
+     */
+    void (*invalidate)(void *opaque, uint32_t endpoint, uint64_t start,
+                       uint64_t last);
+    void *invalidate_opaque;
 };
 
 /**
@@ -126,7 +185,8 @@ struct viommu_config {
  */
 VIOMMU_API struct viommu *viommu_new(const struct viommu_config *config);
 
-/** Destroy a device and everything it holds. NULL is accepted. */
+/** Destroy a device and everything it holds, host contexts released as
+ *  removal does (without endpoint_removed calls). NULL is accepted. */
 VIOMMU_API void viommu_free(struct viommu *v);
 
 /* ------------------------------------------------------------------------ */
@@ -188,8 +248,9 @@ enum viommu_reset_kind {
     VIOMMU_RESET_SYSTEM = 1,
 };
 
-/** Reset the device. */
-VIOMMU_API void viommu_reset(struct viommu *v, enum viommu_reset_kind kind);
+/** Reset the device. -EINVAL for an unknown kind. */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_reset(struct viommu *v,
+                                              enum viommu_reset_kind kind);
 
 /* ------------------------------------------------------------------------ */
 /* Endpoints                                                                 */
@@ -202,14 +263,24 @@ enum viommu_resv_type {
     VIOMMU_RESV_MSI = 1,
 };
 
-/** A reserved IOVA region of an endpoint, inclusive bounds. */
+/** A reserved IOVA region of an endpoint, inclusive bounds. In an array,
+ *  every element has the size of the first. */
 struct viommu_resv_region {
+    uint32_t size;
     uint64_t start;
     uint64_t end;
     enum viommu_resv_type type;
 };
 
-/** An IOVA range, inclusive bounds. */
+/** Initializer of a struct viommu_resv_region, its size set. */
+#define VIOMMU_RESV_REGION(first, last, kind)                                  \
+    {                                                                          \
+        .size = sizeof(struct viommu_resv_region), .start = (first),           \
+        .end = (last), .type = (kind)                                          \
+    }
+
+/** An IOVA range, inclusive bounds; part of struct viommu_host_geometry,
+ *  whose size covers it. */
 struct viommu_iova_range {
     uint64_t start;
     uint64_t end;
@@ -220,6 +291,7 @@ struct viommu_iova_range {
 
 /** The IOVA geometry of the host IOMMU behind an endpoint. */
 struct viommu_host_geometry {
+    uint32_t size;
     /** Page sizes the host IOMMU maps; 0: no constraint. */
     uint64_t page_size_mask;
     /** IOVA ranges the host can map (VFIO's IOVA_RANGE capability, iommufd's
@@ -258,9 +330,11 @@ struct viommu_host_geometry {
  *
  * Removal and reset cannot be refused: a failure there, or while undoing,
  * is logged at VIOMMU_LOG_ERR, counted in viommu_stats.host_errors and the
- * operation goes on. The table must outlive the endpoints that use it.
+ * operation goes on. The table is copied when an endpoint is declared;
+ * endpoints declared with the same table pointer and ctx share a context.
  */
 struct viommu_host_ops {
+    uint32_t size;
     /** The endpoint enters a domain, from none or from another domain:
      *  its DMA must now use this context's mappings, or pass through
      *  untranslated when `identity` (a bypass domain). */
@@ -275,7 +349,8 @@ struct viommu_host_ops {
     /** Unmap exactly one range earlier given to map. */
     int (*unmap)(void *ctx, uint64_t iova, uint64_t last);
     /** Optional: the geometry the endpoint sees, asked once when the
-     *  endpoint is declared without a geometry of its own. */
+     *  endpoint is declared without a geometry of its own. `geometry` is
+     *  zeroed with its size set: fill it up to that size. */
     int (*geometry)(void *ctx, uint32_t endpoint,
                     struct viommu_host_geometry *geometry);
 };
@@ -287,6 +362,7 @@ struct viommu_host_ops {
 /**
  * An endpoint declared by the embedder, with the host geometry it lives in.
  * Zero-initialize it and set `size = sizeof(struct viommu_endpoint_config)`.
+ * Everything it points to is copied during viommu_endpoint_add().
  *
  * Its reserved regions are computed here, once: the declared regions, plus
  * the holes that the host's usable ranges leave inside the device's input
@@ -299,6 +375,7 @@ struct viommu_endpoint_config {
     uint32_t size;
     /** Endpoint ID as the guest names it (a PCI requester ID, say). */
     uint32_t id;
+    /** Declared reserved regions (RESERVED and at most one MSI). */
     const struct viommu_resv_region *resv;
     size_t nr_resv;
     /** The host context holding this endpoint's mappings; NULL ops: an
@@ -339,20 +416,41 @@ struct viommu_endpoint_config {
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_endpoint_add(struct viommu *v, const struct viommu_endpoint_config *ep);
 
+/** Most endpoints viommu_endpoint_add_range() declares: a PCI segment. */
+#define VIOMMU_MAX_RANGE 65536u
+
+/**
+ * Declare endpoints first..last (a VIOT PCI range), each as `tmpl` with its
+ * own ID (tmpl->id is ignored). All or nothing: -EINVAL when last < first,
+ * -E2BIG for more than VIOMMU_MAX_RANGE, -EEXIST when one is declared
+ * already, else the first error of viommu_endpoint_add(), none declared.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_endpoint_add_range(struct viommu *v, uint32_t first, uint32_t last,
+                          const struct viommu_endpoint_config *tmpl);
+
 /**
  * Remove a declared endpoint (hot-unplug, SR-IOV VF disable, a PF going
  * away). In this order: it is detached as a DETACH request would do; a domain
  * left without endpoints ceases to exist with all its mappings, so a guest
  * that reuses the domain ID starts from an empty domain; its host context is
  * released (detach, and the unmapping of mappings no other endpoint of the
- * context still uses); its pending fault reports are dropped; then
- * config.endpoint_removed is called. Returns -ENOENT for an unknown ID.
+ * context still uses); its pending fault reports are dropped; the
+ * translations of it are invalidated; then config.endpoint_removed is
+ * called.
+ *
+ * Removal cannot be refused by the host. Returns -ENOENT for an unknown ID
+ * (and -EINVAL, -EBUSY), changing nothing. Otherwise the endpoint is gone,
+ * and the return is 0 when the host released everything, or the first host
+ * error while releasing (the host context may still hold state; the errors
+ * -ENOENT, -EINVAL and -EBUSY of a host are reported as -EIO).
  */
 VIOMMU_MUST_CHECK VIOMMU_API int viommu_endpoint_remove(struct viommu *v,
                                                         uint32_t id);
 
 /** A PF's SR-IOV capability, as the VMM reads it from config space. */
 struct viommu_sriov {
+    uint32_t size;
     /** Endpoint ID of the PF: its requester ID, with any bits above the
      *  16-bit requester ID (a PCI segment) kept for the VFs. */
     uint32_t pf;
@@ -364,7 +462,8 @@ struct viommu_sriov {
 /**
  * Endpoint ID of VF `vf` (0-based): pf + vf_offset + vf * vf_stride, as
  * the PCI SR-IOV routing ID rules compute it. -ERANGE when the requester ID
- * would leave the 16-bit space, -EINVAL when vf >= num_vfs.
+ * would leave the 16-bit space, -EINVAL when vf >= num_vfs or for a bad
+ * size.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id);
@@ -380,8 +479,8 @@ viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
 
 /**
  * Remove all the declared VFs of a PF (VF Enable cleared), each as
- * viommu_endpoint_remove() does. Returns the number of VFs removed, or the
- * error of viommu_sriov_vf_id().
+ * viommu_endpoint_remove() does (host errors go to endpoint_removed).
+ * Returns the number of VFs removed, or the error of viommu_sriov_vf_id().
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s);
@@ -399,10 +498,11 @@ viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s);
 /**
  * Handle one request from the request queue.
  *
- * `in` is the device-readable part of the descriptor chain (the request
- * head and body), `out` the device-writable part (for PROBE the properties
- * buffer, then the 4-byte tail; for the others the tail). The tail is the
- * last 4 bytes of `out`; everything before it is zeroed and then filled, so
+ * `req` is the driver-written part of the descriptor chain (the request
+ * head and body; QEMU's out_sg), `resp` the device-writable part (for PROBE
+ * the properties buffer, then the 4-byte tail; for the others the tail;
+ * QEMU's in_sg). The tail is the last 4 bytes of `resp`; everything before
+ * it is zeroed and then filled, so
  * the used length stored in `*used_len` is either the whole writable size or
  * 0 when the device wrote nothing: for an unknown request type (R9), a PROBE
  * without the PROBE feature (R37), and a request too short to carry a head
@@ -412,9 +512,9 @@ viommu_sriov_remove_vfs(struct viommu *v, const struct viommu_sriov *s);
  * -EINVAL only for bad arguments (NULL pointers with a non-zero count).
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
-viommu_handle_request(struct viommu *v, const struct iovec *in,
-                      unsigned int in_cnt, const struct iovec *out,
-                      unsigned int out_cnt, uint32_t *used_len);
+viommu_handle_request(struct viommu *v, const struct iovec *req,
+                      unsigned int req_cnt, const struct iovec *resp,
+                      unsigned int resp_cnt, uint32_t *used_len);
 
 /* ------------------------------------------------------------------------ */
 /* Translation of DMA from endpoints the VMM emulates                        */
@@ -422,6 +522,8 @@ viommu_handle_request(struct viommu *v, const struct iovec *in,
 /** Access kinds for viommu_translate(). */
 #define VIOMMU_ACCESS_READ (1u << 0)
 #define VIOMMU_ACCESS_WRITE (1u << 1)
+/** A lookup, not an access: a refusal queues no fault report. */
+#define VIOMMU_ACCESS_NO_REPORT (1u << 2)
 
 /** Flags of a translation result. */
 #define VIOMMU_XLATE_READ (1u << 0)   /* the range may be read */
@@ -432,6 +534,7 @@ viommu_handle_request(struct viommu *v, const struct iovec *in,
 
 /** Result of a translation: [iova, iova_last] maps to gpa contiguously. */
 struct viommu_translation {
+    uint32_t size;
     uint64_t gpa;
     uint64_t iova_last;
     uint32_t flags;
@@ -446,6 +549,10 @@ struct viommu_translation {
  * bypass (R11), MAPPING when no mapping covers the address, the mapping
  * lacks the permission (R29) or the address is in a RESERVED region (R47).
  * An unknown endpoint returns -ENOENT and reports nothing (R50).
+ *
+ * A VMM may cache the result for [iova, t->iova_last] until
+ * config.invalidate names that range for `ep`. Repeated translations of a
+ * hot page are served from a small cache inside the library.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int viommu_translate(struct viommu *v, uint32_t ep,
                                                   uint64_t iova,
@@ -462,15 +569,19 @@ VIOMMU_API size_t viommu_fault_size(void);
  * Returns -EAGAIN when nothing is pending, else 0 with `*used_len` set.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int viommu_event_pop(struct viommu *v,
-                                                  const struct iovec *out,
-                                                  unsigned int out_cnt,
+                                                  const struct iovec *resp,
+                                                  unsigned int resp_cnt,
                                                   uint32_t *used_len);
+
+/** True when a fault report waits for viommu_event_pop(). */
+VIOMMU_API bool viommu_event_pending(const struct viommu *v);
 
 /* ------------------------------------------------------------------------ */
 /* State queries for management and tests                                    */
 
 /** Counters of the device's current state. */
 struct viommu_stats {
+    uint32_t size;
     uint32_t endpoints;
     uint32_t domains;
     uint64_t mappings;
@@ -483,9 +594,9 @@ struct viommu_stats {
     uint64_t host_errors;
 };
 
-/** Fill `*stats` with the device's current counters. */
-VIOMMU_API void viommu_get_stats(const struct viommu *v,
-                                 struct viommu_stats *stats);
+/** Fill `*stats` (up to stats->size) with the device's current counters. */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_get_stats(const struct viommu *v,
+                                                  struct viommu_stats *stats);
 
 /**
  * Domain an endpoint is attached to. Returns 0 and sets `*domain` (and
@@ -516,21 +627,23 @@ viommu_domain_foreach_mapping(const struct viommu *v, uint32_t domain,
 typedef int (*viommu_id_fn)(void *opaque, uint32_t id);
 
 /** Walk the declared endpoints. */
-VIOMMU_API int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
                                        void *opaque);
 
 /** Walk the existing domains. */
-VIOMMU_API int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn,
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn,
                                      void *opaque);
 
 /** What viommu_domain_info() reports of a domain. */
 struct viommu_domain_info {
+    uint32_t size;
     bool bypass;
     uint32_t endpoints;
     uint64_t mappings;
 };
 
-/** Fill `*info` for a domain; -ENOENT when it does not exist. */
+/** Fill `*info` (up to info->size) for a domain; -ENOENT when it does not
+ *  exist. */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_domain_info(const struct viommu *v, uint32_t domain,
                    struct viommu_domain_info *info);

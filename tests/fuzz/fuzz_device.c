@@ -10,6 +10,12 @@
  * endpoint is listed in its domain, the mapping counts add up, and every
  * host context holds exactly its endpoints' domains' mappings (until a host
  * failure that could not be undone was counted, as the API documents).
+ *
+ * A VMM's cache of translations rides along: every translation the device
+ * hands out is kept until config.invalidate names it, and after every
+ * operation each kept one, and each one in the library's own cache, must
+ * equal a fresh lookup: never stale. Inside the callback, the calls the
+ * contract forbids must be refused with -EBUSY.
  */
 #include <endian.h>
 #include <errno.h>
@@ -20,12 +26,85 @@
 
 #include "input.h"
 #include "hostsim.h"
-#include "internal.h"
+#include "state.h"
+#include "translate.h"
 
 #define NR_HOSTS 3
 
 static struct hostsim hosts[NR_HOSTS];
 static struct hostsim_faults faults;
+
+/* The VMM's cache: [start, last] of endpoint ep translated to gpa. */
+#define VMM_CACHE 32
+static struct iotlb_entry vmm_cache[VMM_CACHE];
+static unsigned vmm_cached;
+static struct viommu *dev;
+
+static void vmm_invalidate(void *opaque, uint32_t ep, uint64_t start,
+                           uint64_t last)
+{
+    uint32_t used;
+    struct iovec iov = {NULL, 0};
+
+    (void)opaque;
+    if (viommu_handle_request(dev, &iov, 0, &iov, 0, &used) != -EBUSY ||
+        viommu_endpoint_remove(dev, ep) != -EBUSY ||
+        viommu_reset(dev, VIOMMU_RESET_DEVICE) != -EBUSY) {
+        abort(); /* the embedding contract */
+    }
+    for (unsigned i = 0; i < vmm_cached;) {
+        const struct iotlb_entry *e = &vmm_cache[i];
+        if (e->endpoint == ep && e->start <= last && start <= e->last) {
+            vmm_cache[i] = vmm_cache[--vmm_cached];
+        } else {
+            i++;
+        }
+    }
+}
+
+static void vmm_remember(uint32_t ep, uint64_t iova,
+                         const struct viommu_translation *t)
+{
+    if (vmm_cached < VMM_CACHE) {
+        vmm_cache[vmm_cached++] = (struct iotlb_entry){
+            .start = iova,
+            .last = t->iova_last,
+            .gpa = t->gpa,
+            .endpoint = ep,
+            .flags = t->flags,
+        };
+    }
+}
+
+/* A cached translation must be what a fresh lookup says, at both ends. */
+static void check_fresh(struct viommu *v, const struct iotlb_entry *e)
+{
+    uint32_t access = e->flags & VIOMMU_XLATE_READ ? VIOMMU_ACCESS_READ
+                                                   : VIOMMU_ACCESS_WRITE;
+    uint64_t ends[2] = {e->start, e->last};
+
+    for (int i = 0; i < 2; i++) {
+        struct iotlb_entry f;
+        if (translate_uncached(v, e->endpoint, ends[i],
+                               access | VIOMMU_ACCESS_NO_REPORT, &f) != 0 ||
+            f.gpa + (ends[i] - f.start) != e->gpa + (ends[i] - e->start) ||
+            f.flags != e->flags || f.last < e->last) {
+            abort(); /* a stale translation */
+        }
+    }
+}
+
+static void check_caches(struct viommu *v)
+{
+    for (unsigned i = 0; i < vmm_cached; i++) {
+        check_fresh(v, &vmm_cache[i]);
+    }
+    for (unsigned i = 0; i < IOTLB_SLOTS; i++) {
+        if (v->iotlb.e[i].start <= v->iotlb.e[i].last) {
+            check_fresh(v, &v->iotlb.e[i]);
+        }
+    }
+}
 
 static void check_hosts(struct viommu *v)
 {
@@ -194,6 +273,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .max_mappings = 40,
         .max_pending_faults = 8,
         .boot_bypass = take(&in, 1) & 1,
+        .invalidate = vmm_invalidate,
     };
     static const int errs[] = {-ENOMEM, -EIO, -EEXIST, -EOPNOTSUPP};
     struct viommu *v = viommu_new(&cfg);
@@ -202,6 +282,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (v == NULL) {
         abort();
     }
+    dev = v;
+    vmm_cached = 0;
     faults = (struct hostsim_faults){
         .fail_at = take(&in, 1),
         .err = errs[take(&in, 1) % 4],
@@ -235,10 +317,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             structured(v, &in);
             break;
         case 4: {
-            struct viommu_translation t;
+            struct viommu_translation t = {.size = sizeof(t)};
             uint32_t ep = take(&in, 1) % 6;
-            uint64_t iova = take(&in, 3) * 0x100;
-            (void)viommu_translate(v, ep, iova, take(&in, 1) % 4, &t);
+            /* Where structured() maps, so that translations meet mappings. */
+            uint64_t iova = take(&in, 2) * 0x1000 + take(&in, 1) * 0x10;
+            if (viommu_translate(v, ep, iova, take(&in, 1) % 8, &t) == 0) {
+                vmm_remember(ep, iova, &t);
+            }
             break;
         }
         case 5:
@@ -266,13 +351,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         default:
             if (take(&in, 1) & 1) {
-                viommu_reset(v, (enum viommu_reset_kind)(take(&in, 1) & 1));
+                (void)viommu_reset(v,
+                                   (enum viommu_reset_kind)(take(&in, 1) & 1));
             } else {
                 (void)viommu_set_driver_features(v, take(&in, 8));
             }
             break;
         }
         check(v);
+        check_caches(v);
     }
     uint64_t host_errors = v->host_errors;
     faults.fired = false;

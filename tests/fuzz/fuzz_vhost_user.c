@@ -210,7 +210,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 5: { /* a refused DMA: a fault report for the event queue */
-            struct viommu_translation t;
+            struct viommu_translation t = {.size = sizeof(t)};
             (void)viommu_translate(v, take(&in, 1) % 5, take(&in, 2) << 12,
                                    VIOMMU_ACCESS_READ, &t);
             vu_serve_events(&d);

@@ -164,6 +164,7 @@ static int sim_geometry(void *ctx, uint32_t id, struct viommu_host_geometry *g)
 }
 
 const struct viommu_host_ops hostsim_ops = {
+    .size = sizeof(struct viommu_host_ops),
     .attach = sim_attach,
     .detach = sim_detach,
     .map = sim_map,

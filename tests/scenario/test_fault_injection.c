@@ -74,12 +74,12 @@ static int dump_mapping(void *opaque, uint64_t iova, uint64_t last,
 static void snapshot(struct fi *f)
 {
     struct world *w = f->w;
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
     char one[4096];
     size_t used = 0;
 
     f->after[0] = '\0';
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     snprintf(one, sizeof(one), "eps %u doms %u maps %llu ctxs %u;",
              st.endpoints, st.domains, (unsigned long long)st.mappings,
              st.host_contexts);
@@ -115,11 +115,11 @@ static void after_request(void *opaque, uint8_t status)
 {
     struct fi *f = opaque;
     struct world *w = f->w;
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     /* A failure while undoing is reported (host_errors), not undone: from
      * then on only the absence of crashes and leaks is checked. */
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     if (st.host_errors > 0) {
         return;
     }
@@ -175,14 +175,14 @@ static bool vmm_add_vfs(struct world *w, const struct viommu_sriov *s,
  * the endpoint_removed notification and counted. */
 static bool vmm_removed(struct world *w, size_t removed_before)
 {
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     if (!w->faults.fired) {
         world_forget_removed(w);
         world_check(w);
         return true;
     }
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_true(st.host_errors > 0);
     bool reported = false;
     for (size_t i = removed_before; i < w->nr_removed; i++) {
@@ -197,7 +197,10 @@ static bool vmm_remove(struct world *w, uint32_t id)
     size_t n = w->nr_removed;
 
     w->faults.fired = false;
-    assert_int_equal(viommu_endpoint_remove(w->v, id), 0);
+    int err = viommu_endpoint_remove(w->v, id);
+    /* Removal is never refused; its return is the host error, if any. */
+    assert_int_equal(w->nr_removed, n + 1);
+    assert_int_equal(err, w->removed_err[n]);
     return vmm_removed(w, n);
 }
 
@@ -230,7 +233,7 @@ static void story(struct world *w)
     struct hostsim *shared = &w->hosts[2], *narrow = &w->hosts[3];
     const uint32_t pf = 0x100, a = 0x200, b = 0x208, c = 0x300;
     struct viommu_sriov sriov = {
-        .pf = pf, .vf_offset = 0x80, .vf_stride = 1, .num_vfs = 2};
+        .size = sizeof(struct viommu_sriov), .pf = pf, .vf_offset = 0x80, .vf_stride = 1, .num_vfs = 2};
     int pf_vfio, c_vfio;
 
     hostsim_set_address_bits(narrow, 39);
@@ -353,8 +356,8 @@ static void undo_fails_too(enum lnx_release release)
             w->faults.fail_also = k + next;
             w->faults.err = f.err;
             story(w);
-            struct viommu_stats st;
-            viommu_get_stats(w->v, &st);
+            struct viommu_stats st = {.size = sizeof(st)};
+            assert_int_equal(viommu_get_stats(w->v, &st), 0);
             counted += st.host_errors > 0;
             end_world(w);
         }

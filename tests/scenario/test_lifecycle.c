@@ -27,8 +27,8 @@ static void sriov_then_vfio(enum lnx_release release)
     struct world *w = world_new(release);
     struct hostsim *pf_host = &w->hosts[0], *vf_host = &w->hosts[1];
     struct viommu_sriov sriov = {
-        .pf = PF, .vf_offset = 0x80, .vf_stride = 2, .num_vfs = 1};
-    struct viommu_stats st;
+        .size = sizeof(struct viommu_sriov), .pf = PF, .vf_offset = 0x80, .vf_stride = 2, .num_vfs = 1};
+    struct viommu_stats st = {.size = sizeof(st)};
     uint32_t vf;
 
     assert_int_equal(viommu_sriov_vf_id(&sriov, 0, &vf), 0);
@@ -76,7 +76,7 @@ static void sriov_then_vfio(enum lnx_release release)
         assert_int_equal(pf_host->nr_maps, 1);
         assert_int_equal(world_domain_mappings(w, vf_domain_id), -1);
     }
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_int_equal(st.endpoints, 1);
     assert_int_equal(st.domains, 1);
     assert_int_equal(st.mappings, 1);
@@ -180,13 +180,13 @@ static void test_b_host_page_sizes_without_granule(void **state)
 {
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct hostsim *h = &w->hosts[2];
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     (void)state;
     hostsim_set_address_bits(h, 48);
     h->geometry.page_size_mask = 1ULL << 16; /* 64 KiB pages only */
     assert_int_equal(world_add(w, 0x200, h, NULL), -EINVAL);
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_int_equal(st.endpoints, 0);
     assert_int_equal(st.host_contexts, 0);
 
@@ -202,10 +202,10 @@ static void test_b_host_page_sizes_without_granule(void **state)
  * after a refused request. */
 static void snapshot(struct world *w, char *buf, size_t len)
 {
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
     size_t used;
 
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     used = (size_t)snprintf(buf, len, "eps %u doms %u maps %llu;", st.endpoints,
                             st.domains, (unsigned long long)st.mappings);
     for (size_t i = 0; i < w->nr_bindings && used < len; i++) {
@@ -230,8 +230,7 @@ static void test_c_group_member_overlapping_mappings(void **state)
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct hostsim *h = &w->hosts[3];
     const uint32_t a = 0x0300, b = 0x0301;
-    struct viommu_resv_region b_resv = {0x8000000, 0x8ffffff,
-                                        VIOMMU_RESV_RESERVED};
+    struct viommu_resv_region b_resv = VIOMMU_RESV_REGION(0x8000000, 0x8ffffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config group7 = {
         .size = sizeof(group7), .flags = VIOMMU_EP_GROUP, .group = 7};
     char before[8192], after[8192];
@@ -285,7 +284,7 @@ static void test_c_group_members_must_agree(void **state)
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct viommu_endpoint_config group7 = {
         .size = sizeof(group7), .flags = VIOMMU_EP_GROUP, .group = 7};
-    struct viommu_resv_region msi = {0x8000000, 0x80fffff, VIOMMU_RESV_MSI};
+    struct viommu_resv_region msi = VIOMMU_RESV_REGION(0x8000000, 0x80fffff, VIOMMU_RESV_MSI);
 
     (void)state;
     assert_int_equal(world_add(w, 1, &w->hosts[0], &group7), 0);
@@ -405,7 +404,7 @@ static void test_reset_releases_host_contexts(void **state)
     STEP(w, OK, lnx_endpoint_appear(&w->guest, 0x700));
     int dom = lnx_endpoint(&w->guest, 0x700)->default_domain;
     STEP(w, OK, lnx_map(&w->guest, dom, 0x100000, G, 0, RW));
-    viommu_reset(w->v, VIOMMU_RESET_DEVICE);
+    assert_int_equal(viommu_reset(w->v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(h->nr_maps, 0);
     assert_int_equal(h->nr_attached, 0);
     w->guest_view_checked = false; /* the guest driver is gone */
@@ -418,23 +417,23 @@ static void test_sriov_ids_and_all_or_nothing(void **state)
 {
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct viommu_sriov s = {
-        .pf = 0x10100, .vf_offset = 0x10, .vf_stride = 4, .num_vfs = 3};
+        .size = sizeof(struct viommu_sriov), .pf = 0x10100, .vf_offset = 0x10, .vf_stride = 4, .num_vfs = 3};
     uint32_t id;
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     (void)state;
     assert_int_equal(viommu_sriov_vf_id(&s, 2, &id), 0);
     assert_int_equal(id, 0x10100 + 0x10 + 8);
     assert_int_equal(viommu_sriov_vf_id(&s, 3, &id), -EINVAL);
     struct viommu_sriov wide = {
-        .pf = 0xff00, .vf_offset = 0xf0, .vf_stride = 8, .num_vfs = 3};
+        .size = sizeof(struct viommu_sriov), .pf = 0xff00, .vf_offset = 0xf0, .vf_stride = 8, .num_vfs = 3};
     assert_int_equal(viommu_sriov_vf_id(&wide, 1, &id), 0);
     assert_int_equal(viommu_sriov_vf_id(&wide, 2, &id), -ERANGE);
 
     /* The third VF's ID is taken: none is declared. */
     assert_int_equal(world_add(w, 0x10100 + 0x10 + 8, NULL, NULL), 0);
     assert_int_equal(world_add_vfs(w, &s, &w->hosts[0]), -EEXIST);
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_int_equal(st.endpoints, 1);
     assert_int_equal(st.host_contexts, 0);
     assert_int_equal(world_remove(w, 0x10100 + 0x10 + 8), 0);
@@ -453,7 +452,7 @@ static void test_sriov_ids_and_all_or_nothing(void **state)
             (struct hostsim_binding){id, &w->hosts[0]};
     }
     world_check(w);
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_int_equal(st.endpoints, 3);
     assert_int_equal(st.host_contexts, 1);
     /* A wider stride names IDs out of range: nothing is removed. */
@@ -461,7 +460,7 @@ static void test_sriov_ids_and_all_or_nothing(void **state)
     bad.vf_stride = 0x8000;
     assert_int_equal(viommu_sriov_remove_vfs(w->v, &bad), -ERANGE);
     assert_int_equal(world_remove_vfs(w, &s), 3);
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     assert_int_equal(st.endpoints, 0);
     assert_int_equal(st.host_contexts, 0);
     world_free(w);

@@ -40,8 +40,8 @@ static void on_removed(void *opaque, uint32_t id, int host_err)
         }
     }
     /* With no earlier host failure, every context is exactly right. */
-    struct viommu_stats st;
-    viommu_get_stats(w->v, &st);
+    struct viommu_stats st = {.size = sizeof(st)};
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     if (st.host_errors == 0 && !host_invariant(w, why, sizeof(why))) {
         fail_msg("endpoint %u reported removed too early: %s", id, why);
     }
@@ -71,12 +71,12 @@ struct world *world_new(enum lnx_release release)
 void world_free(struct world *w)
 {
     char why[2048];
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     /* Freeing the device releases every host context, unless a host
      * failure, earlier (reported to the VMM) or while freeing, left
      * something there. */
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     w->faults.fired = false;
     viommu_free(w->v);
     w->v = NULL;
@@ -211,7 +211,7 @@ static int match_guest(void *opaque, uint64_t iova, uint64_t last, uint64_t gpa,
 static void check_guest_view(struct world *w)
 {
     const struct lnx *l = &w->guest;
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
     unsigned guest_domains = 0;
 
     for (int i = 0; i < LNX_MAX_ENDPOINTS; i++) {
@@ -237,7 +237,7 @@ static void check_guest_view(struct world *w)
         guest_domains +=
             l->domains[i].allocated && l->domains[i].nr_endpoints > 0;
     }
-    viommu_get_stats(w->v, &st);
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
     if (st.domains != guest_domains) {
         fail_msg("device has %u domains, the guest uses %u", st.domains,
                  guest_domains);

@@ -20,7 +20,7 @@ struct viommu *new_device(void (*tweak)(struct viommu_config *c))
 void add_endpoint_with(struct viommu *v, uint32_t id, uint64_t start,
                        uint64_t end, enum viommu_resv_type type)
 {
-    struct viommu_resv_region r = {start, end, type};
+    struct viommu_resv_region r = VIOMMU_RESV_REGION(start, end, type);
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = id, .resv = &r, .nr_resv = 1};
 

@@ -54,8 +54,8 @@ static void test_attach_unknown_endpoint_R14(void **state)
     struct viommu *v = new_device(NULL);
 
     assert_int_equal(vdrv_attach(v, 1, 42, 0), VIRTIO_IOMMU_S_NOENT);
-    struct viommu_stats st;
-    viommu_get_stats(v, &st);
+    struct viommu_stats st = {.size = sizeof(st)};
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.domains, 0); /* no domain created on the way */
     viommu_free(v);
 }
@@ -63,7 +63,7 @@ static void test_attach_unknown_endpoint_R14(void **state)
 static void test_several_endpoints_per_domain_R15(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_attach(v, 7, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(v, 7, EP2, 0), VIRTIO_IOMMU_S_OK);
@@ -94,7 +94,7 @@ static void test_bypass_flag_mismatch_R16(void **state)
 static void test_reattach_moves_endpoint_R17(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
@@ -239,7 +239,7 @@ static void test_detach_wrong_domain_R22(void **state)
 static void test_detached_endpoint_reaches_nothing_R23(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
@@ -265,13 +265,13 @@ static void test_detached_endpoint_reaches_nothing_R23(void **state)
 static void test_endpoint_remove_detaches(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_endpoint_remove(v, EP1), 0);
     assert_int_equal(viommu_endpoint_remove(v, EP1), -ENOENT);
-    viommu_get_stats(v, &st);
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.domains, 0);
     assert_int_equal(st.mappings, 0);
     assert_int_equal(st.endpoints, 2);
@@ -294,7 +294,7 @@ static int collect(void *opaque, uint32_t id)
 static void test_state_queries(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_domain_info info;
+    struct viommu_domain_info info = {.size = sizeof(info)};
     uint32_t ids[10] = {0};
 
     assert_int_equal(vdrv_attach(v, 7, EP3, 0), VIRTIO_IOMMU_S_OK);

@@ -96,7 +96,7 @@ static void test_map_bypass_domain_R28(void **state)
 static void test_no_write_without_write_flag_R29(void **state)
 {
     struct viommu *v = attached(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0x7000, VIRTIO_IOMMU_MAP_F_READ),
                      VIRTIO_IOMMU_S_OK);
@@ -235,8 +235,8 @@ static void test_unmap_removes_covered_R34(void **state)
     assert_int_equal(vdrv_unmap(v, 1, 0, UINT64_MAX), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 0);
     assert_int_equal(vdrv_unmap(v, 1, 5 * G, 4 * G), VIRTIO_IOMMU_S_INVAL);
-    struct viommu_stats st;
-    viommu_get_stats(v, &st);
+    struct viommu_stats st = {.size = sizeof(st)};
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.mappings, 0);
     viommu_free(v);
 }

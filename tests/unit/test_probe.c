@@ -139,8 +139,8 @@ static void test_one_msi_region_R44(void **state)
 {
     struct viommu *v = new_device(NULL);
     struct viommu_resv_region two[] = {
-        {0x1000, 0x1fff, VIOMMU_RESV_MSI},
-        {0x8000, 0x8fff, VIOMMU_RESV_MSI},
+        VIOMMU_RESV_REGION(0x1000, 0x1fff, VIOMMU_RESV_MSI),
+        VIOMMU_RESV_REGION(0x8000, 0x8fff, VIOMMU_RESV_MSI),
     };
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .resv = two, .nr_resv = 2};
@@ -180,21 +180,21 @@ static void test_regions_merged_sorted_disjoint_R45(void **state)
 {
     struct viommu *v = new_device(NULL);
     struct viommu_resv_region in[] = {
-        {0x9000, 0xafff, VIOMMU_RESV_RESERVED},
-        {0x1000, 0x1fff, VIOMMU_RESV_RESERVED},
-        {0x2000, 0x2fff, VIOMMU_RESV_RESERVED}, /* adjacent: merged */
-        {0xa000, 0xcfff, VIOMMU_RESV_RESERVED}, /* overlapping: merged */
+        VIOMMU_RESV_REGION(0x9000, 0xafff, VIOMMU_RESV_RESERVED),
+        VIOMMU_RESV_REGION(0x1000, 0x1fff, VIOMMU_RESV_RESERVED),
+        VIOMMU_RESV_REGION(0x2000, 0x2fff, VIOMMU_RESV_RESERVED), /* adjacent: merged */
+        VIOMMU_RESV_REGION(0xa000, 0xcfff, VIOMMU_RESV_RESERVED), /* overlapping: merged */
         /* Straddles the MSI window: cut around it. */
-        {0xfed00000, 0xff0fffff, VIOMMU_RESV_RESERVED},
+        VIOMMU_RESV_REGION(0xfed00000, 0xff0fffff, VIOMMU_RESV_RESERVED),
     };
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .resv = in, .nr_resv = 5};
     struct viommu_resv_region want[] = {
-        {0x1000, 0x2fff, VIOMMU_RESV_RESERVED},
-        {0x9000, 0xcfff, VIOMMU_RESV_RESERVED},
-        {0xfed00000, 0xfedfffff, VIOMMU_RESV_RESERVED},
-        {0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI},
-        {0xfef00000, 0xff0fffff, VIOMMU_RESV_RESERVED},
+        VIOMMU_RESV_REGION(0x1000, 0x2fff, VIOMMU_RESV_RESERVED),
+        VIOMMU_RESV_REGION(0x9000, 0xcfff, VIOMMU_RESV_RESERVED),
+        VIOMMU_RESV_REGION(0xfed00000, 0xfedfffff, VIOMMU_RESV_RESERVED),
+        VIOMMU_RESV_REGION(0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI),
+        VIOMMU_RESV_REGION(0xfef00000, 0xff0fffff, VIOMMU_RESV_RESERVED),
     };
     struct viommu_resv_region r[8];
     uint8_t props[PROBE_SIZE];
@@ -233,23 +233,22 @@ static void expect_regions(struct viommu *v, uint32_t id,
 static void test_usable_range_holes_are_reserved_R45(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_host_geometry geo = {
+    struct viommu_host_geometry geo = {.size = sizeof(geo),
         .nr_usable = 3,
         .usable = {{0x100000, 0xfedfffff},
                    {0x10000, 0x1fffff},
                    {0xfef00000, (1ULL << 48) - 1}},
     };
-    struct viommu_resv_region declared = {0x8000, 0x1ffff,
-                                          VIOMMU_RESV_RESERVED};
+    struct viommu_resv_region declared = VIOMMU_RESV_REGION(0x8000, 0x1ffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config ep = {.size = sizeof(ep),
                                         .id = 10,
                                         .resv = &declared,
                                         .nr_resv = 1,
                                         .geometry = &geo};
     const struct viommu_resv_region want[] = {
-        {0, 0x1ffff, VIOMMU_RESV_RESERVED}, /* hole + declared, merged */
-        {0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI},
-        {1ULL << 48, UINT64_MAX, VIOMMU_RESV_RESERVED},
+        VIOMMU_RESV_REGION(0, 0x1ffff, VIOMMU_RESV_RESERVED), /* hole + declared, merged */
+        VIOMMU_RESV_REGION(0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI),
+        VIOMMU_RESV_REGION(1ULL << 48, UINT64_MAX, VIOMMU_RESV_RESERVED),
     };
 
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
@@ -267,13 +266,13 @@ static void test_holes_clipped_to_input_range(void **state)
                                 .input_start = 1ULL << 20,
                                 .input_end = (1ULL << 40) - 1};
     struct viommu *v = viommu_new(&cfg);
-    struct viommu_host_geometry geo = {.nr_usable = 1,
+    struct viommu_host_geometry geo = {.size = sizeof(geo),.nr_usable = 1,
                                        .usable = {{0, (1ULL << 39) - 1}}};
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .geometry = &geo};
     const struct viommu_resv_region want[] = {
-        {0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI},
-        {1ULL << 39, (1ULL << 40) - 1, VIOMMU_RESV_RESERVED},
+        VIOMMU_RESV_REGION(0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI),
+        VIOMMU_RESV_REGION(1ULL << 39, (1ULL << 40) - 1, VIOMMU_RESV_RESERVED),
     };
 
     assert_non_null(v);
@@ -303,12 +302,12 @@ static int failing_geometry(void *ctx, uint32_t ep,
 static void test_host_declaration_errors(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_host_ops partial = {.detach = no_op};
-    struct viommu_host_geometry geo = {.nr_usable = 1,
+    struct viommu_host_ops partial = {.size = sizeof(partial), .detach = no_op};
+    struct viommu_host_geometry geo = {.size = sizeof(geo),.nr_usable = 1,
                                        .usable = {{0x2000, 0x1000}}};
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .host_ops = &partial};
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
     ep.host_ops = NULL;
@@ -325,7 +324,7 @@ static void test_host_declaration_errors(void **state)
     ep = (struct viommu_endpoint_config){
         .size = sizeof(ep), .id = 10, .host_ops = &full};
     assert_int_equal(viommu_endpoint_add(v, &ep), -ENODEV);
-    viommu_get_stats(v, &st);
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.endpoints, 3);
     assert_int_equal(st.host_contexts, 0);
     viommu_free(v);
@@ -334,12 +333,12 @@ static void test_host_declaration_errors(void **state)
 static void test_endpoint_declaration_errors(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_resv_region bad = {0x2000, 0x1fff, VIOMMU_RESV_RESERVED};
+    struct viommu_resv_region bad = VIOMMU_RESV_REGION(0x2000, 0x1fff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .resv = &bad, .nr_resv = 1};
 
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
-    bad = (struct viommu_resv_region){0, 1, (enum viommu_resv_type)7};
+    bad = (struct viommu_resv_region)VIOMMU_RESV_REGION(0, 1, (enum viommu_resv_type)7);
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
     ep.resv = NULL;
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
@@ -352,8 +351,7 @@ static void test_endpoint_declaration_errors(void **state)
     /* More regions than probe_size can report: refused now, not at PROBE. */
     struct viommu_resv_region many[32];
     for (int i = 0; i < 32; i++) {
-        many[i] = (struct viommu_resv_region){
-            i * 0x10000ull, i * 0x10000ull + 0xfff, VIOMMU_RESV_RESERVED};
+        many[i] = (struct viommu_resv_region)VIOMMU_RESV_REGION(i * 0x10000ull, i * 0x10000ull + 0xfff, VIOMMU_RESV_RESERVED);
     }
     ep = (struct viommu_endpoint_config){
         .size = sizeof(ep), .id = 11, .resv = many, .nr_resv = 32};
@@ -386,7 +384,7 @@ static void test_map_over_reserved_region_refused_R46(void **state)
 static void test_reserved_access_affects_only_that_endpoint_R47(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     add_endpoint_with(v, 10, 0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);

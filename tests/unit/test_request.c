@@ -218,7 +218,7 @@ static void test_api_misuse(void **state)
 static void test_unattached_endpoint_cannot_reach_memory_R11(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     assert_int_equal(viommu_translate(v, EP1, 0x1000, VIOMMU_ACCESS_READ, &t),

@@ -21,7 +21,7 @@ static struct viommu *mapped(void (*tweak)(struct viommu_config *c))
 static void test_translate_hits(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(viommu_translate(v, EP1, 0x10000, VIOMMU_ACCESS_READ, &t),
                      0);
@@ -43,7 +43,7 @@ static void test_translate_hits(void **state)
 static void test_permissions_R29(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     /* Write-only: writes pass, reads fault. */
@@ -61,7 +61,7 @@ static void test_permissions_R29(void **state)
 static void test_fault_format_R48_R49_R50_R51(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     uint8_t raw[sizeof(struct virtio_iommu_fault)];
     struct virtio_iommu_fault f;
     struct iovec iov = {raw, sizeof(raw)};
@@ -91,7 +91,7 @@ static void test_fault_format_R48_R49_R50_R51(void **state)
 static void test_unknown_endpoint_reports_nothing_R50(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     assert_int_equal(viommu_translate(v, 999, 0x10000, VIOMMU_ACCESS_READ, &t),
@@ -103,7 +103,7 @@ static void test_unknown_endpoint_reports_nothing_R50(void **state)
 static void test_removed_endpoint_leaves_no_report_R50(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     assert_int_equal(viommu_translate(v, EP2, 0x1000, VIOMMU_ACCESS_READ, &t),
@@ -123,7 +123,7 @@ static void test_removed_endpoint_leaves_no_report_R50(void **state)
 static void test_report_never_split_R52(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     uint8_t a[12], b[12], whole[24];
     struct iovec small = {a, 20};
     struct iovec two[2] = {{a, 12}, {b, 12}};
@@ -135,8 +135,8 @@ static void test_report_never_split_R52(void **state)
     small.iov_len = 12;
     assert_int_equal(viommu_event_pop(v, &small, 1, &used), -EMSGSIZE);
     assert_int_equal(used, 0);
-    struct viommu_stats st;
-    viommu_get_stats(v, &st);
+    struct viommu_stats st = {.size = sizeof(st)};
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.pending_faults, 1); /* kept for the next buffer */
     /* One buffer made of two descriptors holds the report whole. */
     assert_int_equal(viommu_event_pop(v, two, 2, &used), 0);
@@ -158,16 +158,16 @@ static void two_faults(struct viommu_config *c)
 static void test_fault_queue_bounded(void **state)
 {
     struct viommu *v = mapped(two_faults);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
-    struct viommu_stats st;
+    struct viommu_stats st = {.size = sizeof(st)};
 
     for (uint64_t i = 0; i < 5; i++) {
         assert_int_equal(
             viommu_translate(v, EP1, 0x90000 + i * G, VIOMMU_ACCESS_READ, &t),
             -EFAULT);
     }
-    viommu_get_stats(v, &st);
+    assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.pending_faults, 2);
     assert_int_equal(st.dropped_faults, 3);
     /* The oldest reports are kept, in order. */
@@ -179,7 +179,7 @@ static void test_fault_queue_bounded(void **state)
     /* A device reset drops pending reports. */
     assert_int_equal(viommu_translate(v, EP1, 0x90000, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
-    viommu_reset(v, VIOMMU_RESET_DEVICE);
+    assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(pop_fault(v, &f), -EAGAIN);
     viommu_free(v);
 }
@@ -187,7 +187,7 @@ static void test_fault_queue_bounded(void **state)
 static void test_domain_fault_when_unattached_R11(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     struct virtio_iommu_fault f;
 
     assert_int_equal(viommu_translate(v, EP2, 0x10000, VIOMMU_ACCESS_READ, &t),
@@ -201,7 +201,7 @@ static void test_domain_fault_when_unattached_R11(void **state)
 static void test_bypass_domain_is_identity(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_attach(v, 3, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
@@ -220,7 +220,7 @@ static void test_bypass_domain_is_identity(void **state)
 static void test_translate_api_misuse(void **state)
 {
     struct viommu *v = mapped(NULL);
-    struct viommu_translation t;
+    struct viommu_translation t = {.size = sizeof(t)};
     uint32_t used;
 
     assert_int_equal(viommu_translate(v, EP1, 0, 0, &t), -EINVAL);

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Structs that carry their size across the API. */
+#include <errno.h>
+#include <string.h>
+
+#include "abi.h"
+
+int copy_versioned(void *dst, size_t dst_size, const void *src)
+{
+    uint32_t src_size;
+
+    if (src == NULL) {
+        return -EINVAL;
+    }
+    memcpy(&src_size, src, sizeof(src_size));
+    if (src_size < sizeof(uint32_t)) {
+        return -EINVAL;
+    }
+    if (src_size > dst_size) {
+        const uint8_t *extra = (const uint8_t *)src + dst_size;
+        for (size_t i = 0; i < src_size - dst_size; i++) {
+            if (extra[i] != 0) {
+                return -EINVAL;
+            }
+        }
+    }
+    memset(dst, 0, dst_size);
+    memcpy(dst, src, src_size < dst_size ? src_size : dst_size);
+    return 0;
+}
+
+int fill_versioned(void *dst, const void *src, size_t src_size)
+{
+    uint32_t dst_size;
+
+    if (dst == NULL) {
+        return -EINVAL;
+    }
+    memcpy(&dst_size, dst, sizeof(dst_size));
+    if (dst_size < sizeof(uint32_t)) {
+        return -EINVAL;
+    }
+    size_t common = dst_size < src_size ? dst_size : src_size;
+    memcpy((uint8_t *)dst + sizeof(uint32_t),
+           (const uint8_t *)src + sizeof(uint32_t), common - sizeof(uint32_t));
+    if (dst_size > src_size) {
+        memset((uint8_t *)dst + src_size, 0, dst_size - src_size);
+    }
+    return 0;
+}
