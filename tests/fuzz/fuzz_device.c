@@ -3,7 +3,7 @@
  * libFuzzer harness: each input is a sequence of operations on one device
  * (raw requests, well-formed requests with small IDs, translations, endpoint
  * changes, config writes, event pops, resets, feature writes). Endpoints
- * may sit behind simulated host contexts (tests/guest/hostsim.h) with a
+ * may sit behind simulated host contexts (testing/hostsim.h) with a
  * narrow geometry, in a host group, and with one host call set to fail.
  * After every operation the device's structure is checked: used lengths are
  * 0 or the whole writable size, every domain has endpoints, every attached

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Endpoint lifecycle scenarios, each a story told by a Linux guest (the
- * model in tests/guest/linux.c) and a VMM with host IOMMU contexts. After
+ * model in testing/linux.c) and a VMM with host IOMMU contexts. After
  * every step world_check() proves that each host context holds exactly the
  * union of the mappings of its endpoints' domains and that the guest's view
  * is the device's.

@@ -6,8 +6,8 @@
  * not hold), can be told to fail its k-th call, and can be compared with
  * what the device says it should hold.
  */
-#ifndef VIOMMU_TESTS_GUEST_HOSTSIM_H
-#define VIOMMU_TESTS_GUEST_HOSTSIM_H
+#ifndef VIOMMU_TESTING_HOSTSIM_H
+#define VIOMMU_TESTING_HOSTSIM_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -105,7 +105,7 @@ int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
 /* A request with a status tail; returns the status or 0xff (no reply). */
 uint8_t fe_status(struct fe *f, const void *req, size_t size);
 
-/* A transport that sends the guest driver's accesses (tests/guest) to the
+/* A transport that sends the guest driver's accesses (testing/driver.c) to the
  * daemon: features and config space over vhost-user, requests over the
  * request queue. */
 struct vdrv_transport;

@@ -18,8 +18,8 @@
  *    unmap everything, move back to the default domain, free the domain.
  * Requests are the bytes a real guest puts on the queue (driver.h).
  */
-#ifndef VIOMMU_TESTS_GUEST_LINUX_H
-#define VIOMMU_TESTS_GUEST_LINUX_H
+#ifndef VIOMMU_TESTING_LINUX_H
+#define VIOMMU_TESTING_LINUX_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -5,8 +5,8 @@
  * device as readable and writable iovecs, and decodes the reply as the
  * Linux driver does. Used by the tests and the demonstration.
  */
-#ifndef VIOMMU_TESTS_GUEST_DRIVER_H
-#define VIOMMU_TESTS_GUEST_DRIVER_H
+#ifndef VIOMMU_TESTING_DRIVER_H
+#define VIOMMU_TESTING_DRIVER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""check-layers.py SOURCE_ROOT
+
+The tree's layers, as DESIGN.md draws them:
+- lib/ is a graph without cycles: a module (x.c with its x.h) includes the
+  headers of the modules it calls, and no chain of includes leads back to
+  it. A header-only module (state.h) is a node like the others.
+- Product code never includes test code: nothing under lib/, daemon/,
+  tools/, examples/ or bench/ includes a header of tests/, and only
+  examples/, bench/ and tests/ use the test kit in testing/.
+"""
+import os
+import re
+import sys
+
+root = sys.argv[1]
+include = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+failures = []
+
+
+def includes(path):
+    with open(path, encoding="utf-8") as f:
+        return include.findall(f.read())
+
+
+# lib/: module graph.
+lib = os.path.join(root, "lib")
+edges = {}
+for name in sorted(os.listdir(lib)):
+    stem, ext = os.path.splitext(name)
+    if ext not in (".c", ".h"):
+        continue
+    deps = edges.setdefault(stem, set())
+    for inc in includes(os.path.join(lib, name)):
+        dep = os.path.splitext(os.path.basename(inc))[0]
+        if dep != stem and os.path.exists(os.path.join(lib, dep + ".h")):
+            deps.add(dep)
+
+state = {}
+
+
+def visit(node, path):
+    if state.get(node) == "done":
+        return
+    if state.get(node) == "open":
+        cycle = path[path.index(node):] + [node]
+        failures.append("lib/ has a cycle: " + " -> ".join(cycle))
+        return
+    state[node] = "open"
+    for dep in sorted(edges.get(node, ())):
+        visit(dep, path + [node])
+    state[node] = "done"
+
+
+for node in sorted(edges):
+    visit(node, [])
+
+# Product code and the test kit.
+kit = set(os.listdir(os.path.join(root, "testing")))
+tests_headers = set()
+for dirpath, _, files in os.walk(os.path.join(root, "tests")):
+    tests_headers.update(f for f in files if f.endswith(".h"))
+for top in ("lib", "daemon", "tools", "examples", "bench", "testing"):
+    for dirpath, _, files in os.walk(os.path.join(root, top)):
+        for name in files:
+            if not name.endswith((".c", ".h")):
+                continue
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root)
+            for inc in includes(path):
+                base = os.path.basename(inc)
+                if "tests/" in inc or (base in tests_headers and
+                                       not os.path.exists(os.path.join(dirpath, base))):
+                    failures.append(f"{rel} includes test code: {inc}")
+                if top in ("lib", "daemon", "tools") and base in kit and \
+                        not os.path.exists(os.path.join(dirpath, base)):
+                    failures.append(f"{rel} (product code) uses the test kit: {inc}")
+
+for f in failures:
+    print(f)
+if failures:
+    sys.exit(1)
+print(f"lib/: {len(edges)} modules, no cycle; no product code includes "
+      "test code")
