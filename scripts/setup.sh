@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 [ -d build ] || meson setup build
 meson compile -C build
-./build/daemon/viommu-daemon-demo
+./build/examples/viommu-daemon-demo
