@@ -6,12 +6,12 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "listen.h"
 #include "log.h"
+#include "spec.h"
 
-#define MAX_RESERVED 16
 #define DEFAULT_MAPPING_LIMIT 4096
 
 void control_init(struct control *c)
@@ -25,26 +25,15 @@ void control_init(struct control *c)
 
 int control_open(struct control *c, struct viommu *v, const char *path)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-
     c->v = v;
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        dlog(VIOMMU_LOG_ERR, "control socket path too long: %s", path);
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    unlink(path);
-    if (c->listen_fd < 0 ||
-        bind(c->listen_fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(c->listen_fd, CONTROL_MAX_CLIENTS) != 0) {
-        dlog(VIOMMU_LOG_ERR, "cannot listen on %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    c->listen_fd = listen_unix(path, CONTROL_MAX_CLIENTS);
+    return c->listen_fd < 0 ? -1 : 0;
 }
 
-static void drop_client(struct control_client *cl)
+/* Frees a client's slot. Only control_serve() and control_close() do,
+ * when no command is running: elsewhere a client is only marked dead (a
+ * command's own events may find its client gone before its reply). */
+static void free_client(struct control_client *cl)
 {
     close(cl->fd);
     json_tokener_free(cl->tok);
@@ -52,19 +41,25 @@ static void drop_client(struct control_client *cl)
     *cl = (struct control_client){.fd = -1};
 }
 
+static void drop_client(struct control_client *cl, const char *why)
+{
+    if (!cl->dead) {
+        dlog(VIOMMU_LOG_WARN, "control client dropped: %s", why);
+        cl->dead = true;
+    }
+}
+
 /* Sends what the socket takes now; drops the client on an error. */
 static void flush(struct control_client *cl)
 {
-    while (cl->out_len > 0) {
+    while (cl->out_len > 0 && !cl->dead) {
         ssize_t n =
             send(cl->fd, cl->out, cl->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             return;
         }
         if (n <= 0) {
-            dlog(VIOMMU_LOG_WARN, "control client dropped: %s",
-                 strerror(errno));
-            drop_client(cl);
+            drop_client(cl, strerror(errno));
             return;
         }
         cl->out_len -= (size_t)n;
@@ -76,7 +71,7 @@ void control_close(struct control *c)
 {
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         if (c->clients[i].fd >= 0) {
-            drop_client(&c->clients[i]);
+            free_client(&c->clients[i]);
         }
     }
     if (c->listen_fd >= 0) {
@@ -93,10 +88,13 @@ static void send_obj(struct control_client *cl, struct json_object *obj)
         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
     size_t len = strlen(text) + 1;
 
-    if (cl->out_len + len > CONTROL_MAX_OUTPUT) {
-        dlog(VIOMMU_LOG_WARN, "control client dropped: it reads too slowly");
+    if (cl->dead) {
         json_object_put(obj);
-        drop_client(cl);
+        return;
+    }
+    if (cl->out_len + len > CONTROL_MAX_OUTPUT) {
+        json_object_put(obj);
+        drop_client(cl, "it reads too slowly");
         return;
     }
     if (cl->out_len + len > cl->out_cap) {
@@ -107,7 +105,7 @@ static void send_obj(struct control_client *cl, struct json_object *obj)
         char *out = realloc(cl->out, cap);
         if (out == NULL) {
             json_object_put(obj);
-            drop_client(cl);
+            drop_client(cl, "out of memory");
             return;
         }
         cl->out = out;
@@ -167,46 +165,13 @@ static bool has(struct json_object *args, const char *key)
 static struct json_object *cmd_endpoint_add(struct control *c,
                                             struct json_object *args)
 {
-    struct viommu_resv_region resv[MAX_RESERVED];
-    struct viommu_endpoint_config ep = {.size = sizeof(ep), .resv = resv};
-    struct json_object *list;
-    uint64_t first, last, group;
+    struct endpoint_spec spec;
+    const char *why;
 
-    if (!get_uint(args, "id", UINT32_MAX, &first)) {
-        return error("GenericError", "'id' must be an endpoint ID");
+    if (spec_from_json(&spec, args, &why) != 0) {
+        return error("GenericError", why);
     }
-    last = first;
-    if (has(args, "last") && !get_uint(args, "last", UINT32_MAX, &last)) {
-        return error("GenericError", "'last' must be an endpoint ID");
-    }
-    if (has(args, "group")) {
-        if (!get_uint(args, "group", UINT32_MAX, &group)) {
-            return error("GenericError", "'group' must be a group number");
-        }
-        ep.flags |= VIOMMU_EP_GROUP;
-        ep.group = (uint32_t)group;
-    }
-    if (json_object_object_get_ex(args, "reserved", &list)) {
-        if (!json_object_is_type(list, json_type_array) ||
-            json_object_array_length(list) > MAX_RESERVED) {
-            return error("GenericError", "'reserved' must be an array of at "
-                                         "most 16 {start, end} objects");
-        }
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-            struct json_object *r = json_object_array_get_idx(list, i);
-            uint64_t start, end;
-            if (!json_object_is_type(r, json_type_object) ||
-                !get_uint(r, "start", UINT64_MAX, &start) ||
-                !get_uint(r, "end", UINT64_MAX, &end)) {
-                return error("GenericError",
-                             "a reserved region needs 'start' and 'end'");
-            }
-            resv[ep.nr_resv++] =
-                (struct viommu_resv_region)VIOMMU_RESV_REGION(start, end, VIOMMU_RESV_RESERVED);
-        }
-    }
-    int err =
-        viommu_endpoint_add_range(c->v, (uint32_t)first, (uint32_t)last, &ep);
+    int err = spec_declare(c->v, &spec);
     if (err != 0) {
         return error("GenericError",
                      err == -EEXIST   ? "endpoint already declared"
@@ -344,11 +309,13 @@ static struct json_object *cmd_query_mappings(struct control *c,
     return ret(o);
 }
 
-static struct json_object *cmd_query_stats(struct control *c)
+static struct json_object *cmd_query_stats(struct control *c,
+                                           struct json_object *args)
 {
     struct viommu_stats st = {.size = sizeof(st)};
     struct json_object *o = json_object_new_object();
 
+    (void)args;
     if (viommu_get_stats(c->v, &st) != 0) {
         json_object_put(o);
         return error("GenericError", "statistics unavailable");
@@ -402,6 +369,48 @@ static struct json_object *cmd_translate(struct control *c,
     return ret(o);
 }
 
+static struct json_object *cmd_query_endpoints(struct control *c,
+                                               struct json_object *args)
+{
+    struct walk w = {c->v, json_object_new_array(), 0};
+    int err = viommu_foreach_endpoint(c->v, add_endpoint, &w);
+
+    (void)args;
+    if (err != 0) {
+        json_object_put(w.list);
+        return error("GenericError", strerror(-err));
+    }
+    return ret(w.list);
+}
+
+static struct json_object *cmd_query_domains(struct control *c,
+                                             struct json_object *args)
+{
+    struct walk w = {c->v, json_object_new_array(), 0};
+    int err = viommu_foreach_domain(c->v, add_domain, &w);
+
+    (void)args;
+    if (err != 0) {
+        json_object_put(w.list);
+        return error("GenericError", strerror(-err));
+    }
+    return ret(w.list);
+}
+
+/* Every command, also what the greeting announces. */
+static const struct command {
+    const char *name;
+    struct json_object *(*run)(struct control *c, struct json_object *args);
+} commands[] = {
+    {"endpoint-add", cmd_endpoint_add},
+    {"endpoint-remove", cmd_endpoint_remove},
+    {"query-endpoints", cmd_query_endpoints},
+    {"query-domains", cmd_query_domains},
+    {"query-mappings", cmd_query_mappings},
+    {"query-stats", cmd_query_stats},
+    {"translate", cmd_translate},
+};
+
 static struct json_object *execute(struct control *c, struct json_object *cmd)
 {
     struct json_object *name, *args = NULL;
@@ -415,31 +424,14 @@ static struct json_object *execute(struct control *c, struct json_object *cmd)
         !json_object_is_type(args, json_type_object)) {
         return error("GenericError", "'arguments' must be an object");
     }
+    /* The whole string: a name with an embedded NUL is no command. */
     const char *n = json_object_get_string(name);
-    if (strcmp(n, "endpoint-add") == 0) {
-        return cmd_endpoint_add(c, args);
-    }
-    if (strcmp(n, "endpoint-remove") == 0) {
-        return cmd_endpoint_remove(c, args);
-    }
-    if (strcmp(n, "query-endpoints") == 0 || strcmp(n, "query-domains") == 0) {
-        struct walk w = {c->v, json_object_new_array(), 0};
-        int err = n[6] == 'e' ? viommu_foreach_endpoint(c->v, add_endpoint, &w)
-                              : viommu_foreach_domain(c->v, add_domain, &w);
-        if (err != 0) {
-            json_object_put(w.list);
-            return error("GenericError", strerror(-err));
+    size_t len = (size_t)json_object_get_string_len(name);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strlen(commands[i].name) == len &&
+            memcmp(commands[i].name, n, len) == 0) {
+            return commands[i].run(c, args);
         }
-        return ret(w.list);
-    }
-    if (strcmp(n, "query-mappings") == 0) {
-        return cmd_query_mappings(c, args);
-    }
-    if (strcmp(n, "query-stats") == 0) {
-        return cmd_query_stats(c);
-    }
-    if (strcmp(n, "translate") == 0) {
-        return cmd_translate(c, args);
     }
     return error("CommandNotFound", "unknown command");
 }
@@ -462,12 +454,14 @@ static void greet(struct control_client *cl)
     struct json_object *g = json_object_new_object();
     struct json_object *body = json_object_new_object();
 
-    json_object_object_add(body, "version", json_object_new_string("0.1.0"));
-    json_object_object_add(
-        body, "commands",
-        json_object_new_string("endpoint-add endpoint-remove query-endpoints "
-                               "query-domains query-mappings query-stats "
-                               "translate"));
+    struct json_object *names = json_object_new_array();
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        json_object_array_add(names, json_object_new_string(commands[i].name));
+    }
+    json_object_object_add(body, "version",
+                           json_object_new_string(VIOMMU_DAEMON_VERSION));
+    json_object_object_add(body, "commands", names);
     json_object_object_add(g, "viommu", body);
     send_obj(cl, g);
 }
@@ -506,11 +500,11 @@ static void read_client(struct control *c, struct control_client *cl)
 
     if (n <= 0) {
         if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            drop_client(cl);
+            drop_client(cl, n == 0 ? "it closed" : strerror(errno));
         }
         return;
     }
-    for (size_t off = 0; off < (size_t)n && cl->fd >= 0;) {
+    for (size_t off = 0; off < (size_t)n && !cl->dead;) {
         struct json_object *cmd =
             json_tokener_parse_ex(cl->tok, buf + off, (int)((size_t)n - off));
         enum json_tokener_error err = json_tokener_get_error(cl->tok);
@@ -519,9 +513,8 @@ static void read_client(struct control *c, struct control_client *cl)
             cl->pending += (size_t)n - off;
             if (cl->pending > CONTROL_MAX_OBJECT) {
                 send_obj(cl, error("GenericError", "command too large"));
-                if (cl->fd >= 0) {
-                    drop_client(cl);
-                }
+                flush(cl);
+                drop_client(cl, "command too large");
             }
             return;
         }
@@ -567,8 +560,14 @@ void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
         if (pfd[i].revents & POLLOUT) {
             flush(cl);
         }
-        if (cl->fd >= 0 && (pfd[i].revents & ~POLLOUT)) {
+        if (!cl->dead && (pfd[i].revents & ~POLLOUT)) {
             read_client(c, cl);
+        }
+    }
+    /* Commands may have found any client gone, not only their own. */
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        if (c->clients[i].fd >= 0 && c->clients[i].dead) {
+            free_client(&c->clients[i]);
         }
     }
     if (pfd[0].revents & POLLIN) {
@@ -586,7 +585,7 @@ void control_endpoint_removed(void *opaque, uint32_t id, int host_err)
     gettimeofday(&tv, NULL);
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         struct control_client *cl = &c->clients[i];
-        if (cl->fd < 0) {
+        if (cl->fd < 0 || cl->dead) {
             continue;
         }
         struct json_object *e = json_object_new_object();

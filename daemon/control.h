@@ -24,11 +24,13 @@
 #include <viommu/viommu.h>
 
 #define CONTROL_MAX_CLIENTS 8
+#define VIOMMU_DAEMON_VERSION "0.2.0"
 #define CONTROL_MAX_OBJECT (64 * 1024)        /* bytes of one command */
 #define CONTROL_MAX_OUTPUT (16 * 1024 * 1024) /* replies not yet read */
 
 struct control_client {
-    int fd; /* -1: free slot */
+    int fd;    /* -1: free slot */
+    bool dead; /* to be freed once no command runs */
     struct json_tokener *tok;
     size_t pending; /* bytes fed since the last complete command */
     char *out;      /* replies and events the client has not read yet */

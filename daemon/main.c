@@ -12,16 +12,16 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "control.h"
+#include "listen.h"
 #include "log.h"
+#include "spec.h"
 #include "vhost_user.h"
 
-#define MAX_RESV 16
 #define SEND_TIMEOUT_S 10
 
 static void usage(FILE *out)
@@ -49,58 +49,6 @@ static void usage(FILE *out)
             "  -h, --help            this text\n");
 }
 
-static bool parse_u64(const char *s, char **end, uint64_t *out)
-{
-    errno = 0;
-    *out = strtoull(s, end, 0);
-    return errno == 0 && *end != s;
-}
-
-/* Parses START-END (END may be absent when single is allowed). */
-static bool parse_range(const char *s, char **end, uint64_t *first,
-                        uint64_t *last, bool single)
-{
-    if (!parse_u64(s, end, first)) {
-        return false;
-    }
-    if (**end != '-') {
-        *last = *first;
-        return single;
-    }
-    return parse_u64(*end + 1, end, last) && *last >= *first;
-}
-
-static int add_endpoints(struct viommu *v, const char *spec)
-{
-    struct viommu_resv_region resv[MAX_RESV];
-    struct viommu_endpoint_config ep = {.size = sizeof(ep), .resv = resv};
-    uint64_t first, last;
-    char *p;
-
-    if (!parse_range(spec, &p, &first, &last, true) || last > UINT32_MAX) {
-        return -EINVAL;
-    }
-    while (*p == ',') {
-        uint64_t a, b;
-        if (strncmp(p + 1, "group=", 6) == 0 && parse_u64(p + 7, &p, &a) &&
-            a <= UINT32_MAX) {
-            ep.flags |= VIOMMU_EP_GROUP;
-            ep.group = (uint32_t)a;
-        } else if (strncmp(p + 1, "reserved=", 9) == 0 &&
-                   ep.nr_resv < MAX_RESV &&
-                   parse_range(p + 10, &p, &a, &b, false)) {
-            resv[ep.nr_resv++] =
-                (struct viommu_resv_region)VIOMMU_RESV_REGION(a, b, VIOMMU_RESV_RESERVED);
-        } else {
-            return -EINVAL;
-        }
-    }
-    if (*p != '\0') {
-        return -EINVAL;
-    }
-    return viommu_endpoint_add_range(v, (uint32_t)first, (uint32_t)last, &ep);
-}
-
 static int print_capabilities(void)
 {
     struct json_object *caps = json_object_new_object();
@@ -116,31 +64,6 @@ static int print_capabilities(void)
     puts(json_object_to_json_string_ext(caps, JSON_C_TO_STRING_PRETTY));
     json_object_put(caps);
     return 0;
-}
-
-static int listen_on(const char *path)
-{
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    int fd;
-
-    if (strlen(path) >= sizeof(addr.sun_path)) {
-        dlog(VIOMMU_LOG_ERR, "socket path too long: %s", path);
-        return -1;
-    }
-    strcpy(addr.sun_path, path);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        dlog(VIOMMU_LOG_ERR, "socket: %s", strerror(errno));
-        return -1;
-    }
-    unlink(path); /* a stale socket of an earlier run */
-    if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-        listen(fd, 1) != 0) {
-        dlog(VIOMMU_LOG_ERR, "cannot listen on %s: %s", path, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 /* A frontend that stops reading replies must not stop the daemon. */
@@ -293,10 +216,15 @@ int main(int argc, char **argv)
         return 1;
     }
     for (unsigned i = 0; i < nr_endpoints; i++) {
-        int err = add_endpoints(v, endpoints[i]);
+        struct endpoint_spec spec;
+        const char *why = NULL;
+        int err = spec_from_text(&spec, endpoints[i], &why);
+        if (err == 0) {
+            err = spec_declare(v, &spec);
+        }
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--endpoint=%s: %s", endpoints[i],
-                 err == -EINVAL  ? "invalid"
+                 why != NULL     ? why
                  : err == -E2BIG ? "more than 65536 endpoints in one range"
                                  : strerror(-err));
             viommu_free(v);
@@ -311,7 +239,7 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
-    int listen_fd = socket_path != NULL ? listen_on(socket_path) : -1;
+    int listen_fd = socket_path != NULL ? listen_unix(socket_path, 1) : -1;
     if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0) ||
         (control_path != NULL && control_open(&ctl, v, control_path) != 0)) {
         control_close(&ctl);

@@ -358,6 +358,77 @@ static void test_client_that_does_not_read(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
+/* A client that asks for a removal and hangs up before the event and the
+ * reply reach it: the daemon drops it once, and goes on serving (it used
+ * to free the client twice and die of SIGSEGV). */
+static void test_remove_then_hang_up(void **state)
+{
+    struct fe_control gone, other;
+    const char *cmd =
+        "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 9}}";
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&other);
+    for (int id = 10; id <= 12; id++) {
+        char text[128];
+        open_client(&gone);
+        snprintf(text, sizeof(text),
+                 "{\"execute\": \"endpoint-remove\", \"arguments\": "
+                 "{\"id\": %d}}",
+                 id);
+        /* Shut the receiving side: the event and the reply fail. */
+        assert_int_equal(shutdown(gone.fd, SHUT_RD), 0);
+        assert_true(send(gone.fd, id == 10 ? cmd : text,
+                         strlen(id == 10 ? cmd : text), MSG_NOSIGNAL) > 0);
+        close(gone.fd);
+    }
+    /* The other sockets are served in their own time: ask until the three
+     * removals are done (each answer is a full turn of the daemon). */
+    uint64_t left = 0;
+    for (int tries = 0; tries < 200; tries++) {
+        struct json_object *r =
+            command(&other, "{\"execute\": \"query-stats\"}");
+        assert_string_equal(error_class(r), "");
+        left = json_object_get_uint64(get(get(r, "return"), "endpoints"));
+        json_object_put(r);
+        if (left == 8 - 3) {
+            break;
+        }
+        usleep(10000);
+    }
+    assert_int_equal(left, 8 - 3);
+    struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    close(other.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* The command name is the whole JSON string: "query-stats\u0000x" is no
+ * command. The greeting lists the commands there are. */
+static void test_command_names(void **state)
+{
+    struct fe_control c;
+    struct json_object *greeting;
+
+    (void)state;
+    start();
+    greeting = parse(fe_control_open(&c, ctl_path));
+    struct json_object *names = get(get(greeting, "viommu"), "commands");
+    assert_true(json_object_is_type(names, json_type_array));
+    assert_int_equal(json_object_array_length(names), 7);
+    assert_string_equal(
+        json_object_get_string(json_object_array_get_idx(names, 5)),
+        "query-stats");
+    json_object_put(greeting);
+    expect(&c, "{\"execute\": \"query-stats\\u0000x\"}", "CommandNotFound");
+    expect(&c, "{\"execute\": \"query-stat\"}", "CommandNotFound");
+    expect(&c, "{\"execute\": \"query-stats\"}", "");
+    close(c.fd);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +437,8 @@ int main(void)
         cmocka_unit_test_teardown(test_garbage, teardown),
         cmocka_unit_test_teardown(test_fault_reaches_event_queue, teardown),
         cmocka_unit_test_teardown(test_client_that_does_not_read, teardown),
+        cmocka_unit_test_teardown(test_remove_then_hang_up, teardown),
+        cmocka_unit_test_teardown(test_command_names, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

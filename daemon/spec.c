@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include "spec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The checks both syntaxes share. */
+static int set_ids(struct endpoint_spec *s, uint64_t first, uint64_t last,
+                   const char **why)
+{
+    if (first > UINT32_MAX || last > UINT32_MAX || last < first) {
+        *why = "endpoint IDs must be 32-bit, FIRST <= LAST";
+        return -EINVAL;
+    }
+    s->first = (uint32_t)first;
+    s->last = (uint32_t)last;
+    return 0;
+}
+
+static int set_group(struct endpoint_spec *s, uint64_t group, const char **why)
+{
+    if (group > UINT32_MAX) {
+        *why = "a group is a 32-bit number";
+        return -EINVAL;
+    }
+    s->flags |= VIOMMU_EP_GROUP;
+    s->group = (uint32_t)group;
+    return 0;
+}
+
+static int add_reserved(struct endpoint_spec *s, uint64_t start, uint64_t end,
+                        const char **why)
+{
+    if (s->nr_resv == SPEC_MAX_RESERVED) {
+        *why = "at most 16 reserved regions";
+        return -EINVAL;
+    }
+    if (end < start) {
+        *why = "a reserved region needs START <= END";
+        return -EINVAL;
+    }
+    s->resv[s->nr_resv++] = (struct viommu_resv_region)VIOMMU_RESV_REGION(
+        start, end, VIOMMU_RESV_RESERVED);
+    return 0;
+}
+
+static bool parse_u64(const char *p, char **end, uint64_t *out)
+{
+    if (*p < '0' || *p > '9') {
+        return false; /* strtoull would take a sign or spaces */
+    }
+    errno = 0;
+    *out = strtoull(p, end, 0);
+    return errno == 0;
+}
+
+/* START-END, or START alone when single. */
+static bool parse_range(const char *p, char **end, uint64_t *a, uint64_t *b,
+                        bool single)
+{
+    if (!parse_u64(p, end, a)) {
+        return false;
+    }
+    if (**end != '-') {
+        *b = *a;
+        return single;
+    }
+    return parse_u64(*end + 1, end, b);
+}
+
+int spec_from_text(struct endpoint_spec *s, const char *text,
+                   const char **why)
+{
+    uint64_t a, b;
+    char *p;
+    int err;
+
+    memset(s, 0, sizeof(*s));
+    if (!parse_range(text, &p, &a, &b, true)) {
+        *why = "expected FIRST[-LAST]";
+        return -EINVAL;
+    }
+    err = set_ids(s, a, b, why);
+    while (err == 0 && *p == ',') {
+        if (strncmp(p + 1, "group=", 6) == 0 && parse_u64(p + 7, &p, &a)) {
+            err = set_group(s, a, why);
+        } else if (strncmp(p + 1, "reserved=", 9) == 0 &&
+                   parse_range(p + 10, &p, &a, &b, false)) {
+            err = add_reserved(s, a, b, why);
+        } else {
+            *why = "expected ,group=N or ,reserved=START-END";
+            err = -EINVAL;
+        }
+    }
+    if (err == 0 && *p != '\0') {
+        *why = "unexpected text after the spec";
+        err = -EINVAL;
+    }
+    return err;
+}
+
+/* An integer member in [0, UINT64_MAX]: 1 and *out; 0 when absent; -EINVAL
+ * when it is something else. */
+static int json_u64(struct json_object *o, const char *key, uint64_t *out)
+{
+    struct json_object *m;
+
+    if (o == NULL || !json_object_object_get_ex(o, key, &m)) {
+        return 0;
+    }
+    if (!json_object_is_type(m, json_type_int) ||
+        json_object_get_int64(m) < 0) {
+        return -EINVAL;
+    }
+    *out = json_object_get_uint64(m);
+    return 1;
+}
+
+int spec_from_json(struct endpoint_spec *s, struct json_object *args,
+                   const char **why)
+{
+    struct json_object *list;
+    uint64_t first, last, group;
+    int err;
+
+    memset(s, 0, sizeof(*s));
+    if (json_u64(args, "id", &first) != 1) {
+        *why = "'id' must be an endpoint ID";
+        return -EINVAL;
+    }
+    last = first;
+    if (json_u64(args, "last", &last) < 0) {
+        *why = "'last' must be an endpoint ID";
+        return -EINVAL;
+    }
+    err = set_ids(s, first, last, why);
+    if (err == 0) {
+        int has = json_u64(args, "group", &group);
+        if (has < 0) {
+            *why = "'group' must be a group number";
+            return -EINVAL;
+        }
+        err = has ? set_group(s, group, why) : 0;
+    }
+    if (err != 0 || !json_object_object_get_ex(args, "reserved", &list)) {
+        return err;
+    }
+    if (!json_object_is_type(list, json_type_array)) {
+        *why = "'reserved' must be an array of {start, end} objects";
+        return -EINVAL;
+    }
+    for (size_t i = 0; err == 0 && i < json_object_array_length(list); i++) {
+        struct json_object *r = json_object_array_get_idx(list, i);
+        uint64_t start, end;
+        if (json_u64(r, "start", &start) != 1 ||
+            json_u64(r, "end", &end) != 1) {
+            *why = "a reserved region needs 'start' and 'end'";
+            return -EINVAL;
+        }
+        err = add_reserved(s, start, end, why);
+    }
+    return err;
+}
+
+int spec_declare(struct viommu *v, const struct endpoint_spec *s)
+{
+    struct viommu_endpoint_config ep = {
+        .size = sizeof(ep),
+        .resv = s->resv,
+        .nr_resv = s->nr_resv,
+        .flags = s->flags,
+        .group = s->group,
+    };
+
+    return viommu_endpoint_add_range(v, s->first, s->last, &ep);
+}
