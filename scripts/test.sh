@@ -51,17 +51,26 @@ EOF
     passed=$((passed + $1)) failed=$((failed + $2))
 }
 
+# configure BUILD_DIR CC "OPTIONS": sets up a build dir, or gives one made
+# earlier the options again so that it cannot keep older ones.
+configure() {
+    # shellcheck disable=SC2086
+    if [ -f "$1/build.ninja" ]; then
+        meson configure "$1" $3
+    else
+        CC=$2 meson setup "$1" $3
+    fi
+}
+
 # run_suites BUILD_DIR CC "SETUP ARGS" SUITE...
+# Warnings are errors in every build the suites run in.
 run_suites() {
-    dir=$1 cc=$2 args=$3
+    dir=$1 cc=$2 args="-Dwerror=true $3"
     shift 3
-    if [ ! -f "$dir/build.ninja" ]; then
-        # shellcheck disable=SC2086
-        if ! CC=$cc meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
-            cat "$dir.setup.log"
-            failed=$((failed + 1))
-            return
-        fi
+    if ! configure "$dir" "$cc" "$args" >"$dir.setup.log" 2>&1; then
+        cat "$dir.setup.log"
+        failed=$((failed + 1))
+        return
     fi
     if ! meson compile -C "$dir" >"$dir.compile.log" 2>&1; then
         cat "$dir.compile.log"
