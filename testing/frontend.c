@@ -252,6 +252,39 @@ static int new_eventfd(void)
     return fd;
 }
 
+uint64_t fe_set_mem_table(struct fe *f)
+{
+    struct {
+        uint32_t nregions, padding;
+        uint64_t gpa, size, uva, offset;
+    } mem = {1, 0, 0, FE_MEM_SIZE, uva(f, 0), 0};
+
+    return fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1);
+}
+
+void fe_start_ring(struct fe *f, unsigned q, uint16_t base)
+{
+    struct fe_queue *fq = &f->q[q];
+    struct vhost_vring_state num = {q, FE_QUEUE_SIZE}, last = {q, base};
+    struct vhost_vring_state enable = {q, 1};
+    struct vhost_vring_addr addr = {
+        .index = q,
+        .desc_user_addr = uva(f, fq->desc),
+        .used_user_addr = uva(f, fq->used),
+        .avail_user_addr = uva(f, fq->avail),
+    };
+    uint64_t call = q, err = q, kick = q;
+
+    CHECK((fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0)) == (0));
+    CHECK((fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) ==
+          (0));
+    CHECK((fe_acked(f, FE_SET_VRING_BASE, &last, 8, NULL, 0)) == (0));
+    CHECK((fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1)) == (0));
+    CHECK((fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1)) == (0));
+    CHECK((fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1)) == (0));
+    CHECK((fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0)) == (0));
+}
+
 void fe_setup(struct fe *f)
 {
     f->features = fe_get_u64(f, FE_GET_FEATURES);
@@ -261,39 +294,16 @@ void fe_setup(struct fe *f)
     CHECK(protocol & FE_PROTOCOL_REPLY_ACK);
     CHECK(fe_send(f, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
     CHECK((fe_acked(f, FE_SET_OWNER, NULL, 0, NULL, 0)) == (0));
-
-    struct {
-        uint32_t nregions, padding;
-        uint64_t gpa, size, uva, offset;
-    } mem = {1, 0, 0, FE_MEM_SIZE, uva(f, 0), 0};
-    CHECK((fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1)) ==
-          (0));
+    CHECK(fe_set_mem_table(f) == 0);
 
     f->next_free = BUFFER_AREA;
     for (unsigned q = 0; q < 2; q++) {
-        struct fe_queue *fq = &f->q[q];
         uint64_t base = QUEUE_AREA * (1 + 3 * q);
-        struct vhost_vring_state num = {q, FE_QUEUE_SIZE}, base0 = {q, 0};
-        struct vhost_vring_state enable = {q, 1};
-        *fq = (struct fe_queue){
+        f->q[q] = (struct fe_queue){
             base, base + QUEUE_AREA, base + 2 * QUEUE_AREA, 0,
             0,    new_eventfd(),     new_eventfd(),         new_eventfd()};
         memset(fe_ptr(f, base), 0, 3 * QUEUE_AREA);
-        struct vhost_vring_addr addr = {
-            .index = q,
-            .desc_user_addr = uva(f, fq->desc),
-            .used_user_addr = uva(f, fq->used),
-            .avail_user_addr = uva(f, fq->avail),
-        };
-        uint64_t call = q, err = q, kick = q;
-        CHECK((fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0)) == (0));
-        CHECK((fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) ==
-              (0));
-        CHECK((fe_acked(f, FE_SET_VRING_BASE, &base0, 8, NULL, 0)) == (0));
-        CHECK((fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1)) == (0));
-        CHECK((fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1)) == (0));
-        CHECK((fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1)) == (0));
-        CHECK((fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0)) == (0));
+        fe_start_ring(f, q, 0);
     }
 }
 
@@ -329,16 +339,17 @@ bool fe_signalled(int fd, int ms)
     return read(fd, &count, sizeof(count)) == sizeof(count);
 }
 
-int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
-               size_t out_len, bool indirect)
+uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
+                 bool indirect)
 {
     struct fe_queue *q = &f->q[0];
     struct vring_desc *desc = fe_ptr(f, q->desc);
     struct vring_avail *avail = fe_ptr(f, q->avail);
-    struct vring_used *used = fe_ptr(f, q->used);
     uint64_t in_gpa = fe_alloc(f, in_len), out_gpa = fe_alloc(f, out_len);
 
     memcpy(fe_ptr(f, in_gpa), in, in_len);
+    /* Poisoned: what the device does not write shows. */
+    memset(fe_ptr(f, out_gpa), FE_POISON, out_len);
     if (indirect) {
         uint64_t table = fe_alloc(f, 2 * sizeof(struct vring_desc));
         struct vring_desc *t = fe_ptr(f, table);
@@ -356,17 +367,41 @@ int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
     __atomic_store_n(&avail->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
     uint64_t one = 1;
     CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
+    return out_gpa;
+}
 
-    if (!fe_signalled(q->call, 2000)) {
+uint16_t fe_used_idx(struct fe *f, unsigned q)
+{
+    struct vring_used *used = fe_ptr(f, f->q[q].used);
+
+    return le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE));
+}
+
+int fe_wait_used(struct fe *f, int ms)
+{
+    struct fe_queue *q = &f->q[0];
+    struct vring_used *used = fe_ptr(f, q->used);
+
+    if (!fe_signalled(q->call, ms)) {
         return -1;
     }
-    uint16_t idx = le16toh(__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE));
-    CHECK(((uint16_t)(idx - q->last_used)) == (1));
+    CHECK(((uint16_t)(fe_used_idx(f, 0) - q->last_used)) == (1));
     struct vring_used_elem e = used->ring[q->last_used % FE_QUEUE_SIZE];
     q->last_used++;
     CHECK((le32toh(e.id)) == (0));
-    memcpy(out, fe_ptr(f, out_gpa), out_len);
     return (int)le32toh(e.len);
+}
+
+int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
+               size_t out_len, bool indirect)
+{
+    uint64_t out_gpa = fe_post(f, in, in_len, out_len, indirect);
+    int used = fe_wait_used(f, 2000);
+
+    if (used >= 0) {
+        memcpy(out, fe_ptr(f, out_gpa), out_len);
+    }
+    return used;
 }
 
 uint8_t fe_status(struct fe *f, const void *req, size_t size)
@@ -415,10 +450,8 @@ static int tr_set_features(void *opaque, uint64_t features)
     return ack == 0 ? 0 : -EINVAL;
 }
 
-static int tr_config_read(void *opaque, uint32_t offset, void *buf,
-                          uint32_t len)
+int fe_config_read(struct fe *f, uint32_t offset, void *buf, uint32_t len)
 {
-    struct fe *f = opaque;
     struct {
         uint32_t offset, size, flags;
         uint8_t data[256];
@@ -434,6 +467,25 @@ static int tr_config_read(void *opaque, uint32_t offset, void *buf,
     }
     memcpy(buf, cfg.data, len);
     return 0;
+}
+
+uint64_t fe_config_write(struct fe *f, uint32_t offset, const void *buf,
+                         uint32_t len)
+{
+    struct {
+        uint32_t offset, size, flags;
+        uint8_t data[256];
+    } cfg = {offset, len, 0, {0}};
+
+    CHECK(len <= sizeof(cfg.data));
+    memcpy(cfg.data, buf, len);
+    return fe_acked(f, FE_SET_CONFIG, &cfg, 12 + len, NULL, 0);
+}
+
+static int tr_config_read(void *opaque, uint32_t offset, void *buf,
+                          uint32_t len)
+{
+    return fe_config_read(opaque, offset, buf, len);
 }
 
 static uint32_t tr_send(void *opaque, const void *in, size_t in_len, void *out,

@@ -87,6 +87,12 @@ uint64_t fe_acked(struct fe *f, uint32_t request, const void *payload,
  * (VERSION_1 and every feature the device offers, REPLY_ACK), memory
  * table, both rings enabled with kick, call and err eventfds. */
 void fe_setup(struct fe *f);
+/* SET_MEM_TABLE of the frontend's guest memory, as fe_setup sends it; the
+ * REPLY_ACK answer. */
+uint64_t fe_set_mem_table(struct fe *f);
+/* Sets up ring q where f->q[q] says, its next available index `base`
+ * (from GET_VRING_BASE when it is started again), and enables it. */
+void fe_start_ring(struct fe *f, unsigned q, uint16_t base);
 /* Guest address of a fresh buffer of len bytes (zeroed). */
 uint64_t fe_alloc(struct fe *f, size_t len);
 static inline void *fe_ptr(struct fe *f, uint64_t gpa)
@@ -96,14 +102,32 @@ static inline void *fe_ptr(struct fe *f, uint64_t gpa)
 
 /*
  * Puts one request on the request queue as a Linux guest does (a readable
- * and a writable descriptor; through an indirect table if `indirect`),
- * kicks, and waits for the used ring. Returns the used length, or -1 if
- * nothing came back within 2 s; the writable bytes are copied to out.
+ * and a writable descriptor; through an indirect table if `indirect`) and
+ * kicks, without waiting. Returns the guest address of the writable buffer,
+ * filled with FE_POISON. One request at a time: the next one reuses the
+ * descriptors.
  */
+#define FE_POISON 0xa5
+uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
+                 bool indirect);
+/* Waits up to ms milliseconds for the device to return the request posted
+ * last: its used length, or -1 if the call eventfd was not signalled. */
+int fe_wait_used(struct fe *f, int ms);
+/* The used index the device last published on queue q. */
+uint16_t fe_used_idx(struct fe *f, unsigned q);
+/* fe_post, then fe_wait_used for up to 2 s; the writable bytes are copied
+ * to out when the request came back. */
 int fe_request(struct fe *f, const void *in, size_t in_len, void *out,
                size_t out_len, bool indirect);
 /* A request with a status tail; returns the status or 0xff (no reply). */
 uint8_t fe_status(struct fe *f, const void *req, size_t size);
+
+/* Config space through GET_CONFIG: 0, or -EINVAL for the empty reply of a
+ * refused read. */
+int fe_config_read(struct fe *f, uint32_t offset, void *buf, uint32_t len);
+/* SET_CONFIG with REPLY_ACK: the answer, 0 when the device took it. */
+uint64_t fe_config_write(struct fe *f, uint32_t offset, const void *buf,
+                         uint32_t len);
 
 /* A transport that sends the guest driver's accesses (testing/driver.c) to the
  * daemon: features and config space over vhost-user, requests over the

@@ -2,7 +2,8 @@
 /*
  * The daemon's control socket: commands, errors, events, garbage, and
  * endpoint removal while a guest (the test frontend, over real rings) has
- * the endpoint attached with mappings.
+ * the endpoint attached with mappings. Every line the daemon sends is
+ * parsed with json-c and checked field by field, types included.
  */
 #include <endian.h>
 #include <poll.h>
@@ -51,114 +52,270 @@ static int teardown(void **state)
     return 0;
 }
 
-static struct json_object *get(struct json_object *o, const char *key)
+/* Member `key` of object o, which must be there with the given type;
+ * NULL only for a JSON null. */
+static struct json_object *field(struct json_object *o, const char *key,
+                                 enum json_type type)
 {
     struct json_object *v = NULL;
 
-    json_object_object_get_ex(o, key, &v);
+    assert_true(json_object_is_type(o, json_type_object));
+    if (!json_object_object_get_ex(o, key, &v)) {
+        fail_msg("no \"%s\" in %s", key, json_object_to_json_string(o));
+    }
+    if (!json_object_is_type(v, type)) {
+        fail_msg("\"%s\" is a %s, not a %s, in %s", key,
+                 json_type_to_name(json_object_get_type(v)),
+                 json_type_to_name(type), json_object_to_json_string(o));
+    }
     return v;
 }
 
-static struct json_object *parse(const char *line)
+static uint64_t uint_field(struct json_object *o, const char *key)
 {
-    return line != NULL ? json_tokener_parse(line) : NULL;
+    struct json_object *v = field(o, key, json_type_int);
+
+    assert_true(json_object_get_int64(v) >= 0);
+    return json_object_get_uint64(v);
 }
 
-static void open_client(struct fe_control *c)
+static const char *string_field(struct json_object *o, const char *key)
 {
-    struct json_object *greeting = parse(fe_control_open(c, ctl_path));
-
-    assert_non_null(greeting);
-    assert_non_null(get(greeting, "viommu"));
-    json_object_put(greeting);
+    return json_object_get_string(field(o, key, json_type_string));
 }
 
-/* Sends text and returns the parsed reply. */
-static struct json_object *command(struct fe_control *c, const char *text)
+static bool bool_field(struct json_object *o, const char *key)
 {
-    return parse(fe_control_command(c, text));
+    return json_object_get_boolean(field(o, key, json_type_boolean));
 }
 
-/* ID of the endpoint the last ENDPOINT_REMOVED event named. */
-static uint64_t last_removed(const struct fe_control *c)
+static bool has(struct json_object *o, const char *key)
 {
-    struct json_object *e = parse(c->last_event);
-    assert_non_null(e);
-    assert_string_equal(json_object_get_string(get(e, "event")),
-                        "ENDPOINT_REMOVED");
-    uint64_t id = json_object_get_uint64(get(get(e, "data"), "id"));
-    json_object_put(e);
-    return id;
+    return json_object_object_get_ex(o, key, NULL);
 }
 
-/* The class of an error reply, or "" for a return. */
-static const char *error_class(struct json_object *reply)
-{
-    struct json_object *e = get(reply, "error");
+/* A control connection and the events it received, in order. */
+struct client {
+    struct fe_control c;
+    struct json_object *events; /* array */
+};
 
-    assert_non_null(reply);
-    return e != NULL ? json_object_get_string(get(e, "class")) : "";
+/* A line from the daemon: one whole JSON object, nothing else. */
+static struct json_object *parse_object(const char *line)
+{
+    struct json_tokener *tok = json_tokener_new();
+
+    assert_non_null(line);
+    assert_non_null(tok);
+    struct json_object *o = json_tokener_parse_ex(tok, line, (int)strlen(line));
+    if (json_tokener_get_error(tok) != json_tokener_success ||
+        json_tokener_get_parse_end(tok) != strlen(line)) {
+        fail_msg("not one JSON value: %s", line);
+    }
+    json_tokener_free(tok);
+    assert_true(json_object_is_type(o, json_type_object));
+    return o;
 }
 
-static void expect(struct fe_control *c, const char *text, const char *class)
+/* An event: {"event": NAME, "data": {...}, "timestamp": {"seconds": S,
+ * "microseconds": US}}. */
+static void check_event(struct json_object *e)
 {
-    struct json_object *r = command(c, text);
+    assert_int_equal(json_object_object_length(e), 3);
+    assert_true(strlen(string_field(e, "event")) > 0);
+    field(e, "data", json_type_object);
+    struct json_object *ts = field(e, "timestamp", json_type_object);
+    assert_true(uint_field(ts, "seconds") > 0);
+    assert_true(uint_field(ts, "microseconds") < 1000000);
+}
 
-    assert_string_equal(error_class(r), class);
+/* The next reply, keeping the events that come before it. A reply holds
+ * "return" or "error", and "id" only when the command had one. */
+static struct json_object *next_reply(struct client *cl)
+{
+    for (;;) {
+        struct json_object *o = parse_object(fe_control_read(&cl->c));
+        if (!has(o, "event")) {
+            assert_int_not_equal(has(o, "return"), has(o, "error"));
+            assert_int_equal(json_object_object_length(o), 1 + has(o, "id"));
+            return o;
+        }
+        check_event(o);
+        json_object_array_add(cl->events, o);
+    }
+}
+
+static struct json_object *command(struct client *cl, const char *text)
+{
+    size_t len = strlen(text);
+
+    assert_int_equal(send(cl->c.fd, text, len, MSG_NOSIGNAL), (ssize_t)len);
+    return next_reply(cl);
+}
+
+/* Runs a command that must succeed; the reply, whose "return" is *value. */
+static struct json_object *run(struct client *cl, const char *text,
+                               enum json_type type, struct json_object **value)
+{
+    struct json_object *r = command(cl, text);
+
+    if (has(r, "error")) {
+        fail_msg("%s failed: %s", text, json_object_to_json_string(r));
+    }
+    *value = field(r, "return", type);
+    return r;
+}
+
+/* A command whose return is the empty object. */
+static void run_empty(struct client *cl, const char *text)
+{
+    struct json_object *v;
+    struct json_object *r = run(cl, text, json_type_object, &v);
+
+    assert_int_equal(json_object_object_length(v), 0);
     json_object_put(r);
+}
+
+/* A command that must fail with an error of the given class. */
+static void expect_error(struct client *cl, const char *text, const char *class)
+{
+    struct json_object *r = command(cl, text);
+
+    if (has(r, "return")) {
+        fail_msg("%s did not fail: %s", text, json_object_to_json_string(r));
+    }
+    struct json_object *e = field(r, "error", json_type_object);
+    assert_int_equal(json_object_object_length(e), 2);
+    assert_string_equal(string_field(e, "class"), class);
+    assert_true(strlen(string_field(e, "desc")) > 0);
+    json_object_put(r);
+}
+
+/* The greeting names the version and exactly the commands there are. */
+static void open_client(struct client *cl)
+{
+    static const char *const commands[] = {
+        "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
+        "query-mappings", "query-stats",     "translate",
+    };
+    const size_t n = sizeof(commands) / sizeof(commands[0]);
+    unsigned seen = 0;
+
+    struct json_object *g = parse_object(fe_control_open(&cl->c, ctl_path));
+
+    cl->events = json_object_new_array();
+    assert_int_equal(json_object_object_length(g), 1);
+    struct json_object *body = field(g, "viommu", json_type_object);
+    assert_int_equal(json_object_object_length(body), 2);
+    assert_true(strlen(string_field(body, "version")) > 0);
+    struct json_object *names = field(body, "commands", json_type_array);
+    for (size_t k = 0; k < json_object_array_length(names); k++) {
+        struct json_object *name = json_object_array_get_idx(names, k);
+        const char *w = json_object_get_string(name);
+        size_t i = 0;
+        assert_true(json_object_is_type(name, json_type_string));
+        while (i < n && strcmp(w, commands[i]) != 0) {
+            i++;
+        }
+        if (i == n || (seen & (1u << i))) {
+            fail_msg("unknown or repeated command in the greeting: %s", w);
+        }
+        seen |= 1u << i;
+    }
+    assert_int_equal(seen, (1u << n) - 1);
+    json_object_put(g);
+}
+
+static void close_client(struct client *cl)
+{
+    close(cl->c.fd);
+    json_object_put(cl->events);
+}
+
+/* Event i of a client: an ENDPOINT_REMOVED; returns the endpoint it names
+ * and checks the host released it without error. */
+static uint64_t removed_event(const struct client *cl, size_t i)
+{
+    struct json_object *e = json_object_array_get_idx(cl->events, i);
+
+    assert_non_null(e);
+    assert_string_equal(string_field(e, "event"), "ENDPOINT_REMOVED");
+    struct json_object *data = field(e, "data", json_type_object);
+    assert_int_equal(json_object_object_length(data), 2);
+    assert_int_equal(
+        json_object_get_int64(field(data, "host-error", json_type_int)), 0);
+    return uint_field(data, "id");
+}
+
+static size_t nr_events(const struct client *cl)
+{
+    return json_object_array_length(cl->events);
 }
 
 static void test_commands_and_errors(void **state)
 {
-    struct fe_control c;
+    struct client c;
+    struct json_object *r, *v;
 
     (void)state;
     start();
     open_client(&c);
-    expect(&c,
-           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 32, "
-           "\"last\": 35, \"group\": 5, \"reserved\": [{\"start\": 0, "
-           "\"end\": 4095}]}}",
-           "");
-    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 35}}",
-           "GenericError");
-    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": -1}}",
-           "GenericError");
-    expect(&c,
-           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": \"x\"}}",
-           "GenericError");
-    expect(&c, "{\"execute\": \"no-such-command\"}", "CommandNotFound");
-    expect(&c,
-           "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 0, "
-           "\"last\": 4294967295}}",
-           "GenericError");
-    expect(&c, "[1, 2]", "GenericError");
+    run_empty(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 32, "
+                  "\"last\": 35, \"group\": 5, \"reserved\": [{\"start\": 0, "
+                  "\"end\": 4095}]}}");
+    expect_error(&c,
+                 "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 35}}",
+                 "GenericError");
+    expect_error(&c,
+                 "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": -1}}",
+                 "GenericError");
+    expect_error(
+        &c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": \"x\"}}",
+        "GenericError");
+    expect_error(&c, "{\"execute\": \"no-such-command\"}", "CommandNotFound");
+    expect_error(&c,
+                 "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 0, "
+                 "\"last\": 4294967295}}",
+                 "GenericError");
+    expect_error(&c, "[1, 2]", "GenericError");
+    expect_error(&c, "{\"execute\": \"query-stats\", \"arguments\": 3}",
+                 "GenericError");
 
-    struct json_object *r =
-        command(&c, "{\"execute\": \"query-endpoints\", \"id\": \"q1\"}");
-    assert_string_equal(json_object_get_string(get(r, "id")), "q1");
-    struct json_object *list = get(r, "return");
-    assert_int_equal(json_object_array_length(list), 8 + 4);
-    struct json_object *ep = json_object_array_get_idx(list, 8);
-    assert_int_equal(json_object_get_uint64(get(ep, "id")), 32);
-    assert_null(get(ep, "domain"));
+    /* Endpoints in ID order, each {id, domain} with domain null when it
+     * is in none; the command's id comes back. */
+    r = run(&c, "{\"execute\": \"query-endpoints\", \"id\": \"q1\"}",
+            json_type_array, &v);
+    assert_string_equal(string_field(r, "id"), "q1");
+    assert_int_equal(json_object_array_length(v), 8 + 4);
+    for (size_t i = 0; i < 12; i++) {
+        struct json_object *ep = json_object_array_get_idx(v, i);
+        assert_int_equal(json_object_object_length(ep), 2);
+        assert_int_equal(uint_field(ep, "id"), i < 8 ? 8 + i : 32 + i - 8);
+        assert_null(field(ep, "domain", json_type_null));
+    }
     json_object_put(r);
 
     /* Removal: the event, then the return; a second time: not found. */
-    expect(&c,
-           "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
-           "");
-    assert_int_equal(c.events, 1);
-    assert_int_equal(last_removed(&c), 33);
-    expect(&c,
-           "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
-           "DeviceNotFound");
+    run_empty(
+        &c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}");
+    assert_int_equal(nr_events(&c), 1);
+    assert_int_equal(removed_event(&c, 0), 33);
+    expect_error(
+        &c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}",
+        "DeviceNotFound");
+    assert_int_equal(nr_events(&c), 1);
 
-    r = command(&c, "{\"execute\": \"query-stats\"}");
-    assert_int_equal(json_object_get_uint64(get(get(r, "return"), "endpoints")),
-                     8 + 3);
+    r = run(&c, "{\"execute\": \"query-stats\"}", json_type_object, &v);
+    assert_int_equal(json_object_object_length(v), 7);
+    assert_int_equal(uint_field(v, "endpoints"), 8 + 3);
+    assert_int_equal(uint_field(v, "domains"), 0);
+    assert_int_equal(uint_field(v, "mappings"), 0);
+    assert_int_equal(uint_field(v, "pending-faults"), 0);
+    assert_int_equal(uint_field(v, "dropped-faults"), 0);
+    assert_int_equal(uint_field(v, "host-contexts"), 0);
+    assert_int_equal(uint_field(v, "host-errors"), 0);
     json_object_put(r);
-    close(c.fd);
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -172,7 +329,8 @@ static uint8_t ring_request(const void *req, size_t size)
  * and every client hears of it. */
 static void test_removal_while_attached(void **state)
 {
-    struct fe_control c, other;
+    struct client c, other;
+    struct json_object *r, *v;
 
     (void)state;
     start();
@@ -191,40 +349,55 @@ static void test_removal_while_attached(void **state)
     };
     assert_int_equal(ring_request(&map, sizeof(map)), OK);
 
-    struct json_object *r = command(&c, "{\"execute\": \"query-domains\"}");
-    struct json_object *d = json_object_array_get_idx(get(r, "return"), 0);
-    assert_int_equal(json_object_get_uint64(get(d, "id")), 1);
-    assert_int_equal(json_object_get_uint64(get(d, "mappings")), 1);
-    assert_int_equal(json_object_get_uint64(
-                         json_object_array_get_idx(get(d, "endpoints"), 0)),
-                     8);
-    json_object_put(r);
-    r = command(&c, "{\"execute\": \"query-mappings\", "
-                    "\"arguments\": {\"domain\": 1}}");
-    struct json_object *m =
-        json_object_array_get_idx(get(get(r, "return"), "mappings"), 0);
-    assert_int_equal(json_object_get_uint64(get(m, "iova")), 0x10000);
-    assert_int_equal(json_object_get_uint64(get(m, "last")), 0x1ffff);
-    assert_int_equal(json_object_get_uint64(get(m, "gpa")), 0x200000);
-    assert_true(json_object_get_boolean(get(m, "read")));
-    assert_false(json_object_get_boolean(get(m, "write")));
+    r = run(&c, "{\"execute\": \"query-domains\"}", json_type_array, &v);
+    assert_int_equal(json_object_array_length(v), 1);
+    struct json_object *d = json_object_array_get_idx(v, 0);
+    assert_int_equal(json_object_object_length(d), 4);
+    assert_int_equal(uint_field(d, "id"), 1);
+    assert_false(bool_field(d, "bypass"));
+    assert_int_equal(uint_field(d, "mappings"), 1);
+    struct json_object *members = field(d, "endpoints", json_type_array);
+    assert_int_equal(json_object_array_length(members), 1);
+    assert_int_equal(
+        json_object_get_uint64(json_object_array_get_idx(members, 0)), 8);
     json_object_put(r);
 
-    expect(&c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 8}}",
-           "");
-    assert_int_equal(c.events, 1);
-    r = command(&other, "{\"execute\": \"query-domains\"}");
-    assert_int_equal(other.events, 1); /* the event reached it first */
-    assert_int_equal(json_object_array_length(get(r, "return")), 0);
+    r = run(&c,
+            "{\"execute\": \"query-mappings\", \"arguments\": {\"domain\": 1}}",
+            json_type_object, &v);
+    assert_int_equal(uint_field(v, "total"), 1);
+    struct json_object *list = field(v, "mappings", json_type_array);
+    assert_int_equal(json_object_array_length(list), 1);
+    struct json_object *m = json_object_array_get_idx(list, 0);
+    assert_int_equal(json_object_object_length(m), 6);
+    assert_int_equal(uint_field(m, "iova"), 0x10000);
+    assert_int_equal(uint_field(m, "last"), 0x1ffff);
+    assert_int_equal(uint_field(m, "gpa"), 0x200000);
+    assert_true(bool_field(m, "read"));
+    assert_false(bool_field(m, "write"));
+    assert_false(bool_field(m, "mmio"));
     json_object_put(r);
+
+    run_empty(&c,
+              "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 8}}");
+    assert_int_equal(nr_events(&c), 1);
+    assert_int_equal(removed_event(&c, 0), 8);
+    r = run(&other, "{\"execute\": \"query-domains\"}", json_type_array, &v);
+    assert_int_equal(nr_events(&other), 1); /* the event reached it first */
+    assert_int_equal(removed_event(&other, 0), 8);
+    assert_int_equal(json_object_array_length(v), 0);
+    json_object_put(r);
+    expect_error(
+        &c, "{\"execute\": \"query-mappings\", \"arguments\": {\"domain\": 1}}",
+        "DeviceNotFound");
     /* The guest's next MAP finds no domain: nothing stale survives. */
     assert_int_equal(ring_request(&map, sizeof(map)), VIRTIO_IOMMU_S_NOENT);
 
-    expect(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 8}}",
-           "");
+    run_empty(&c,
+              "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 8}}");
     assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
-    close(c.fd);
-    close(other.fd);
+    close_client(&c);
+    close_client(&other);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -232,49 +405,80 @@ static void test_removal_while_attached(void **state)
  * command ends only that client. */
 static void test_garbage(void **state)
 {
-    struct fe_control c;
+    struct client c;
+    struct json_object *r, *v;
 
     (void)state;
     start();
     open_client(&c);
-    expect(&c, "{not json}\n", "GenericError");
-    expect(&c, "{\"execute\": \"query-stats\"}", "");
+    expect_error(&c, "{not json}\n", "GenericError");
+    json_object_put(
+        run(&c, "{\"execute\": \"query-stats\"}", json_type_object, &v));
     /* Two commands in one write, the second split across writes. */
     const char *two = "{\"execute\": \"query-stats\"}{\"execute\": \"query-";
-    assert_int_equal(write(c.fd, two, strlen(two)), (ssize_t)strlen(two));
-    struct json_object *r = parse(fe_control_read(&c));
-    assert_string_equal(error_class(r), "");
+    assert_int_equal(write(c.c.fd, two, strlen(two)), (ssize_t)strlen(two));
+    r = next_reply(&c);
+    field(field(r, "return", json_type_object), "endpoints", json_type_int);
     json_object_put(r);
-    expect(&c, "domains\"}", "");
+    json_object_put(run(&c, "domains\"}", json_type_array, &v));
 
     static char huge[80 * 1024];
     memset(huge, ' ', sizeof(huge));
     huge[0] = '[';
     /* The daemon may drop the client before it has sent everything. */
     for (size_t sent = 0; sent < sizeof(huge);) {
-        ssize_t n = send(c.fd, huge + sent, sizeof(huge) - sent, MSG_NOSIGNAL);
+        ssize_t n =
+            send(c.c.fd, huge + sent, sizeof(huge) - sent, MSG_NOSIGNAL);
         if (n <= 0) {
             break;
         }
         sent += (size_t)n;
     }
-    r = parse(fe_control_read(&c));
-    assert_string_equal(error_class(r), "GenericError");
+    r = next_reply(&c);
+    struct json_object *e = field(r, "error", json_type_object);
+    assert_string_equal(string_field(e, "class"), "GenericError");
     json_object_put(r);
-    assert_null(fe_control_read(&c)); /* dropped */
-    close(c.fd);
+    assert_null(fe_control_read(&c.c)); /* dropped */
+    close_client(&c);
 
     open_client(&c);
-    expect(&c, "{\"execute\": \"query-stats\"}", "");
-    close(c.fd);
+    json_object_put(
+        run(&c, "{\"execute\": \"query-stats\"}", json_type_object, &v));
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* `translate` of endpoint 8 at iova: the return, or NULL after a "Fault"
+ * error (the access was refused). */
+static struct json_object *translate(struct client *cl, uint64_t iova,
+                                     bool write)
+{
+    char text[160];
+    struct json_object *r;
+
+    snprintf(text, sizeof(text),
+             "{\"execute\": \"translate\", \"arguments\": {\"endpoint\": 8, "
+             "\"iova\": %llu, \"write\": %s}}",
+             (unsigned long long)iova, write ? "true" : "false");
+    r = command(cl, text);
+    if (has(r, "error")) {
+        struct json_object *e = field(r, "error", json_type_object);
+        assert_string_equal(string_field(e, "class"), "Fault");
+        json_object_put(r);
+        return NULL;
+    }
+    struct json_object *t =
+        json_object_get(field(r, "return", json_type_object));
+    json_object_put(r);
+    assert_int_equal(json_object_object_length(t), 4);
+    return t;
 }
 
 /* A refused DMA (asked through `translate`) reaches the guest as a fault
  * report on the event queue, in a buffer the driver posted there. */
 static void test_fault_reaches_event_queue(void **state)
 {
-    struct fe_control c;
+    struct client c;
     struct fe_queue *eq = &the_fe.q[1];
 
     (void)state;
@@ -292,10 +496,7 @@ static void test_fault_reaches_event_queue(void **state)
     uint64_t one = 1;
     assert_int_equal(write(eq->kick, &one, 8), 8);
 
-    expect(&c,
-           "{\"execute\": \"translate\", \"arguments\": "
-           "{\"endpoint\": 8, \"iova\": 4096, \"write\": true}}",
-           "Fault");
+    assert_null(translate(&c, 4096, true));
     assert_true(fe_signalled(eq->call, 2000));
     assert_int_equal(le16toh(used->idx), 1);
     assert_int_equal(le32toh(used->ring[0].len),
@@ -320,13 +521,57 @@ static void test_fault_reaches_event_queue(void **state)
         .flags = htole32(VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE),
     };
     assert_int_equal(ring_request(&map, sizeof(map)), OK);
-    struct json_object *r =
-        command(&c, "{\"execute\": \"translate\", \"arguments\": "
-                    "{\"endpoint\": 8, \"iova\": 4100, \"write\": true}}");
-    assert_int_equal(json_object_get_uint64(get(get(r, "return"), "gpa")),
-                     0x42004);
-    json_object_put(r);
-    close(c.fd);
+    struct json_object *t = translate(&c, 4100, true);
+    assert_non_null(t);
+    assert_int_equal(uint_field(t, "gpa"), 0x42004);
+    assert_int_equal(uint_field(t, "last"), 0x1fff);
+    assert_false(bool_field(t, "bypass"));
+    assert_false(bool_field(t, "msi"));
+    json_object_put(t);
+    close_client(&c);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* SET_CONFIG of `bypass` reads back through GET_CONFIG and decides whether
+ * an endpoint in no domain reaches guest memory, as `translate` shows. */
+static void test_bypass_set_config_R7_R11(void **state)
+{
+    const uint32_t off = offsetof(struct virtio_iommu_config, bypass);
+    const uint8_t one = 1, two = 2, zero = 0;
+    struct client c;
+    struct json_object *t;
+    uint8_t b = 0xaa;
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&c);
+    /* R11 */
+    assert_null(translate(&c, 0x5008, false));
+
+    assert_int_equal(fe_config_write(&the_fe, off, &one, 1), 0);
+    assert_int_equal(fe_config_read(&the_fe, off, &b, 1), 0);
+    assert_int_equal(b, 1);
+    t = translate(&c, 0x5008, false);
+    assert_non_null(t);
+    assert_int_equal(uint_field(t, "gpa"), 0x5008);
+    assert_true(bool_field(t, "bypass"));
+    json_object_put(t);
+
+    /* R7: 2 is refused and changes nothing. */
+    assert_int_not_equal(fe_config_write(&the_fe, off, &two, 1), 0);
+    assert_int_equal(fe_config_read(&the_fe, off, &b, 1), 0);
+    assert_int_equal(b, 1);
+    t = translate(&c, 0x5008, true);
+    assert_non_null(t);
+    json_object_put(t);
+
+    assert_int_equal(fe_config_write(&the_fe, off, &zero, 1), 0);
+    assert_int_equal(fe_config_read(&the_fe, off, &b, 1), 0);
+    assert_int_equal(b, 0);
+    /* R11 */
+    assert_null(translate(&c, 0x5008, false));
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -334,7 +579,7 @@ static void test_fault_reaches_event_queue(void **state)
  * the daemon: the frontend is still served. */
 static void test_client_that_does_not_read(void **state)
 {
-    struct fe_control c;
+    struct client c;
     static char many[64 * 1024];
     const char *cmd = "{\"execute\": \"query-endpoints\"}";
     size_t len = strlen(cmd), n = 0;
@@ -348,13 +593,13 @@ static void test_client_that_does_not_read(void **state)
         n += len;
     }
     for (int round = 0; round < 64; round++) {
-        if (send(c.fd, many, n, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0) {
+        if (send(c.c.fd, many, n, MSG_NOSIGNAL | MSG_DONTWAIT) <= 0) {
             break;
         }
     }
     struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
     assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
-    close(c.fd);
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -363,9 +608,9 @@ static void test_client_that_does_not_read(void **state)
  * to free the client twice and die of SIGSEGV). */
 static void test_remove_then_hang_up(void **state)
 {
-    struct fe_control gone, other;
-    const char *cmd =
-        "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 9}}";
+    struct client gone, other;
+    struct json_object *stats;
+    uint64_t left = 0;
 
     (void)state;
     start();
@@ -373,59 +618,48 @@ static void test_remove_then_hang_up(void **state)
     open_client(&other);
     for (int id = 10; id <= 12; id++) {
         char text[128];
+        int len = snprintf(text, sizeof(text),
+                           "{\"execute\": \"endpoint-remove\", "
+                           "\"arguments\": {\"id\": %d}}",
+                           id);
         open_client(&gone);
-        snprintf(text, sizeof(text),
-                 "{\"execute\": \"endpoint-remove\", \"arguments\": "
-                 "{\"id\": %d}}",
-                 id);
-        /* Shut the receiving side: the event and the reply fail. */
-        assert_int_equal(shutdown(gone.fd, SHUT_RD), 0);
-        assert_true(send(gone.fd, id == 10 ? cmd : text,
-                         strlen(id == 10 ? cmd : text), MSG_NOSIGNAL) > 0);
-        close(gone.fd);
+        /* Gone before the daemon answers: the event and the reply fail. */
+        assert_int_equal(send(gone.c.fd, text, (size_t)len, MSG_NOSIGNAL),
+                         len);
+        close_client(&gone);
     }
     /* The other sockets are served in their own time: ask until the three
      * removals are done (each answer is a full turn of the daemon). */
-    uint64_t left = 0;
-    for (int tries = 0; tries < 200; tries++) {
-        struct json_object *r =
-            command(&other, "{\"execute\": \"query-stats\"}");
-        assert_string_equal(error_class(r), "");
-        left = json_object_get_uint64(get(get(r, "return"), "endpoints"));
+    for (int tries = 0; tries < 200 && left != 8 - 3; tries++) {
+        struct json_object *r = run(&other, "{\"execute\": \"query-stats\"}",
+                                    json_type_object, &stats);
+        left = uint_field(stats, "endpoints");
         json_object_put(r);
-        if (left == 8 - 3) {
-            break;
-        }
         usleep(10000);
     }
     assert_int_equal(left, 8 - 3);
     struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 8, 0);
     assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
-    close(other.fd);
+    close_client(&other);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
 /* The command name is the whole JSON string: "query-stats\u0000x" is no
- * command. The greeting lists the commands there are. */
+ * command. */
 static void test_command_names(void **state)
 {
-    struct fe_control c;
-    struct json_object *greeting;
+    struct client c;
+    struct json_object *stats;
 
     (void)state;
     start();
-    greeting = parse(fe_control_open(&c, ctl_path));
-    struct json_object *names = get(get(greeting, "viommu"), "commands");
-    assert_true(json_object_is_type(names, json_type_array));
-    assert_int_equal(json_object_array_length(names), 7);
-    assert_string_equal(
-        json_object_get_string(json_object_array_get_idx(names, 5)),
-        "query-stats");
-    json_object_put(greeting);
-    expect(&c, "{\"execute\": \"query-stats\\u0000x\"}", "CommandNotFound");
-    expect(&c, "{\"execute\": \"query-stat\"}", "CommandNotFound");
-    expect(&c, "{\"execute\": \"query-stats\"}", "");
-    close(c.fd);
+    open_client(&c);
+    expect_error(&c, "{\"execute\": \"query-stats\\u0000x\"}",
+                 "CommandNotFound");
+    expect_error(&c, "{\"execute\": \"query-stat\"}", "CommandNotFound");
+    json_object_put(run(&c, "{\"execute\": \"query-stats\"}", json_type_object,
+                        &stats));
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -436,6 +670,7 @@ int main(void)
         cmocka_unit_test_teardown(test_removal_while_attached, teardown),
         cmocka_unit_test_teardown(test_garbage, teardown),
         cmocka_unit_test_teardown(test_fault_reaches_event_queue, teardown),
+        cmocka_unit_test_teardown(test_bypass_set_config_R7_R11, teardown),
         cmocka_unit_test_teardown(test_client_that_does_not_read, teardown),
         cmocka_unit_test_teardown(test_remove_then_hang_up, teardown),
         cmocka_unit_test_teardown(test_command_names, teardown),

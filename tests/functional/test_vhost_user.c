@@ -58,9 +58,10 @@ static uint8_t attach(struct fe *f, uint32_t domain, uint32_t ep)
     return fe_status(f, &r, sizeof(r));
 }
 
-static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
+static struct virtio_iommu_req_map map_req(uint32_t domain, uint64_t start,
+                                           uint64_t end)
 {
-    struct virtio_iommu_req_map r = {
+    return (struct virtio_iommu_req_map){
         .head.type = VIRTIO_IOMMU_T_MAP,
         .domain = htole32(domain),
         .virt_start = htole64(start),
@@ -68,6 +69,11 @@ static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
         .phys_start = htole64(0x100000),
         .flags = htole32(RW),
     };
+}
+
+static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
+{
+    struct virtio_iommu_req_map r = map_req(domain, start, end);
     return fe_status(f, &r, sizeof(r));
 }
 
@@ -75,6 +81,52 @@ static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
 static void assert_alive(struct fe *f)
 {
     assert_int_equal(fe_get_u64(f, FE_GET_QUEUE_NUM), 2);
+}
+
+/* Posts a MAP in domain 1 without waiting; returns the guest address of
+ * its tail. */
+static uint64_t post_map(struct fe *f)
+{
+    struct virtio_iommu_req_map r = map_req(1, 0x10000, 0x1ffff);
+    return fe_post(f, &r, sizeof(r) - 4, 4, false);
+}
+
+/* The request posted last stays unanswered on a stopped ring: no call
+ * within a bounded wait, and once the daemon has answered a message sent
+ * after the kick, the used index is still `used`. */
+static void assert_not_answered(struct fe *f, uint16_t used)
+{
+    assert_int_equal(fe_wait_used(f, 300), -1);
+    assert_alive(f);
+    assert_int_equal(fe_used_idx(f, 0), used);
+}
+
+/* The request posted last is answered OK, the used index now `used`. */
+static void assert_answered_ok(struct fe *f, uint64_t tail, uint16_t used)
+{
+    assert_int_equal(fe_wait_used(f, 2000), 4);
+    assert_int_equal(*(uint8_t *)fe_ptr(f, tail), OK);
+    assert_int_equal(fe_used_idx(f, 0), used);
+}
+
+static void kick(struct fe *f, unsigned q)
+{
+    uint64_t one = 1;
+
+    assert_int_equal(write(f->q[q].kick, &one, 8), 8);
+}
+
+/* True if the device wrote none of the len bytes at gpa (see fe_post). */
+static bool untouched(struct fe *f, uint64_t gpa, size_t len)
+{
+    const uint8_t *p = fe_ptr(f, gpa);
+
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != FE_POISON) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static void test_print_capabilities(void **state)
@@ -99,11 +151,10 @@ static void test_print_capabilities(void **state)
 
 static void test_handshake_and_config(void **state)
 {
-    struct {
-        uint32_t offset, size, flags;
-        uint8_t data[64];
-    } cfg = {0, sizeof(struct virtio_iommu_config), 0, {0}};
-    struct virtio_iommu_config c;
+    const uint32_t bypass = offsetof(struct virtio_iommu_config, bypass);
+    const uint8_t one = 1, two = 2, junk[4] = {0xff, 0xff, 0xff, 0xff};
+    struct virtio_iommu_config c, after;
+    uint8_t b = 0xaa;
 
     (void)state;
     start(&the_fe);
@@ -113,28 +164,32 @@ static void test_handshake_and_config(void **state)
     assert_true(the_fe.features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC));
     assert_alive(&the_fe);
 
-    assert_true(
-        fe_send(&the_fe, FE_GET_CONFIG, 0, &cfg, 12 + cfg.size, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_CONFIG, &cfg, sizeof(cfg)),
-                     12 + sizeof(c));
-    memcpy(&c, cfg.data, sizeof(c));
+    assert_int_equal(fe_config_read(&the_fe, 0, &c, sizeof(c)), 0);
     assert_true(le64toh(c.page_size_mask) & 0x1000);
     assert_int_equal(le32toh(c.probe_size), 512);
-
+    assert_int_equal(c.bypass, 0);
     /* Out of range: an empty reply says it failed. */
-    cfg.offset = 60;
-    cfg.size = 8;
-    assert_true(fe_send(&the_fe, FE_GET_CONFIG, 0, &cfg, 12 + 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_CONFIG, &cfg, sizeof(cfg)), 0);
+    assert_int_equal(fe_config_read(&the_fe, 60, &after, 8), -EINVAL);
 
-    /* Only `bypass` is writable (R7). */
-    cfg.offset = offsetof(struct virtio_iommu_config, bypass);
-    cfg.size = 1;
-    cfg.data[0] = 1;
-    assert_int_equal(fe_acked(&the_fe, FE_SET_CONFIG, &cfg, 13, NULL, 0), 0);
-    cfg.offset = 0;
-    assert_int_not_equal(fe_acked(&the_fe, FE_SET_CONFIG, &cfg, 13, NULL, 0),
-                         0);
+    /* SET_CONFIG of `bypass` is read back by GET_CONFIG. */
+    assert_int_equal(fe_config_write(&the_fe, bypass, &one, 1), 0);
+    assert_int_equal(fe_config_read(&the_fe, bypass, &b, 1), 0);
+    assert_int_equal(b, 1);
+    /* R7: it takes only 0 or 1, and no other field is writable. */
+    assert_int_not_equal(fe_config_write(&the_fe, bypass, &two, 1), 0);
+    assert_int_not_equal(fe_config_write(&the_fe, 0, junk, sizeof(junk)), 0);
+    assert_int_not_equal(
+        fe_config_write(&the_fe,
+                        offsetof(struct virtio_iommu_config, probe_size), junk,
+                        sizeof(junk)),
+        0);
+    assert_int_equal(fe_config_read(&the_fe, 0, &after, sizeof(after)), 0);
+    assert_int_equal(after.bypass, 1);
+    after.bypass = c.bypass;
+    assert_memory_equal(&after, &c, sizeof(c));
+    assert_int_equal(fe_config_write(&the_fe, bypass, &c.bypass, 1), 0);
+    assert_int_equal(fe_config_read(&the_fe, bypass, &b, 1), 0);
+    assert_int_equal(b, 0);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -166,10 +221,12 @@ static void test_requests_through_rings(void **state)
                      4);
     assert_int_equal(tail[0], OK);
 
-    /* An unknown request type: nothing written, used length 0 (R9). */
     uint8_t junk[8] = {0x7f};
-    assert_int_equal(fe_request(&the_fe, junk, sizeof(junk), tail, 4, false),
-                     0);
+    uint64_t out = fe_post(&the_fe, junk, sizeof(junk), 4, false);
+    /* An unknown request type: used length 0 (R9)... */
+    assert_int_equal(fe_wait_used(&the_fe, 2000), 0);
+    /* ...and nothing written (R9). */
+    assert_true(untouched(&the_fe, out, 4));
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -302,31 +359,55 @@ static void test_broken_messages(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
-/* A request posted before the ring is enabled waits; it is served once
- * the ring is enabled and kicked. */
-static void test_request_before_ring_ready(void **state)
+/* A disabled ring is not served: a request put on it waits, and is served
+ * once the ring is enabled and kicked. */
+static void test_disabled_ring_not_served(void **state)
 {
     struct vhost_vring_state off = {0, 0}, on = {0, 1};
 
     (void)state;
     start(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
     assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &off, 8, NULL, 0),
                      0);
-    struct virtio_iommu_req_attach r = vdrv_attach_req(1, 8, 0);
-    uint8_t tail[4] = {0xee};
-    assert_int_equal(
-        fe_request(&the_fe, &r, sizeof(r) - 4, tail, sizeof(tail), false), -1);
+    uint64_t tail = post_map(&the_fe);
+    assert_not_answered(&the_fe, 1);
+    assert_true(untouched(&the_fe, tail, 4));
     assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &on, 8, NULL, 0),
                      0);
-    uint64_t one = 1;
-    assert_int_equal(write(the_fe.q[0].kick, &one, 8), 8);
-    assert_true(fe_signalled(the_fe.q[0].call, 2000));
-    struct vring_used *used = fe_ptr(&the_fe, the_fe.q[0].used);
-    assert_int_equal(le16toh(used->idx), 1);
+    kick(&the_fe, 0);
+    assert_answered_ok(&the_fe, tail, 2);
     /* A kick message that promises an fd and carries none is refused. */
-    uint64_t kick = 0;
+    uint64_t no_fd = 0;
     assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_VRING_KICK, &kick, 8, NULL, 0), 0);
+        fe_acked(&the_fe, FE_SET_VRING_KICK, &no_fd, 8, NULL, 0), 0);
+    assert_alive(&the_fe);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* GET_VRING_BASE stops the ring (vhost-user.rst): a request put on it is
+ * not answered until the ring is set up again from the base returned. */
+static void test_get_vring_base_stops_ring(void **state)
+{
+    struct vhost_vring_state base = {0, 99}, bad = {7, 0};
+
+    (void)state;
+    start(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
+    assert_int_equal(base.index, 0);
+    assert_int_equal(base.num, 1); /* the ATTACH was taken */
+
+    uint64_t tail = post_map(&the_fe);
+    assert_not_answered(&the_fe, 1);
+    assert_true(untouched(&the_fe, tail, 4));
+    fe_start_ring(&the_fe, 0, (uint16_t)base.num);
+    assert_answered_ok(&the_fe, tail, 2);
+
+    /* A GET for a queue that does not exist gets an empty reply. */
+    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &bad, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &bad, 8), 0);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -361,43 +442,66 @@ static void test_fd_mode(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* Resizing a mapped ring, or replacing the memory under it, re-checks it:
- * a ring that no longer fits is not served (no access beyond memory). */
-static void test_ring_changes_rechecked(void **state)
+/* Resizing a mapped ring re-checks it: a ring that no longer fits in guest
+ * memory is not served (no access beyond memory), and is again once its
+ * size fits. */
+static void test_ring_resized_beyond_memory_stops(void **state)
 {
-    struct vhost_vring_state bigger = {0, 512}, bad_base = {7, 0};
-    uint64_t base = FE_MEM_SIZE - 0x1000; /* 256 descriptors end there */
+    struct vhost_vring_state bigger = {0, 512}, fits = {0, FE_QUEUE_SIZE};
     struct vhost_vring_addr addr = {.index = 0};
 
     (void)state;
     start(&the_fe);
-    addr.desc_user_addr = (uint64_t)(uintptr_t)the_fe.mem + base;
-    addr.avail_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x2000;
-    addr.used_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x3000;
+    /* The descriptor table of 256 entries ends where memory ends. */
+    the_fe.q[0].desc = FE_MEM_SIZE - 16 * FE_QUEUE_SIZE;
+    addr.desc_user_addr =
+        (uint64_t)(uintptr_t)fe_ptr(&the_fe, the_fe.q[0].desc);
+    addr.avail_user_addr =
+        (uint64_t)(uintptr_t)fe_ptr(&the_fe, the_fe.q[0].avail);
+    addr.used_user_addr =
+        (uint64_t)(uintptr_t)fe_ptr(&the_fe, the_fe.q[0].used);
     assert_int_equal(
         fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+
     assert_int_not_equal(
         fe_acked(&the_fe, FE_SET_VRING_NUM, &bigger, 8, NULL, 0), 0);
-    uint64_t one = 1;
-    assert_int_equal(write(the_fe.q[0].kick, &one, 8), 8);
-    assert_alive(&the_fe);
+    uint64_t tail = post_map(&the_fe);
+    assert_not_answered(&the_fe, 1);
+    assert_true(untouched(&the_fe, tail, 4));
 
-    /* New memory that does not hold the rings: they are not served. */
-    int other = memfd_create("other", MFD_CLOEXEC);
-    assert_int_equal(ftruncate(other, 4096), 0);
+    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_NUM, &fits, 8, NULL, 0), 0);
+    kick(&the_fe, 0);
+    assert_answered_ok(&the_fe, tail, 2);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* A memory table that no longer holds the rings stops them; with the
+ * guest memory back, the request left on the ring is served. */
+static void test_mem_table_without_ring_stops(void **state)
+{
     struct {
         uint32_t nregions, padding;
         uint64_t gpa, size, uva, offset;
     } mem = {1, 0, 0, 4096, 0x10000000000ull, 0};
+
+    (void)state;
+    start(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    int other = memfd_create("other", MFD_CLOEXEC);
+    assert_int_equal(ftruncate(other, 4096), 0);
     assert_int_equal(
         fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &other, 1), 0);
     close(other);
-    assert_int_equal(write(the_fe.q[1].kick, &one, 8), 8);
+
+    uint64_t tail = post_map(&the_fe);
+    assert_not_answered(&the_fe, 1);
+    kick(&the_fe, 1); /* the event queue is not touched either */
     assert_alive(&the_fe);
 
-    /* A GET for a queue that does not exist gets an empty reply. */
-    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &bad_base, 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &bad_base, 8), 0);
+    assert_int_equal(fe_set_mem_table(&the_fe), 0);
+    kick(&the_fe, 0);
+    assert_answered_ok(&the_fe, tail, 2);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -440,9 +544,12 @@ int main(void)
         cmocka_unit_test_teardown(test_descriptor_loop, teardown),
         cmocka_unit_test_teardown(test_bad_memory_tables, teardown),
         cmocka_unit_test_teardown(test_broken_messages, teardown),
-        cmocka_unit_test_teardown(test_request_before_ring_ready, teardown),
+        cmocka_unit_test_teardown(test_disabled_ring_not_served, teardown),
+        cmocka_unit_test_teardown(test_get_vring_base_stops_ring, teardown),
         cmocka_unit_test(test_fd_mode),
-        cmocka_unit_test_teardown(test_ring_changes_rechecked, teardown),
+        cmocka_unit_test_teardown(test_ring_resized_beyond_memory_stops,
+                                  teardown),
+        cmocka_unit_test_teardown(test_mem_table_without_ring_stops, teardown),
         cmocka_unit_test_teardown(test_broken_kick_fd, teardown),
     };
 

@@ -313,7 +313,7 @@ static void every_host_call_fails_once(enum lnx_release release)
 
     story(w);
     unsigned total = w->faults.calls;
-    print_message("story: %u host calls\n", total);
+    print_message("# story: %u host calls\n", total);
     assert_int_equal(f.requests_failed_by_host, 0);
     assert_int_equal(w->nr_bindings, 2); /* pf and c remain */
     end_world(w);
@@ -330,7 +330,7 @@ static void every_host_call_fails_once(enum lnx_release release)
         in_requests += f.requests_failed_by_host;
         end_world(w);
     }
-    print_message("%u host calls, each failed once; %u of them in a "
+    print_message("# %u host calls, each failed once; %u of them in a "
                   "request\n",
                   total, in_requests);
     assert_true(in_requests > total / 2);
@@ -362,7 +362,7 @@ static void undo_fails_too(enum lnx_release release)
             end_world(w);
         }
     }
-    print_message("%u runs where an undo failed too and was counted\n",
+    print_message("# %u runs where an undo failed too and was counted\n",
                   counted);
     assert_true(counted > 0);
 }

@@ -30,6 +30,20 @@ static int write_bypass(struct viommu *v, uint8_t value)
                                &value, 1);
 }
 
+/* A read of endpoint EP1, which is in no domain, as a DMA the VMM emulates:
+ * 0 when it passes untranslated, else the error of viommu_translate. */
+static int unattached_read(struct viommu *v)
+{
+    struct viommu_translation t = {.size = sizeof(t)};
+    int ret = viommu_translate(v, EP1, 0x5008, VIOMMU_ACCESS_READ, &t);
+
+    if (ret == 0) {
+        assert_int_equal(t.gpa, 0x5008);
+        assert_true(t.flags & VIOMMU_XLATE_BYPASS);
+    }
+    return ret;
+}
+
 static void test_features_R1_R2_R3(void **state)
 {
     struct viommu *v = new_device(NULL);
@@ -180,6 +194,43 @@ static void test_bypass_may_start_at_1_R5(void **state)
 
     assert_int_equal(read_bypass(v), 1);
     assert_true(viommu_bypass(v));
+    assert_int_equal(unattached_read(v), 0);
+    viommu_free(v);
+}
+
+/* A driver's write of `bypass` reads back, in the byte and in the whole
+ * config space, and decides what an endpoint in no domain reaches. */
+static void test_bypass_write_reads_back_and_applies_R7_R11(void **state)
+{
+    struct viommu *v = new_device(NULL);
+    struct virtio_iommu_config before = read_config(v);
+
+    /* R11 */
+    assert_int_equal(unattached_read(v), -EFAULT);
+    assert_int_equal(write_bypass(v, 1), 0);
+    assert_int_equal(read_bypass(v), 1);
+    struct virtio_iommu_config after = read_config(v);
+    assert_int_equal(after.bypass, 1);
+    after.bypass = 0; /* nothing else changed */
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(unattached_read(v), 0);
+
+    /* R7: a refused value changes neither the field nor its effect. */
+    assert_int_equal(write_bypass(v, 2), -EINVAL);
+    assert_int_equal(read_bypass(v), 1);
+    assert_int_equal(unattached_read(v), 0);
+
+    /* An attached endpoint follows its domain, whatever bypass says. */
+    struct viommu_translation t = {.size = sizeof(t)};
+    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(viommu_translate(v, EP2, 0x5008, VIOMMU_ACCESS_READ, &t),
+                     -EFAULT);
+
+    assert_int_equal(write_bypass(v, 0), 0);
+    assert_int_equal(read_bypass(v), 0);
+    assert_int_equal(read_config(v).bypass, 0);
+    /* R11 */
+    assert_int_equal(unattached_read(v), -EFAULT);
     viommu_free(v);
 }
 
@@ -193,6 +244,7 @@ static void test_bypass_over_resets_R6(void **state)
 
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(read_bypass(v), 1); /* kept */
+    assert_int_equal(unattached_read(v), 0);
     /* Everything the driver built is gone, the endpoints stay declared. */
     struct viommu_stats st = {.size = sizeof(st)};
     assert_int_equal(viommu_get_stats(v, &st), 0);
@@ -203,14 +255,17 @@ static void test_bypass_over_resets_R6(void **state)
 
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_SYSTEM), 0);
     assert_int_equal(read_bypass(v), 0); /* back to its initial value */
+    assert_int_equal(unattached_read(v), -EFAULT);
 
     viommu_free(v);
     v = new_device(boot_bypass);
     assert_int_equal(write_bypass(v, 0), 0);
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(read_bypass(v), 0);
+    assert_int_equal(unattached_read(v), -EFAULT);
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_SYSTEM), 0);
     assert_int_equal(read_bypass(v), 1);
+    assert_int_equal(unattached_read(v), 0);
     viommu_free(v);
 }
 
@@ -284,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_bad_configs_rejected),
         cmocka_unit_test(test_versioned_config_size),
         cmocka_unit_test(test_bypass_may_start_at_1_R5),
+        cmocka_unit_test(test_bypass_write_reads_back_and_applies_R7_R11),
         cmocka_unit_test(test_bypass_over_resets_R6),
         cmocka_unit_test(test_bypass_reads_only_0_or_1_R7),
         cmocka_unit_test(test_bypass_write_needs_feature_R7),
