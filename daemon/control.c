@@ -13,6 +13,7 @@
 #include "spec.h"
 
 #define DEFAULT_MAPPING_LIMIT 4096
+#define QUERY_PAGE 4096 /* endpoints or domains in one reply */
 
 void control_init(struct control *c)
 {
@@ -196,21 +197,30 @@ static struct json_object *cmd_endpoint_remove(struct control *c,
     return ret(NULL);
 }
 
+/* A page of a walk: at most `left` more items go into `list`. */
 struct walk {
     struct viommu *v;
     struct json_object *list;
-    uint32_t domain; /* query-domains: the domain whose endpoints to list */
+    uint64_t left;
 };
+
+/* Stops a walk once its page is full. */
+static int page_full(struct walk *w)
+{
+    return w->left-- == 0 ? 1 : 0;
+}
 
 static int add_endpoint(void *opaque, uint32_t id)
 {
     struct walk *w = opaque;
-    struct json_object *o = json_object_new_object();
     uint32_t domain;
-    bool bypass;
 
+    if (page_full(w)) {
+        return 1;
+    }
+    struct json_object *o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_uint64(id));
-    if (viommu_endpoint_domain(w->v, id, &domain, &bypass) == 0) {
+    if (viommu_endpoint_domain(w->v, id, &domain, NULL) == 0) {
         json_object_object_add(o, "domain", json_object_new_uint64(domain));
     } else {
         json_object_object_add(o, "domain", NULL);
@@ -221,13 +231,7 @@ static int add_endpoint(void *opaque, uint32_t id)
 
 static int add_member(void *opaque, uint32_t id)
 {
-    struct walk *w = opaque;
-    uint32_t domain;
-
-    if (viommu_endpoint_domain(w->v, id, &domain, NULL) == 0 &&
-        domain == w->domain) {
-        json_object_array_add(w->list, json_object_new_uint64(id));
-    }
+    json_object_array_add(opaque, json_object_new_uint64(id));
     return 0;
 }
 
@@ -235,19 +239,23 @@ static int add_domain(void *opaque, uint32_t id)
 {
     struct walk *w = opaque;
     struct viommu_domain_info info = {.size = sizeof(info)};
+
+    if (page_full(w)) {
+        return 1;
+    }
     if (viommu_domain_info(w->v, id, &info) != 0) {
         return -ENOENT;
     }
     struct json_object *o = json_object_new_object();
-    struct walk members = {w->v, json_object_new_array(), id};
-    if (viommu_foreach_endpoint(w->v, add_member, &members) != 0) {
-        json_object_put(members.list);
+    struct json_object *members = json_object_new_array();
+    if (viommu_domain_foreach_endpoint(w->v, id, add_member, members) != 0) {
+        json_object_put(members);
         json_object_put(o);
-        return -ENOMEM;
+        return -ENOENT;
     }
     json_object_object_add(o, "id", json_object_new_uint64(id));
     json_object_object_add(o, "bypass", json_object_new_boolean(info.bypass));
-    json_object_object_add(o, "endpoints", members.list);
+    json_object_object_add(o, "endpoints", members);
     json_object_object_add(o, "mappings",
                            json_object_new_uint64(info.mappings));
     json_object_array_add(w->list, o);
@@ -369,32 +377,48 @@ static struct json_object *cmd_translate(struct control *c,
     return ret(o);
 }
 
-static struct json_object *cmd_query_endpoints(struct control *c,
-                                               struct json_object *args)
+/*
+ * query-endpoints and query-domains {from?, limit?}: at most `limit`
+ * (default and most QUERY_PAGE) items with IDs from `from` on, in ID
+ * order; a full page means: ask again from the last ID + 1. The cost is
+ * that of the page, whatever the device holds.
+ */
+static struct json_object *query_page(struct control *c,
+                                      struct json_object *args,
+                                      int (*walk)(const struct viommu *,
+                                                  uint32_t, viommu_id_fn,
+                                                  void *),
+                                      viommu_id_fn add)
 {
-    struct walk w = {c->v, json_object_new_array(), 0};
-    int err = viommu_foreach_endpoint(c->v, add_endpoint, &w);
+    uint64_t from = 0, limit = QUERY_PAGE;
 
-    (void)args;
-    if (err != 0) {
+    if (has(args, "from") && !get_uint(args, "from", UINT32_MAX, &from)) {
+        return error("GenericError", "'from' must be an ID");
+    }
+    if (has(args, "limit") &&
+        (!get_uint(args, "limit", QUERY_PAGE, &limit) || limit == 0)) {
+        return error("GenericError", "'limit' must be a count from 1 to "
+                                     "4096");
+    }
+    struct walk w = {c->v, json_object_new_array(), limit};
+    int err = walk(c->v, (uint32_t)from, add, &w);
+    if (err < 0) {
         json_object_put(w.list);
         return error("GenericError", strerror(-err));
     }
     return ret(w.list);
 }
 
+static struct json_object *cmd_query_endpoints(struct control *c,
+                                               struct json_object *args)
+{
+    return query_page(c, args, viommu_foreach_endpoint, add_endpoint);
+}
+
 static struct json_object *cmd_query_domains(struct control *c,
                                              struct json_object *args)
 {
-    struct walk w = {c->v, json_object_new_array(), 0};
-    int err = viommu_foreach_domain(c->v, add_domain, &w);
-
-    (void)args;
-    if (err != 0) {
-        json_object_put(w.list);
-        return error("GenericError", strerror(-err));
-    }
-    return ret(w.list);
+    return query_page(c, args, viommu_foreach_domain, add_domain);
 }
 
 /* Every command, also what the greeting announces. */

@@ -9,10 +9,11 @@
  * to CONTROL_MAX_OUTPUT, beyond which the client is dropped.
  *
  * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
- * endpoint-remove {id}, query-endpoints, query-domains,
- * query-mappings {domain, limit?}, query-stats, and translate {endpoint,
- * iova, write?} (would this DMA pass? a refusal queues a fault report for
- * the guest, as the access would).
+ * endpoint-remove {id}, query-endpoints and query-domains {from?, limit?}
+ * (a page of at most 4096, in ID order: a full page means ask again from
+ * the last ID + 1), query-mappings {domain, limit?}, query-stats, and
+ * translate {endpoint, iova, write?} (would this DMA pass? a refusal queues
+ * a fault report for the guest, as the access would).
  */
 #ifndef VIOMMU_DAEMON_CONTROL_H
 #define VIOMMU_DAEMON_CONTROL_H

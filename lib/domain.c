@@ -224,28 +224,49 @@ int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
 }
 
 static int foreach_id(const struct viommu *v, const struct idtable *t,
-                      viommu_id_fn fn, void *opaque)
+                      uint32_t from, viommu_id_fn fn, void *opaque)
 {
     int ret = 0;
 
     if (v == NULL || fn == NULL) {
         return -EINVAL;
     }
-    for (uint32_t i = 0; i < t->n && ret == 0; i++) {
+    for (uint32_t i = idtable_lower_bound(t, from); i < t->n && ret == 0;
+         i++) {
         CALLBACK(v, ret = fn(opaque, *t->items[i]));
     }
     return ret;
 }
 
-int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
-                            void *opaque)
+int viommu_foreach_endpoint(const struct viommu *v, uint32_t from,
+                            viommu_id_fn fn, void *opaque)
 {
-    return foreach_id(v, v != NULL ? &v->endpoints : NULL, fn, opaque);
+    return foreach_id(v, v != NULL ? &v->endpoints : NULL, from, fn, opaque);
 }
 
-int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn, void *opaque)
+int viommu_foreach_domain(const struct viommu *v, uint32_t from,
+                          viommu_id_fn fn, void *opaque)
 {
-    return foreach_id(v, v != NULL ? &v->domains : NULL, fn, opaque);
+    return foreach_id(v, v != NULL ? &v->domains : NULL, from, fn, opaque);
+}
+
+int viommu_domain_foreach_endpoint(const struct viommu *v, uint32_t id,
+                                   viommu_id_fn fn, void *opaque)
+{
+    int ret = 0;
+
+    if (v == NULL || fn == NULL) {
+        return -EINVAL;
+    }
+    const struct domain *d = idtable_find(&v->domains, id);
+    if (d == NULL) {
+        return -ENOENT;
+    }
+    for (const struct endpoint *ep = d->endpoints; ep != NULL && ret == 0;
+         ep = ep->next_in_domain) {
+        CALLBACK(v, ret = fn(opaque, ep->id));
+    }
+    return ret;
 }
 
 int viommu_domain_info(const struct viommu *v, uint32_t id,

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Index of the first item whose ID is >= id. */
-static uint32_t lower_bound(const struct idtable *t, uint32_t id)
+uint32_t idtable_lower_bound(const struct idtable *t, uint32_t id)
 {
     uint32_t lo = 0, hi = t->n;
 
@@ -23,7 +22,7 @@ static uint32_t lower_bound(const struct idtable *t, uint32_t id)
 
 void *idtable_find(const struct idtable *t, uint32_t id)
 {
-    uint32_t i = lower_bound(t, id);
+    uint32_t i = idtable_lower_bound(t, id);
 
     return i < t->n && *t->items[i] == id ? t->items[i] : NULL;
 }
@@ -41,7 +40,7 @@ int idtable_insert(struct idtable *t, void *obj)
         t->items = items;
         t->cap = cap;
     }
-    uint32_t i = lower_bound(t, *item);
+    uint32_t i = idtable_lower_bound(t, *item);
     memmove(&t->items[i + 1], &t->items[i], (t->n - i) * sizeof(*t->items));
     t->items[i] = item;
     t->n++;
@@ -50,7 +49,7 @@ int idtable_insert(struct idtable *t, void *obj)
 
 void idtable_remove(struct idtable *t, uint32_t id)
 {
-    uint32_t i = lower_bound(t, id);
+    uint32_t i = idtable_lower_bound(t, id);
 
     if (i < t->n && *t->items[i] == id) {
         memmove(&t->items[i], &t->items[i + 1],

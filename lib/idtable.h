@@ -16,6 +16,8 @@ struct idtable {
 };
 
 void *idtable_find(const struct idtable *t, uint32_t id);
+/* Index of the first item whose ID is >= id (n when none). */
+uint32_t idtable_lower_bound(const struct idtable *t, uint32_t id);
 /* 0, or -ENOMEM with no change. The ID must not be present. */
 int idtable_insert(struct idtable *t, void *obj);
 void idtable_remove(struct idtable *t, uint32_t id);

@@ -626,13 +626,24 @@ viommu_domain_foreach_mapping(const struct viommu *v, uint32_t domain,
  *  a non-zero return stops the walk and is returned. */
 typedef int (*viommu_id_fn)(void *opaque, uint32_t id);
 
-/** Walk the declared endpoints. */
-VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_endpoint(const struct viommu *v, viommu_id_fn fn,
-                                       void *opaque);
+/** Walk the declared endpoints with IDs from `from` on. The cost is a
+ *  lookup of `from` and then one step per endpoint walked. */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_endpoint(const struct viommu *v,
+                                                         uint32_t from,
+                                                         viommu_id_fn fn,
+                                                         void *opaque);
 
-/** Walk the existing domains. */
-VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_domain(const struct viommu *v, viommu_id_fn fn,
-                                     void *opaque);
+/** Walk the existing domains with IDs from `from` on, as above. */
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_foreach_domain(const struct viommu *v,
+                                                       uint32_t from,
+                                                       viommu_id_fn fn,
+                                                       void *opaque);
+
+/** Walk the endpoints attached to a domain (in no set order), one step per
+ *  endpoint. -ENOENT when the domain does not exist. */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_domain_foreach_endpoint(const struct viommu *v, uint32_t domain,
+                               viommu_id_fn fn, void *opaque);
 
 /** What viommu_domain_info() reports of a domain. */
 struct viommu_domain_info {

@@ -302,12 +302,12 @@ static void test_state_queries(void **state)
     assert_int_equal(vdrv_attach(v, 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(v, 7, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(viommu_foreach_endpoint(v, collect, ids), 0);
+    assert_int_equal(viommu_foreach_endpoint(v, 0, collect, ids), 0);
     assert_int_equal(ids[0], 3);
     assert_int_equal(ids[1], EP1);
     assert_int_equal(ids[3], EP3);
     ids[0] = 0;
-    assert_int_equal(viommu_foreach_domain(v, collect, ids), 0);
+    assert_int_equal(viommu_foreach_domain(v, 0, collect, ids), 0);
     assert_int_equal(ids[0], 2);
     assert_int_equal(ids[1], 2);
     assert_int_equal(ids[2], 7);
@@ -319,8 +319,24 @@ static void test_state_queries(void **state)
     assert_true(info.bypass);
     assert_int_equal(viommu_domain_info(v, 3, &info), -ENOENT);
     ids[0] = 7; /* a non-zero return stops the walk */
-    assert_int_equal(viommu_foreach_endpoint(v, collect, ids), 1);
+    assert_int_equal(viommu_foreach_endpoint(v, 0, collect, ids), 1);
     assert_int_equal(ids[0], 8);
+    /* From an ID on: the first one at or after it. */
+    ids[0] = 0;
+    assert_int_equal(viommu_foreach_endpoint(v, EP1 + 1, collect, ids), 0);
+    assert_int_equal(ids[0], 2);
+    assert_int_equal(ids[1], EP2);
+    ids[0] = 0;
+    assert_int_equal(viommu_foreach_domain(v, 8, collect, ids), 0);
+    assert_int_equal(ids[0], 0);
+    /* The endpoints of one domain. */
+    ids[0] = 0;
+    assert_int_equal(viommu_domain_foreach_endpoint(v, 7, collect, ids), 0);
+    assert_int_equal(ids[0], 2);
+    assert_true((ids[1] == EP1 && ids[2] == EP3) ||
+                (ids[1] == EP3 && ids[2] == EP1));
+    assert_int_equal(viommu_domain_foreach_endpoint(v, 3, collect, ids),
+                     -ENOENT);
     viommu_free(v);
 }
 

@@ -245,8 +245,8 @@ static void test_null_handle(void **state)
     assert_int_equal(viommu_domain_info(NULL, 0, &di), -EINVAL);
     assert_int_equal(viommu_domain_foreach_mapping(NULL, 0, NULL, NULL),
                      -EINVAL);
-    assert_int_equal(viommu_foreach_endpoint(NULL, NULL, NULL), -EINVAL);
-    assert_int_equal(viommu_foreach_domain(NULL, NULL, NULL), -EINVAL);
+    assert_int_equal(viommu_foreach_endpoint(NULL, 0, NULL, NULL), -EINVAL);
+    assert_int_equal(viommu_foreach_domain(NULL, 0, NULL, NULL), -EINVAL);
     assert_int_equal(viommu_device_features(NULL), 0);
     assert_false(viommu_bypass(NULL));
     assert_false(viommu_event_pending(NULL));
