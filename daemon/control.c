@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -490,6 +491,39 @@ static void greet(struct control_client *cl)
     send_obj(cl, g);
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A free slot; when there is none, the slot of the client idle longest,
+ * evicted if it has been idle CONTROL_EVICT_IDLE_MS. NULL: all are busy. */
+static struct control_client *free_slot(struct control *c)
+{
+    struct control_client *idlest = NULL;
+
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        struct control_client *cl = &c->clients[i];
+        if (cl->fd < 0) {
+            return cl;
+        }
+        if (idlest == NULL || cl->last_active < idlest->last_active) {
+            idlest = cl;
+        }
+    }
+    if (now_ms() - idlest->last_active < CONTROL_EVICT_IDLE_MS) {
+        return NULL;
+    }
+    dlog(VIOMMU_LOG_WARN, "control client evicted: idle for %lld ms, and a "
+         "new client needs its slot",
+         (long long)(now_ms() - idlest->last_active));
+    free_client(idlest);
+    return idlest;
+}
+
 static void accept_client(struct control *c)
 {
     int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -497,29 +531,29 @@ static void accept_client(struct control *c)
     if (fd < 0) {
         return;
     }
-    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
-        struct control_client *cl = &c->clients[i];
-        if (cl->fd < 0) {
-            cl->tok = json_tokener_new();
-            if (cl->tok == NULL) {
-                break;
-            }
-            cl->fd = fd;
-            cl->pending = 0;
-            greet(cl);
-            return;
-        }
+    struct control_client *cl = free_slot(c);
+    if (cl == NULL) {
+        dlog(VIOMMU_LOG_WARN, "control client refused: %d clients connected "
+             "and active", CONTROL_MAX_CLIENTS);
+        close(fd);
+        return;
     }
-    dlog(VIOMMU_LOG_WARN, "control client refused: %d already connected",
-         CONTROL_MAX_CLIENTS);
-    close(fd);
+    cl->tok = json_tokener_new();
+    if (cl->tok == NULL) {
+        close(fd);
+        return;
+    }
+    cl->fd = fd;
+    cl->last_active = now_ms();
+    greet(cl);
 }
 
 /* Feeds what the client sent to its parser, running each complete
  * command. */
 static void read_client(struct control *c, struct control_client *cl)
 {
-    char buf[4096];
+    /* Small bites: a flooding client gets a turn, not the daemon. */
+    char buf[256];
     ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
 
     if (n <= 0) {
@@ -550,6 +584,7 @@ static void read_client(struct control *c, struct control_client *cl)
             return;
         }
         off += used > 0 ? used : (size_t)n - off;
+        cl->last_active = now_ms();
         handle_command(c, cl, cmd);
     }
 }

@@ -20,11 +20,15 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 #include <viommu/viommu.h>
 
 #define CONTROL_MAX_CLIENTS 8
+/* With every slot taken, a new client evicts the one idle longest, if it
+ * has been idle this long: idle clients cannot lock management out. */
+#define CONTROL_EVICT_IDLE_MS 1000
 #define VIOMMU_DAEMON_VERSION "0.2.0"
 #define CONTROL_MAX_OBJECT (64 * 1024)        /* bytes of one command */
 #define CONTROL_MAX_OUTPUT (16 * 1024 * 1024) /* replies not yet read */
@@ -32,6 +36,7 @@
 struct control_client {
     int fd;    /* -1: free slot */
     bool dead; /* to be freed once no command runs */
+    int64_t last_active; /* ms, monotonic: connected or last command */
     struct json_tokener *tok;
     size_t pending; /* bytes fed since the last complete command */
     char *out;      /* replies and events the client has not read yet */

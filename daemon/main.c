@@ -22,7 +22,6 @@
 #include "spec.h"
 #include "vhost_user.h"
 
-#define SEND_TIMEOUT_S 10
 
 static void usage(FILE *out)
 {
@@ -66,16 +65,6 @@ static int print_capabilities(void)
     return 0;
 }
 
-/* A frontend that stops reading replies must not stop the daemon. */
-static void set_timeout(int conn)
-{
-    struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
-
-    if (setsockopt(conn, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-        dlog(VIOMMU_LOG_WARN, "SO_SNDTIMEO: %s", strerror(errno));
-    }
-}
-
 /* Serves frontends and control clients until a signal, or until the --fd
  * frontend leaves. */
 static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
@@ -89,13 +78,13 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             if (conn_fd < 0) {
                 return; /* the --fd frontend has gone */
             }
-            set_timeout(conn_fd);
             vu_connect(d, conn_fd);
             conn_fd = -1;
         }
         pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = d->conn >= 0 ? d->conn : listen_fd,
-                                 .events = POLLIN};
+                                 .events = d->conn >= 0 ? vu_conn_events(d)
+                                                        : POLLIN};
         if (d->conn >= 0) {
             vu_kick_fds(d, &pfd[2]);
             nr_vu += VU_NR_QUEUES;
@@ -111,30 +100,37 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
         if (pfd[0].revents) {
             return;
         }
+        /* The guest's requests first: no other peer's work delays them
+         * by more than its own budget. */
+        if (d->conn >= 0) {
+            for (unsigned q = 0; q < VU_NR_QUEUES; q++) {
+                if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
+                    vu_kick(d, q);
+                }
+            }
+        }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
         vu_serve_events(d); /* a control command may have caused a fault */
         if (d->conn < 0) {
             if (pfd[1].revents & POLLIN) {
                 int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
                 if (conn >= 0) {
-                    set_timeout(conn);
                     vu_connect(d, conn);
                     dlog(VIOMMU_LOG_INFO, "frontend connected");
                 }
             }
-            continue;
-        }
-        if (pfd[1].revents) {
-            if (!vu_handle_message(d)) {
+        } else if (pfd[1].revents) {
+            bool ok = true;
+            if (pfd[1].revents & POLLOUT) {
+                ok = vu_flush(d);
+            }
+            if (ok && (pfd[1].revents & ~POLLOUT)) {
+                ok = vu_receive(d);
+            }
+            if (!ok) {
                 vu_disconnect(d);
                 dlog(VIOMMU_LOG_INFO,
                      "frontend disconnected; device state reset");
-            }
-            continue; /* the kick fds may have changed */
-        }
-        for (unsigned q = 0; q < VU_NR_QUEUES; q++) {
-            if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
-                vu_kick(d, q);
             }
         }
     }

@@ -55,51 +55,7 @@ enum {
 
 #define VRING_INDEX_MASK 0xffu
 #define VRING_NOFD (1u << 8)
-#define CONFIG_MAX 256u
 #define REQUEST_BUDGET 4096u /* requests served before looking elsewhere */
-
-/* The message layouts of vhost-user.rst (not kernel uapi). */
-struct vu_header {
-    uint32_t request;
-    uint32_t flags;
-    uint32_t size;
-};
-
-struct vu_mem_region {
-    uint64_t guest_phys_addr;
-    uint64_t memory_size;
-    uint64_t userspace_addr;
-    uint64_t mmap_offset;
-};
-
-struct vu_mem {
-    uint32_t nregions;
-    uint32_t padding;
-    struct vu_mem_region regions[MEM_MAX_REGIONS];
-};
-
-struct vu_config {
-    uint32_t offset;
-    uint32_t size;
-    uint32_t flags;
-    uint8_t region[CONFIG_MAX];
-};
-
-#define MSG_MAX_PAYLOAD 4096u
-
-struct vu_msg {
-    struct vu_header h;
-    union {
-        uint64_t u64;
-        struct vhost_vring_state state;
-        struct vhost_vring_addr addr;
-        struct vu_mem mem;
-        struct vu_config config;
-        uint8_t raw[MSG_MAX_PAYLOAD];
-    } p;
-    int fds[MEM_MAX_REGIONS];
-    unsigned nfds;
-};
 
 #define TRANSPORT_FEATURES                                                     \
     ((1ULL << VIRTIO_RING_F_INDIRECT_DESC) |                                   \
@@ -122,6 +78,14 @@ void vu_init(struct vu_dev *d, struct viommu *v)
 }
 
 /* Everything a frontend set up is forgotten; the device is reset. */
+static void close_fds(struct vu_msg *m)
+{
+    for (unsigned i = 0; i < m->nfds; i++) {
+        close(m->fds[i]);
+    }
+    m->nfds = 0;
+}
+
 static void reset_state(struct vu_dev *d)
 {
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
@@ -148,6 +112,9 @@ void vu_disconnect(struct vu_dev *d)
         close(d->conn);
         d->conn = -1;
     }
+    close_fds(&d->rx);
+    d->rx_have = 0;
+    d->tx_len = 0;
     reset_state(d);
 }
 
@@ -158,123 +125,125 @@ void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd)
     }
 }
 
-static void close_fds(struct vu_msg *m)
+/* The fds that came with a message's first bytes. */
+static bool take_fds(struct msghdr *mh, struct vu_msg *m)
 {
-    for (unsigned i = 0; i < m->nfds; i++) {
-        close(m->fds[i]);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
+         c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            unsigned count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (unsigned i = 0; i < count; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+                if (m->nfds < MEM_MAX_REGIONS) {
+                    m->fds[m->nfds++] = fd;
+                } else {
+                    close(fd);
+                    mh->msg_flags |= MSG_CTRUNC;
+                }
+            }
+        }
     }
-    m->nfds = 0;
-}
-
-/* A message must arrive whole within this time once it has begun: a
- * frontend stalled inside one would otherwise stop the daemon. */
-#define MSG_DEADLINE_MS 10000
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Reads exactly len bytes before the deadline; false on EOF, error or
- * timeout. */
-static bool read_all(int fd, void *buf, size_t len, int64_t deadline)
-{
-    uint8_t *p = buf;
-
-    while (len > 0) {
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int64_t left = deadline - now_ms();
-        if (left <= 0 || poll(&pfd, 1, (int)left) != 1) {
-            return false;
-        }
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (n <= 0) {
-            return false;
-        }
-        p += n;
-        len -= (size_t)n;
+    if (mh->msg_flags & MSG_CTRUNC) {
+        dlog(VIOMMU_LOG_ERR, "message with more than %u fds", MEM_MAX_REGIONS);
+        return false;
     }
     return true;
 }
 
-/* Reads the header with its fds, then the payload. */
-static bool read_msg(int conn, struct vu_msg *m)
+/*
+ * Reads, without blocking, what the current message still lacks: its
+ * header, then its payload, never beyond it (so fds always belong to the
+ * message whose bytes carry them). 1: the message is whole; 0: more to
+ * come; -1: the connection is over.
+ */
+static int receive_some(struct vu_dev *d)
 {
+    struct vu_msg *m = &d->rx;
+    size_t hsize = sizeof(m->h);
     union {
         char buf[CMSG_SPACE(sizeof(int) * MEM_MAX_REGIONS)];
         struct cmsghdr align;
     } control;
-    struct iovec iov = {&m->h, sizeof(m->h)};
-    struct msghdr mh = {
-        .msg_iov = &iov,
-        .msg_iovlen = 1,
-        .msg_control = control.buf,
-        .msg_controllen = sizeof(control.buf),
-    };
+    struct iovec iov;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
     ssize_t n;
 
-    m->nfds = 0;
+    if (d->rx_have < hsize) {
+        iov = (struct iovec){(uint8_t *)&m->h + d->rx_have,
+                             hsize - d->rx_have};
+    } else {
+        iov = (struct iovec){m->p.raw + (d->rx_have - hsize),
+                             hsize + m->h.size - d->rx_have};
+    }
+    if (d->rx_have == 0) {
+        mh.msg_control = control.buf;
+        mh.msg_controllen = sizeof(control.buf);
+    }
     do {
-        n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+        n = recvmsg(d->conn, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) {
+        return 0;
+    }
     if (n <= 0) {
-        return false;
-    }
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c != NULL;
-         c = CMSG_NXTHDR(&mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            unsigned count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (unsigned i = 0; i < count && m->nfds < MEM_MAX_REGIONS; i++) {
-                memcpy(&m->fds[m->nfds++], CMSG_DATA(c) + i * sizeof(int),
-                       sizeof(int));
-            }
+        if (d->rx_have > 0) {
+            dlog(VIOMMU_LOG_ERR, "message cut short after %zu bytes",
+                 d->rx_have);
         }
+        return -1;
     }
-    if (mh.msg_flags & MSG_CTRUNC) {
-        dlog(VIOMMU_LOG_ERR, "message with more than %u fds", MEM_MAX_REGIONS);
-        close_fds(m);
-        return false;
+    if (d->rx_have == 0 && !take_fds(&mh, m)) {
+        return -1;
     }
-    int64_t deadline = now_ms() + MSG_DEADLINE_MS;
-    if ((size_t)n < sizeof(m->h) &&
-        !read_all(conn, (uint8_t *)&m->h + n, sizeof(m->h) - (size_t)n,
-                  deadline)) {
-        dlog(VIOMMU_LOG_ERR, "truncated message header");
-        close_fds(m);
-        return false;
-    }
-    if (m->h.size > MSG_MAX_PAYLOAD) {
+    d->rx_have += (size_t)n;
+    if (d->rx_have == hsize && m->h.size > MSG_MAX_PAYLOAD) {
         dlog(VIOMMU_LOG_ERR, "request %u: payload of %u bytes is too large",
              m->h.request, m->h.size);
-        close_fds(m);
-        return false;
+        return -1;
     }
-    if (!read_all(conn, &m->p, m->h.size, deadline)) {
-        dlog(VIOMMU_LOG_ERR, "request %u: truncated payload", m->h.request);
-        close_fds(m);
-        return false;
+    if (d->rx_have < hsize || d->rx_have < hsize + m->h.size) {
+        return receive_some(d); /* what is already there, if anything */
+    }
+    return 1;
+}
+
+bool vu_flush(struct vu_dev *d)
+{
+    while (d->tx_len > 0) {
+        ssize_t n = send(d->conn, d->tx, d->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return true;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        d->tx_len -= (size_t)n;
+        memmove(d->tx, d->tx + n, d->tx_len);
     }
     return true;
 }
 
+short vu_conn_events(const struct vu_dev *d)
+{
+    return (short)(POLLIN | (d->tx_len > 0 ? POLLOUT : 0));
+}
+
+/* Queues a reply after the ones not yet sent and sends what the socket
+ * takes; false when the frontend leaves more than VU_TX_MAX unread. */
 static bool send_reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
 {
     struct vu_header h = {m->h.request,
                           VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY, size};
-    struct iovec iov[2] = {{&h, sizeof(h)}, {&m->p, size}};
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-    ssize_t n;
 
-    do {
-        n = sendmsg(d->conn, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    return n == (ssize_t)(sizeof(h) + size);
+    if (d->tx_len + sizeof(h) + size > sizeof(d->tx)) {
+        dlog(VIOMMU_LOG_ERR, "frontend does not read its replies");
+        return false;
+    }
+    memcpy(d->tx + d->tx_len, &h, sizeof(h));
+    memcpy(d->tx + d->tx_len + sizeof(h), &m->p, size);
+    d->tx_len += sizeof(h) + size;
+    return vu_flush(d);
 }
 
 static bool reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t value)
@@ -524,38 +493,55 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
     }
 }
 
-bool vu_handle_message(struct vu_dev *d)
+/* Handles the whole message in d->rx; false when the connection is over. */
+static bool handle_message(struct vu_dev *d)
 {
-    struct vu_msg m;
+    struct vu_msg *m = &d->rx;
 
-    if (!read_msg(d->conn, &m)) {
-        return false;
-    }
-    if ((m.h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION) {
+    if ((m->h.flags & VHOST_USER_VERSION_MASK) != VHOST_USER_VERSION) {
         dlog(VIOMMU_LOG_ERR, "request %u: unknown protocol version %u",
-             m.h.request, m.h.flags & VHOST_USER_VERSION_MASK);
-        close_fds(&m);
+             m->h.request, m->h.flags & VHOST_USER_VERSION_MASK);
         return false;
     }
-    int ret = dispatch(d, &m);
-    if (m.nfds > 0) {
+    int ret = dispatch(d, m);
+    if (m->nfds > 0) {
         dlog(VIOMMU_LOG_WARN, "request %u: %u unexpected fds closed",
-             m.h.request, m.nfds);
-        close_fds(&m);
+             m->h.request, m->nfds);
+        close_fds(m);
     }
     if (ret == REPLY_FAILED) {
         return false;
     }
     if (ret < 0) {
-        dlog(VIOMMU_LOG_WARN, "request %u refused: %s", m.h.request,
+        dlog(VIOMMU_LOG_WARN, "request %u refused: %s", m->h.request,
              strerror(-ret));
-        if (has_reply(m.h.request)) {
-            return send_reply(d, &m, 0);
+        if (has_reply(m->h.request)) {
+            return send_reply(d, m, 0);
         }
     }
-    if (ret <= 0 && (m.h.flags & VHOST_USER_FLAG_NEED_REPLY) &&
+    if (ret <= 0 && (m->h.flags & VHOST_USER_FLAG_NEED_REPLY) &&
         (d->protocol_features & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))) {
-        return reply_u64(d, &m, ret == 0 ? 0 : 1);
+        return reply_u64(d, m, ret == 0 ? 0 : 1);
+    }
+    return true;
+}
+
+/* Messages handled in one call before the other peers get a turn. */
+#define MESSAGE_BUDGET 64
+
+bool vu_receive(struct vu_dev *d)
+{
+    for (unsigned budget = MESSAGE_BUDGET; budget > 0; budget--) {
+        int got = receive_some(d);
+        if (got == 0) {
+            return true;
+        }
+        bool ok = got > 0 && handle_message(d);
+        close_fds(&d->rx);
+        d->rx_have = 0;
+        if (!ok) {
+            return false;
+        }
     }
     return true;
 }

@@ -12,6 +12,10 @@
 
 #include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/vhost_types.h>
 
 #include <viommu/viommu.h>
 
@@ -19,6 +23,51 @@
 #include "vring.h"
 
 #define VU_NR_QUEUES 2 /* requestq, eventq */
+#define VU_TX_MAX 16384 /* reply bytes a frontend may leave unread */
+#define CONFIG_MAX 256u
+
+/* The message layouts of vhost-user.rst (not kernel uapi). */
+struct vu_header {
+    uint32_t request;
+    uint32_t flags;
+    uint32_t size;
+};
+
+struct vu_mem_region {
+    uint64_t guest_phys_addr;
+    uint64_t memory_size;
+    uint64_t userspace_addr;
+    uint64_t mmap_offset;
+};
+
+struct vu_mem {
+    uint32_t nregions;
+    uint32_t padding;
+    struct vu_mem_region regions[MEM_MAX_REGIONS];
+};
+
+struct vu_config {
+    uint32_t offset;
+    uint32_t size;
+    uint32_t flags;
+    uint8_t region[CONFIG_MAX];
+};
+
+#define MSG_MAX_PAYLOAD 4096u
+
+struct vu_msg {
+    struct vu_header h;
+    union {
+        uint64_t u64;
+        struct vhost_vring_state state;
+        struct vhost_vring_addr addr;
+        struct vu_mem mem;
+        struct vu_config config;
+        uint8_t raw[MSG_MAX_PAYLOAD];
+    } p;
+    int fds[MEM_MAX_REGIONS];
+    unsigned nfds;
+};
 
 struct vu_dev {
     struct viommu *v;
@@ -29,6 +78,13 @@ struct vu_dev {
     struct vq vq[VU_NR_QUEUES];
     struct chain chain; /* scratch for one request */
     bool backlog;       /* requests left after a budget ran out */
+    /* The message being received, read as it comes: a frontend that stops
+     * inside one holds only its own connection. */
+    struct vu_msg rx;
+    size_t rx_have; /* bytes of header and payload received */
+    /* Replies the frontend has not read yet. */
+    uint8_t tx[VU_TX_MAX];
+    size_t tx_len;
 };
 
 /* Virtio features offered: the device's and the transport's. */
@@ -41,11 +97,16 @@ void vu_connect(struct vu_dev *d, int conn);
 void vu_disconnect(struct vu_dev *d);
 
 /*
- * Reads and handles one message. Returns false when the connection is over
- * (closed by the peer, or a message that cannot be framed): the caller then
- * calls vu_disconnect().
+ * Reads what the frontend sent, without blocking, and handles each message
+ * once it is whole. Returns false when the connection is over (closed by
+ * the peer, a message that cannot be framed, or replies piling up unread
+ * beyond VU_TX_MAX): the caller then calls vu_disconnect().
  */
-bool vu_handle_message(struct vu_dev *d);
+bool vu_receive(struct vu_dev *d);
+/* Sends queued replies (POLLOUT); false when the connection is over. */
+bool vu_flush(struct vu_dev *d);
+/* Poll events to wait for on the connection. */
+short vu_conn_events(const struct vu_dev *d);
 /* A queue's kick fd became readable: serve it. */
 void vu_kick(struct vu_dev *d, unsigned queue);
 /* True when requests wait beyond a budget: serve again without a kick. */

@@ -736,6 +736,100 @@ static void test_queries_are_paged_and_fast(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
+/* Eight idle clients cannot lock management out: a ninth evicts the one
+ * idle longest (once it has been idle a second), which sees its socket
+ * closed; the others keep theirs. */
+static void test_idle_clients_evicted(void **state)
+{
+    struct client idle[8], late;
+    struct json_object *stats;
+    char byte;
+
+    (void)state;
+    start();
+    for (int i = 0; i < 8; i++) {
+        open_client(&idle[i]);
+        usleep(20000); /* idle[0] is the oldest */
+    }
+    sleep(1);
+    json_object_put(run(&idle[1], "{\"execute\": \"query-stats\"}",
+                        json_type_object, &stats)); /* idle[1] is active */
+    open_client(&late);
+    json_object_put(run(&late, "{\"execute\": \"query-stats\"}",
+                        json_type_object, &stats));
+    assert_int_equal(recv(idle[0].c.fd, &byte, 1, 0), 0); /* closed */
+    json_object_put(run(&idle[1], "{\"execute\": \"query-stats\"}",
+                        json_type_object, &stats));
+    for (int i = 0; i < 8; i++) {
+        close_client(&idle[i]);
+    }
+    close_client(&late);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * No peer can stall another. While one control client floods, one stops in
+ * the middle of a command, one never reads its replies, and the frontend
+ * itself stops in the middle of a vhost-user message (the daemon used to
+ * block 10 s there, control socket included), the guest's requests keep
+ * their round trip: the 99th percentile of 300 stays under 10 ms.
+ */
+static void test_latency_under_hostile_peers(void **state)
+{
+    struct client flood, stalled, deaf, probe;
+    const char *query = "{\"execute\": \"query-endpoints\"}";
+    static char burst[16 * 1024];
+    size_t qlen = strlen(query), blen = 0;
+    double rtt[300];
+    uint32_t half[2] = {1 /* GET_FEATURES */, 1 /* version */};
+    struct json_object *stats;
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&flood);
+    open_client(&stalled);
+    open_client(&deaf);
+    assert_true(send(stalled.c.fd, "{\"execute\": \"que", 16, 0) == 16);
+    /* Eight of the twelve header bytes of a message, then nothing. */
+    assert_true(send(the_fe.sock, half, sizeof(half), 0) == sizeof(half));
+    while (blen + qlen < sizeof(burst)) {
+        memcpy(burst + blen, query, qlen);
+        blen += qlen;
+    }
+    for (size_t i = 0; i < sizeof(rtt) / sizeof(rtt[0]); i++) {
+        /* The flood and the deaf client send; neither reads. */
+        (void)send(flood.c.fd, burst, blen, MSG_DONTWAIT | MSG_NOSIGNAL);
+        (void)send(deaf.c.fd, burst, blen, MSG_DONTWAIT | MSG_NOSIGNAL);
+        struct virtio_iommu_req_attach a =
+            vdrv_attach_req(1 + (uint32_t)(i % 2), 8, 0);
+        double t0 = now_s();
+        assert_int_equal(ring_request(&a, sizeof(a)), OK);
+        rtt[i] = now_s() - t0;
+    }
+    qsort(rtt, sizeof(rtt) / sizeof(rtt[0]), sizeof(rtt[0]), cmp_double);
+    print_message("# round trip under hostile peers: median %.0f us, "
+                  "99th percentile %.0f us\n",
+                  rtt[150] * 1e6, rtt[296] * 1e6);
+    assert_true(rtt[296] < 0.010);
+    /* Management still answers a newcomer. */
+    open_client(&probe);
+    json_object_put(run(&probe, "{\"execute\": \"query-stats\"}",
+                        json_type_object, &stats));
+    close_client(&probe);
+    close_client(&flood);
+    close_client(&stalled);
+    close_client(&deaf);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -748,6 +842,8 @@ int main(void)
         cmocka_unit_test_teardown(test_remove_then_hang_up, teardown),
         cmocka_unit_test_teardown(test_command_names, teardown),
         cmocka_unit_test_teardown(test_queries_are_paged_and_fast, teardown),
+        cmocka_unit_test_teardown(test_idle_clients_evicted, teardown),
+        cmocka_unit_test_teardown(test_latency_under_hostile_peers, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

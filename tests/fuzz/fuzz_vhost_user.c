@@ -63,11 +63,11 @@ static void send_msg(struct conn *c, uint32_t request, uint32_t flags,
                      const void *payload, uint32_t size, const int *fds,
                      unsigned nfds)
 {
-    /* Unsent, the backend would wait for it. */
+    /* Unsent, there is nothing for the backend to read. */
     if (!fe_send_on(c->fe, request, flags, payload, size, fds, nfds)) {
         return;
     }
-    if (!vu_handle_message(c->d)) {
+    if (!vu_receive(c->d)) {
         vu_disconnect(c->d);
         close(c->fe);
         connect_backend(c);
