@@ -22,7 +22,6 @@
 #include "spec.h"
 #include "vhost_user.h"
 
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -43,6 +42,12 @@ static void usage(FILE *out)
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
             "                        (endpoint-add, endpoint-remove, query-*)\n"
+            "  --allow-unsealed-memory\n"
+            "                        take guest memory that cannot be sealed\n"
+            "                        against shrinking (a plain or hugetlbfs\n"
+            "                        file): a frontend that truncates it\n"
+            "                        ends its own connection, and the guest\n"
+            "                        loses its IOMMU until it reconnects\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -102,15 +107,15 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
         }
         /* The guest's requests first: no other peer's work delays them
          * by more than its own budget. */
-        if (d->conn >= 0) {
-            for (unsigned q = 0; q < VU_NR_QUEUES; q++) {
-                if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
-                    vu_kick(d, q);
-                }
+        bool ok = true;
+        for (unsigned q = 0; d->conn >= 0 && q < VU_NR_QUEUES && ok; q++) {
+            if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
+                ok = vu_kick(d, q);
             }
         }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
-        vu_serve_events(d); /* a control command may have caused a fault */
+        /* A control command may have caused a fault report. */
+        ok = ok && vu_serve_events(d);
         if (d->conn < 0) {
             if (pfd[1].revents & POLLIN) {
                 int conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -119,19 +124,17 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
                     dlog(VIOMMU_LOG_INFO, "frontend connected");
                 }
             }
-        } else if (pfd[1].revents) {
-            bool ok = true;
+        } else if (ok && pfd[1].revents) {
             if (pfd[1].revents & POLLOUT) {
                 ok = vu_flush(d);
             }
             if (ok && (pfd[1].revents & ~POLLOUT)) {
                 ok = vu_receive(d);
             }
-            if (!ok) {
-                vu_disconnect(d);
-                dlog(VIOMMU_LOG_INFO,
-                     "frontend disconnected; device state reset");
-            }
+        }
+        if (!ok) {
+            vu_disconnect(d);
+            dlog(VIOMMU_LOG_INFO, "frontend disconnected; device state reset");
         }
     }
 }
@@ -143,6 +146,7 @@ int main(int argc, char **argv)
         {"fd", required_argument, NULL, 'f'},
         {"endpoint", required_argument, NULL, 'e'},
         {"control-socket", required_argument, NULL, 'C'},
+        {"allow-unsealed-memory", no_argument, NULL, 'U'},
         {"print-capabilities", no_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
     const char *socket_path = NULL, *control_path = NULL;
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
+    bool allow_unsealed = false;
     int conn_fd = -1, opt;
     char *end;
 
@@ -175,6 +180,9 @@ int main(int argc, char **argv)
             break;
         case 'C':
             control_path = optarg;
+            break;
+        case 'U':
+            allow_unsealed = true;
             break;
         case 'c':
             return print_capabilities();
@@ -235,6 +243,10 @@ int main(int argc, char **argv)
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (mem_guard_install() != 0) {
+        dlog(VIOMMU_LOG_ERR, "cannot install the SIGBUS guard");
+        sig_fd = -1;
+    }
     int listen_fd = socket_path != NULL ? listen_unix(socket_path, 1) : -1;
     if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0) ||
         (control_path != NULL && control_open(&ctl, v, control_path) != 0)) {
@@ -245,6 +257,7 @@ int main(int argc, char **argv)
 
     struct vu_dev d;
     vu_init(&d, v);
+    d.mem.allow_unsealed = allow_unsealed;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }

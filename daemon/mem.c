@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -15,7 +16,36 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return a < b + blen && b < a + alen;
 }
 
-static int check(const struct mem_region_desc *d, unsigned n, const int *fds)
+/* A file that cannot shrink under us any more, or -EPERM. */
+static int seal(int fd, unsigned i, bool allow_unsealed)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals >= 0 && (seals & F_SEAL_SHRINK)) {
+        return 0;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0) {
+        return 0;
+    }
+    if (allow_unsealed) {
+        dlog(VIOMMU_LOG_WARN,
+             "guest memory region %u cannot be sealed against shrinking "
+             "(%s); served as --allow-unsealed-memory says",
+             i, strerror(errno));
+        return 0;
+    }
+    dlog(VIOMMU_LOG_ERR,
+         "guest memory region %u refused: it cannot be sealed against "
+         "shrinking (%s), and a frontend that truncates it would make every "
+         "access fault. Share guest memory as a sealable memfd (QEMU's "
+         "memory-backend-memfd seals by default) or start the daemon with "
+         "--allow-unsealed-memory",
+         i, strerror(errno));
+    return -EPERM;
+}
+
+static int check(const struct mem_region_desc *d, unsigned n, const int *fds,
+                 bool allow_unsealed)
 {
     for (unsigned i = 0; i < n; i++) {
         struct stat st;
@@ -31,17 +61,10 @@ static int check(const struct mem_region_desc *d, unsigned n, const int *fds)
         if ((uint64_t)st.st_size < d[i].mmap_offset + d[i].size) {
             return -EINVAL;
         }
-        /* So would a file shrunk later: seal it against that where the
-         * file allows (a memfd made with MFD_ALLOW_SEALING; QEMU's memfd
-         * backend seals it itself). */
-        int seals = fcntl(fds[i], F_GET_SEALS);
-        if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
-            if (fcntl(fds[i], F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
-                dlog(VIOMMU_LOG_DEBUG,
-                     "guest memory region %u cannot be sealed against "
-                     "shrinking (%s)",
-                     i, strerror(errno));
-            }
+        /* So would a file shrunk later. */
+        int err = seal(fds[i], i, allow_unsealed);
+        if (err != 0) {
+            return err;
         }
         for (unsigned k = 0; k < i; k++) {
             if (overlap(d[i].gpa, d[i].size, d[k].gpa, d[k].size) ||
@@ -63,8 +86,9 @@ static void unmap_all(struct mem_region *r, unsigned n)
 int mem_table_set(struct mem_table *t, const struct mem_region_desc *d,
                   unsigned n, const int *fds)
 {
-    struct mem_table next = {.n = 0};
-    int err = n <= MEM_MAX_REGIONS ? check(d, n, fds) : -EINVAL;
+    struct mem_table next = {.n = 0, .allow_unsealed = t->allow_unsealed};
+    int err = n <= MEM_MAX_REGIONS ? check(d, n, fds, t->allow_unsealed)
+                                   : -EINVAL;
 
     for (unsigned i = 0; err == 0 && i < n; i++) {
         struct mem_region *r = &next.r[next.n];
@@ -121,4 +145,46 @@ void *mem_uva(const struct mem_table *t, uint64_t uva, uint64_t len)
         }
     }
     return NULL;
+}
+
+/* The process has one event loop: one guard at a time. */
+static sigjmp_buf *guard_jump;
+static const struct mem_table *guard_table;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    const struct mem_table *t = guard_table;
+
+    (void)uc;
+    for (unsigned i = 0; guard_jump != NULL && t != NULL && i < t->n; i++) {
+        const uint8_t *a = si->si_addr;
+        if (a >= t->r[i].base && a < t->r[i].base + t->r[i].map_size) {
+            siglongjmp(*guard_jump, 1);
+        }
+    }
+    signal(sig, SIG_DFL); /* not guest memory: a bug, die of it */
+    raise(sig);
+}
+
+int mem_guard_install(void)
+{
+    /* SA_NODEFER: the jump leaves SIGBUS unblocked without a sigsetjmp
+     * that saves the signal mask (a system call per guarded call). */
+    struct sigaction sa = {.sa_sigaction = on_sigbus,
+                           .sa_flags = SA_SIGINFO | SA_NODEFER};
+
+    sigemptyset(&sa.sa_mask);
+    return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -errno;
+}
+
+void mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb)
+{
+    guard_table = t;
+    guard_jump = jb;
+}
+
+void mem_guard_disarm(void)
+{
+    guard_jump = NULL;
+    guard_table = NULL;
 }

@@ -9,6 +9,7 @@
 #ifndef VIOMMU_DAEMON_MEM_H
 #define VIOMMU_DAEMON_MEM_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,12 +32,18 @@ struct mem_region {
 struct mem_table {
     struct mem_region r[MEM_MAX_REGIONS];
     unsigned n;
+    /* Take files that cannot be sealed against shrinking; accesses then
+     * run under mem_guard_arm(), as a frontend may truncate them. */
+    bool allow_unsealed;
 };
 
 /*
  * Replaces the table with n regions backed by fds (always closed here).
  * -EINVAL for an empty, wrapping or overlapping region or a file smaller
- * than the region; -errno of mmap. On error the old table is kept.
+ * than the region; -EPERM for a file that cannot be sealed against
+ * shrinking (F_SEAL_SHRINK: a memfd without MFD_ALLOW_SEALING, a plain or
+ * hugetlbfs file) unless allow_unsealed; -errno of mmap. On error the old
+ * table is kept.
  */
 int mem_table_set(struct mem_table *t, const struct mem_region_desc *d,
                   unsigned n, const int *fds);
@@ -49,5 +56,15 @@ void *mem_gpa(const struct mem_table *t, uint64_t gpa, uint64_t len,
 /* Host pointer for [uva, uva + len) of the frontend, which must lie in one
  * region; NULL otherwise. */
 void *mem_uva(const struct mem_table *t, uint64_t uva, uint64_t len);
+
+/*
+ * A SIGBUS in guest memory (a file the frontend truncated) jumps to *jb
+ * instead of killing the process, between mem_guard_arm() and
+ * mem_guard_disarm(); one outside guest memory still kills it. Install the
+ * handler once with mem_guard_install().
+ */
+int mem_guard_install(void);
+void mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb);
+void mem_guard_disarm(void);
 
 #endif

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -597,7 +598,7 @@ static void serve_requests(struct vu_dev *d)
     }
 }
 
-void vu_serve_events(struct vu_dev *d)
+static void serve_events(struct vu_dev *d)
 {
     struct vq *vq = &d->vq[1];
     struct chain *c = &d->chain;
@@ -624,7 +625,31 @@ void vu_serve_events(struct vu_dev *d)
     }
 }
 
-void vu_kick(struct vu_dev *d, unsigned queue_index)
+/* Runs serve(d) with guest memory guarded: a region the frontend
+ * truncated under us ends the connection instead of the process. */
+static bool guarded(struct vu_dev *d, void (*serve)(struct vu_dev *d))
+{
+    sigjmp_buf jb;
+
+    if (sigsetjmp(jb, 0) != 0) {
+        mem_guard_disarm();
+        dlog(VIOMMU_LOG_ERR, "guest memory faulted: the frontend truncated "
+                             "it; disconnecting");
+        return false;
+    }
+    mem_guard_arm(&d->mem, &jb);
+    serve(d);
+    mem_guard_disarm();
+    return true;
+}
+
+static void serve_all(struct vu_dev *d)
+{
+    serve_requests(d);
+    serve_events(d);
+}
+
+bool vu_kick(struct vu_dev *d, unsigned queue_index)
 {
     struct vq *vq = &d->vq[queue_index];
     uint64_t count;
@@ -640,8 +665,12 @@ void vu_kick(struct vu_dev *d, unsigned queue_index)
             vq->kick_fd = -1;
         }
     }
-    serve_requests(d);
-    vu_serve_events(d);
+    return guarded(d, serve_all);
+}
+
+bool vu_serve_events(struct vu_dev *d)
+{
+    return guarded(d, serve_events);
 }
 
 bool vu_busy(const struct vu_dev *d)

@@ -107,12 +107,15 @@ bool vu_receive(struct vu_dev *d);
 bool vu_flush(struct vu_dev *d);
 /* Poll events to wait for on the connection. */
 short vu_conn_events(const struct vu_dev *d);
-/* A queue's kick fd became readable: serve it. */
-void vu_kick(struct vu_dev *d, unsigned queue);
+/* A queue's kick fd became readable: serve it. False when guest memory
+ * faulted (the frontend truncated it): the caller then calls
+ * vu_disconnect(). */
+bool vu_kick(struct vu_dev *d, unsigned queue);
 /* True when requests wait beyond a budget: serve again without a kick. */
 bool vu_busy(const struct vu_dev *d);
-/* Moves pending fault reports into the event queue's buffers. */
-void vu_serve_events(struct vu_dev *d);
+/* Moves pending fault reports into the event queue's buffers; false as
+ * vu_kick() says. */
+bool vu_serve_events(struct vu_dev *d);
 
 /* Fills pfd[0..VU_NR_QUEUES) with the kick fds to watch (-1: none). */
 void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd);

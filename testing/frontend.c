@@ -94,7 +94,8 @@ void fe_start(struct fe *f, const char *const *args)
         execv(daemon, (char *const *)argv);
         _exit(127);
     }
-    f->memfd = memfd_create("guest-ram", MFD_CLOEXEC);
+    /* Sealable, as QEMU's memory-backend-memfd makes it. */
+    f->memfd = memfd_create("guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     CHECK(f->memfd >= 0);
     CHECK((ftruncate(f->memfd, FE_MEM_SIZE)) == (0));
     f->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,

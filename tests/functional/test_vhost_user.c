@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -488,7 +489,7 @@ static void test_mem_table_without_ring_stops(void **state)
     (void)state;
     start(&the_fe);
     assert_int_equal(attach(&the_fe, 1, 8), OK);
-    int other = memfd_create("other", MFD_CLOEXEC);
+    int other = memfd_create("other", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     assert_int_equal(ftruncate(other, 4096), 0);
     assert_int_equal(
         fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &other, 1), 0);
@@ -533,6 +534,68 @@ static void test_broken_kick_fd(void **state)
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
+/* Replaces the frontend's guest memory, before fe_setup(), with a memfd
+ * made without MFD_ALLOW_SEALING: it cannot be sealed against shrinking. */
+static void use_unsealable_memory(struct fe *f)
+{
+    munmap(f->mem, FE_MEM_SIZE);
+    close(f->memfd);
+    f->memfd = memfd_create("unsealable", MFD_CLOEXEC);
+    assert_true(f->memfd >= 0);
+    assert_int_equal(ftruncate(f->memfd, FE_MEM_SIZE), 0);
+    f->mem = mmap(NULL, FE_MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+                  f->memfd, 0);
+    assert_true(f->mem != MAP_FAILED);
+}
+
+/* Guest memory that a frontend could shrink under the daemon is refused
+ * at SET_MEM_TABLE, with the daemon serving on. */
+static void test_unsealable_memory_refused(void **state)
+{
+    (void)state;
+    fe_start(&the_fe, endpoints);
+    use_unsealable_memory(&the_fe);
+    the_fe.features = fe_get_u64(&the_fe, FE_GET_FEATURES);
+    assert_true(fe_send(&the_fe, FE_SET_FEATURES, 0, &the_fe.features, 8,
+                        NULL, 0));
+    uint64_t protocol = fe_get_u64(&the_fe, FE_GET_PROTOCOL_FEATURES);
+    assert_true(fe_send(&the_fe, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8,
+                        NULL, 0));
+    assert_int_not_equal(fe_set_mem_table(&the_fe), 0);
+    assert_alive(&the_fe);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* Served behind --allow-unsealed-memory, guest memory truncated under a
+ * request ends that frontend's connection, never the daemon (it died of
+ * SIGBUS); the next frontend is served. */
+static void test_truncated_memory_ends_connection(void **state)
+{
+    const char *const args[] = {endpoints[0], "--allow-unsealed-memory",
+                                NULL};
+    struct pollfd pfd;
+    char byte;
+
+    (void)state;
+    fe_start(&the_fe, args);
+    use_unsealable_memory(&the_fe);
+    fe_setup(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    post_map(&the_fe);
+    assert_int_equal(ftruncate(the_fe.memfd, 0), 0);
+    kick(&the_fe, 0);
+    pfd = (struct pollfd){.fd = the_fe.sock, .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 5000), 1);
+    assert_int_equal(recv(the_fe.sock, &byte, 1, 0), 0); /* hung up on */
+
+    assert_int_equal(ftruncate(the_fe.memfd, FE_MEM_SIZE), 0);
+    fe_disconnect(&the_fe);
+    fe_connect(&the_fe);
+    fe_setup(&the_fe);
+    assert_int_equal(attach(&the_fe, 1, 8), OK);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -551,6 +614,9 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_mem_table_without_ring_stops, teardown),
         cmocka_unit_test_teardown(test_broken_kick_fd, teardown),
+        cmocka_unit_test_teardown(test_unsealable_memory_refused, teardown),
+        cmocka_unit_test_teardown(test_truncated_memory_ends_connection,
+                                  teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

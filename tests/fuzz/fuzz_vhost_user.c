@@ -143,7 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     dlog_level = (enum viommu_log_level) - 1; /* silent */
     if (memfd < 0) {
-        memfd = memfd_create("guest", MFD_CLOEXEC);
+        memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (memfd < 0 || ftruncate(memfd, MEM_SIZE) != 0) {
             abort();
         }
