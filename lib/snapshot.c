@@ -347,23 +347,30 @@ static int take_u64(struct restore *r, uint64_t *x)
 static int read_header(struct restore *r)
 {
     const struct viommu *v = r->v;
-    uint8_t b[STREAM_MAGIC_SIZE + 4 + 8 + 1];
-    int err = take(r, b, sizeof(b), true);
+    uint8_t magic[STREAM_MAGIC_SIZE], b[1];
+    uint32_t version;
+    int err;
 
-    if (err != 0) {
+    /* Field by field: something else than a stream is told as such. */
+    if ((err = take(r, magic, sizeof(magic), true)) != 0) {
         return err;
     }
-    if (memcmp(b, STREAM_MAGIC, STREAM_MAGIC_SIZE) != 0) {
+    if (memcmp(magic, STREAM_MAGIC, STREAM_MAGIC_SIZE) != 0) {
         return REFUSE(r, -EINVAL, "not a viommu state stream");
     }
-    uint32_t version = le32_get(b + STREAM_MAGIC_SIZE);
+    if ((err = take_u32(r, &version)) != 0) {
+        return err;
+    }
     if (version != STREAM_VERSION) {
         return REFUSE(r, -EPROTO,
                       "stream format version %u, this library reads %u",
                       version, STREAM_VERSION);
     }
-    r->accepted = le64_get(b + STREAM_MAGIC_SIZE + 4);
-    r->bypass = b[STREAM_MAGIC_SIZE + 12];
+    if ((err = take_u64(r, &r->accepted)) != 0 ||
+        (err = take(r, b, sizeof(b), true)) != 0) {
+        return err;
+    }
+    r->bypass = b[0];
     if ((r->accepted & ~v->offered) != 0 ||
         !(r->accepted & VIOMMU_F_VERSION_1)) {
         return REFUSE(r, -EINVAL,
