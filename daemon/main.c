@@ -45,6 +45,9 @@ static void usage(FILE *out)
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
             "                        (endpoint-add, endpoint-remove, query-*)\n"
+            "  --state-timeout=SECS  longest a device state transfer (for\n"
+            "                        migration) may take; the daemon serves\n"
+            "                        nothing else meanwhile (default 30)\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -225,6 +228,7 @@ int main(int argc, char **argv)
         {"fd", required_argument, NULL, 'f'},
         {"endpoint", required_argument, NULL, 'e'},
         {"control-socket", required_argument, NULL, 'C'},
+        {"state-timeout", required_argument, NULL, 'T'},
         {"print-capabilities", no_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -234,6 +238,7 @@ int main(int argc, char **argv)
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
     int conn_fd = -1, opt;
+    long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
     char *end;
 
     while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -257,6 +262,13 @@ int main(int argc, char **argv)
             break;
         case 'C':
             control_path = optarg;
+            break;
+        case 'T':
+            state_timeout_s = strtol(optarg, &end, 10);
+            if (*end != '\0' || state_timeout_s < 1 || state_timeout_s > 3600) {
+                fprintf(stderr, "invalid --state-timeout: %s\n", optarg);
+                return 1;
+            }
             break;
         case 'c':
             return print_capabilities();
@@ -322,6 +334,7 @@ int main(int argc, char **argv)
 
     struct vu_dev d;
     vu_init(&d, v);
+    d.transfer_timeout_ms = (int)state_timeout_s * 1000;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }

@@ -29,7 +29,13 @@ struct vu_dev {
     struct vq vq[VU_NR_QUEUES];
     struct chain chain; /* scratch for one request */
     bool backlog;       /* requests left after a budget ran out */
+    /* Device state transfers (VHOST_USER_PROTOCOL_F_DEVICE_STATE): the
+     * longest one may take, and the result of the last one. */
+    int transfer_timeout_ms;
+    int transfer_err;
 };
+
+#define VU_TRANSFER_TIMEOUT_MS 30000
 
 /* Virtio features offered: the device's and the transport's. */
 uint64_t vu_features(const struct vu_dev *d);
