@@ -48,6 +48,9 @@ static void usage(FILE *out)
             "                        file): a frontend that truncates it\n"
             "                        ends its own connection, and the guest\n"
             "                        loses its IOMMU until it reconnects\n"
+            "  --state-timeout=SECS  longest a device state transfer (for\n"
+            "                        migration) may take; the daemon serves\n"
+            "                        nothing else meanwhile (default 30)\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -147,6 +150,7 @@ int main(int argc, char **argv)
         {"endpoint", required_argument, NULL, 'e'},
         {"control-socket", required_argument, NULL, 'C'},
         {"allow-unsealed-memory", no_argument, NULL, 'U'},
+        {"state-timeout", required_argument, NULL, 'T'},
         {"print-capabilities", no_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -157,6 +161,7 @@ int main(int argc, char **argv)
     unsigned nr_endpoints = 0;
     bool allow_unsealed = false;
     int conn_fd = -1, opt;
+    long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
     char *end;
 
     while ((opt = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -183,6 +188,13 @@ int main(int argc, char **argv)
             break;
         case 'U':
             allow_unsealed = true;
+            break;
+        case 'T':
+            state_timeout_s = strtol(optarg, &end, 10);
+            if (*end != '\0' || state_timeout_s < 1 || state_timeout_s > 3600) {
+                fprintf(stderr, "invalid --state-timeout: %s\n", optarg);
+                return 1;
+            }
             break;
         case 'c':
             return print_capabilities();
@@ -258,6 +270,7 @@ int main(int argc, char **argv)
     struct vu_dev d;
     vu_init(&d, v);
     d.mem.allow_unsealed = allow_unsealed;
+    d.transfer_timeout_ms = (int)state_timeout_s * 1000;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }

@@ -36,6 +36,8 @@ enum {
     VHOST_USER_GET_CONFIG = 24,
     VHOST_USER_SET_CONFIG = 25,
     VHOST_USER_RESET_DEVICE = 34,
+    VHOST_USER_SET_DEVICE_STATE_FD = 42,
+    VHOST_USER_CHECK_DEVICE_STATE = 43,
 };
 
 #define VHOST_USER_VERSION 1u
@@ -48,11 +50,18 @@ enum {
 #define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
 #define VHOST_USER_PROTOCOL_F_CONFIG 9
 #define VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
+#define VHOST_USER_PROTOCOL_F_DEVICE_STATE 19
 #define PROTOCOL_FEATURES                                                      \
     ((1ULL << VHOST_USER_PROTOCOL_F_MQ) |                                      \
      (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                               \
      (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |                                  \
-     (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE))
+     (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                            \
+     (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))
+
+/* Device state transfer parameters. */
+#define TRANSFER_SAVE 0u /* from the backend to the frontend */
+#define TRANSFER_LOAD 1u /* from the frontend to the backend */
+#define PHASE_STOPPED 0u /* the device is suspended */
 
 #define VRING_INDEX_MASK 0xffu
 #define VRING_NOFD (1u << 8)
@@ -73,6 +82,8 @@ void vu_init(struct vu_dev *d, struct viommu *v)
     memset(d, 0, sizeof(*d));
     d->v = v;
     d->conn = -1;
+    d->transfer_timeout_ms = VU_TRANSFER_TIMEOUT_MS;
+    d->transfer_err = -ENODATA;
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
         vq_init(&d->vq[i]);
     }
@@ -97,6 +108,7 @@ static void reset_state(struct vu_dev *d)
     d->backlog = false;
     d->features = 0;
     d->protocol_features = 0;
+    d->transfer_err = -ENODATA;
     if (viommu_reset(d->v, VIOMMU_RESET_DEVICE) != 0) {
         dlog(VIOMMU_LOG_ERR, "device reset refused");
     }
@@ -124,6 +136,14 @@ void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd)
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
         pfd[i] = (struct pollfd){.fd = d->vq[i].kick_fd, .events = POLLIN};
     }
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The fds that came with a message's first bytes. */
@@ -368,6 +388,10 @@ static bool size_ok(const struct vu_msg *m)
     case VHOST_USER_SET_CONFIG:
         return m->h.size >= 12 && m->p.config.size <= CONFIG_MAX &&
                m->h.size == 12 + m->p.config.size;
+    case VHOST_USER_SET_DEVICE_STATE_FD:
+        return m->h.size == sizeof(struct vu_transfer);
+    case VHOST_USER_CHECK_DEVICE_STATE:
+        return m->h.size == 0;
     default:
         return true;
     }
@@ -387,10 +411,157 @@ static bool has_reply(uint32_t request)
     case VHOST_USER_GET_QUEUE_NUM:
     case VHOST_USER_GET_VRING_BASE:
     case VHOST_USER_GET_CONFIG:
+    case VHOST_USER_SET_DEVICE_STATE_FD:
+    case VHOST_USER_CHECK_DEVICE_STATE:
         return true;
     default:
         return false;
     }
+}
+
+/*
+ * Device state transfer (vhost-user.rst, "Migrating back-end state"): the
+ * state is the stream of viommu_save(), written into or read from the
+ * frontend's pipe once the reply has told the frontend to go on, while the
+ * device is suspended (no ring started). The daemon serves nothing else
+ * meanwhile, so the transfer must end within transfer_timeout_ms or it
+ * fails; either way CHECK_DEVICE_STATE then reports how it went.
+ */
+struct transfer_io {
+    int fd;
+    int64_t deadline;
+};
+
+/* Waits until the pipe is ready for `events`; -ETIMEDOUT after the
+ * deadline. */
+static int transfer_wait(struct transfer_io *io, short events)
+{
+    struct pollfd pfd = {.fd = io->fd, .events = events};
+    int64_t left = io->deadline - now_ms();
+
+    if (left <= 0) {
+        return -ETIMEDOUT;
+    }
+    int n = poll(&pfd, 1, (int)left);
+    if (n < 0) {
+        return errno == EINTR ? 0 : -errno;
+    }
+    return n == 0 ? -ETIMEDOUT : 0;
+}
+
+static int transfer_write(void *opaque, const void *buf, size_t len)
+{
+    struct transfer_io *io = opaque;
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = write(io->fd, p, len);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno != EINTR && errno != EAGAIN) {
+            return -errno;
+        }
+        int err = transfer_wait(io, POLLOUT);
+        if (err != 0) {
+            return err;
+        }
+    }
+    return 0;
+}
+
+static ssize_t transfer_read(void *opaque, void *buf, size_t len)
+{
+    struct transfer_io *io = opaque;
+
+    for (;;) {
+        ssize_t n = read(io->fd, buf, len);
+        if (n >= 0) {
+            return n;
+        }
+        if (errno != EINTR && errno != EAGAIN) {
+            return -errno;
+        }
+        int err = transfer_wait(io, POLLIN);
+        if (err != 0) {
+            return err;
+        }
+    }
+}
+
+/* A device is suspended when none of its rings is started (by a kick fd,
+ * until GET_VRING_BASE stops it). */
+static bool suspended(const struct vu_dev *d)
+{
+    for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
+        if (d->vq[i].kick_fd >= 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int check_transfer(const struct vu_dev *d, const struct vu_msg *m)
+{
+    const struct vu_transfer *t = &m->p.transfer;
+
+    if (!(d->protocol_features &
+          (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))) {
+        return -EOPNOTSUPP;
+    }
+    if (m->nfds != 1 || t->direction > TRANSFER_LOAD ||
+        t->phase != PHASE_STOPPED) {
+        return -EINVAL;
+    }
+    if (!suspended(d)) {
+        return -EBUSY;
+    }
+    return 0;
+}
+
+static int set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
+{
+    bool save = m->p.transfer.direction == TRANSFER_SAVE;
+    int err = check_transfer(d, m);
+    int fd = -1;
+
+    if (m->nfds == 1) {
+        fd = m->fds[0];
+        m->nfds = 0;
+    }
+    if (err == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+        err = -errno;
+    }
+    d->transfer_err = err;
+    /* Bits 0-7: 0 or an error; the daemon uses the frontend's channel. */
+    if (!reply_u64(d, m, VRING_NOFD | (err != 0 ? 1u : 0u))) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return REPLY_FAILED;
+    }
+    if (err != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        dlog(VIOMMU_LOG_WARN, "device state transfer refused: %s",
+             strerror(-err));
+        return REPLIED;
+    }
+    struct transfer_io io = {fd, now_ms() + d->transfer_timeout_ms};
+    err = save ? viommu_save(d->v, transfer_write, &io)
+               : viommu_restore(d->v, transfer_read, &io);
+    close(fd);
+    d->transfer_err = err;
+    if (err != 0) {
+        dlog(VIOMMU_LOG_ERR, "device state %s failed: %s",
+             save ? "save" : "load", strerror(-err));
+    } else {
+        dlog(VIOMMU_LOG_INFO, "device state %s", save ? "saved" : "loaded");
+    }
+    return REPLIED;
 }
 
 static int dispatch(struct vu_dev *d, struct vu_msg *m)
@@ -401,7 +572,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
     if (!size_ok(m)) {
         return -EINVAL;
     }
-    /* Only SET_MEM_TABLE and SET_VRING_{KICK,CALL,ERR} carry fds. */
+    /* Only SET_MEM_TABLE, SET_VRING_{KICK,CALL,ERR} and
+     * SET_DEVICE_STATE_FD carry fds. */
     switch (m->h.request) {
     case VHOST_USER_GET_FEATURES:
         return reply_u64(d, m, vu_features(d)) ? REPLIED : REPLY_FAILED;
@@ -488,6 +660,16 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
     case VHOST_USER_SET_CONFIG:
         return viommu_config_write(d->v, m->p.config.offset, m->p.config.region,
                                    m->p.config.size);
+    case VHOST_USER_SET_DEVICE_STATE_FD:
+        return set_device_state_fd(d, m);
+    case VHOST_USER_CHECK_DEVICE_STATE:
+        if (!(d->protocol_features &
+              (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))) {
+            return -EOPNOTSUPP;
+        }
+        /* 0, or the errno of what went wrong. */
+        return reply_u64(d, m, (uint64_t)-d->transfer_err) ? REPLIED
+                                                           : REPLY_FAILED;
     default:
         dlog(VIOMMU_LOG_WARN, "request %u is not supported", m->h.request);
         return -EOPNOTSUPP;

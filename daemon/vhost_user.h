@@ -53,6 +53,11 @@ struct vu_config {
     uint8_t region[CONFIG_MAX];
 };
 
+struct vu_transfer {
+    uint32_t direction;
+    uint32_t phase;
+};
+
 #define MSG_MAX_PAYLOAD 4096u
 
 struct vu_msg {
@@ -63,6 +68,7 @@ struct vu_msg {
         struct vhost_vring_addr addr;
         struct vu_mem mem;
         struct vu_config config;
+        struct vu_transfer transfer;
         uint8_t raw[MSG_MAX_PAYLOAD];
     } p;
     int fds[MEM_MAX_REGIONS];
@@ -85,7 +91,13 @@ struct vu_dev {
     /* Replies the frontend has not read yet. */
     uint8_t tx[VU_TX_MAX];
     size_t tx_len;
+    /* Device state transfers (VHOST_USER_PROTOCOL_F_DEVICE_STATE): the
+     * longest one may take, and the result of the last one. */
+    int transfer_timeout_ms;
+    int transfer_err;
 };
+
+#define VU_TRANSFER_TIMEOUT_MS 30000
 
 /* Virtio features offered: the device's and the transport's. */
 uint64_t vu_features(const struct vu_dev *d);

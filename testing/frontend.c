@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -306,6 +307,87 @@ void fe_setup(struct fe *f)
         memset(fe_ptr(f, base), 0, 3 * QUEUE_AREA);
         fe_start_ring(f, q, 0);
     }
+}
+
+void fe_stop_rings(struct fe *f)
+{
+    for (uint32_t q = 0; q < 2; q++) {
+        struct vhost_vring_state state = {q, 0};
+        CHECK(fe_send(f, FE_GET_VRING_BASE, 0, &state, sizeof(state), NULL, 0));
+        CHECK(fe_recv(f, FE_GET_VRING_BASE, &state, sizeof(state)) ==
+              sizeof(state));
+    }
+    close_queue_fds(f);
+}
+
+uint64_t fe_set_state_fd(struct fe *f, uint32_t direction, int *fd)
+{
+    uint32_t params[2] = {direction, 0}; /* phase: stopped */
+    uint64_t reply = UINT64_MAX;
+
+    CHECK(fe_send(f, FE_SET_DEVICE_STATE_FD, 0, params, sizeof(params), fd, 1));
+    close(*fd);
+    *fd = -1;
+    CHECK(fe_recv(f, FE_SET_DEVICE_STATE_FD, &reply, sizeof(reply)) == 8);
+    return reply;
+}
+
+uint64_t fe_check_state(struct fe *f)
+{
+    return fe_get_u64(f, FE_CHECK_DEVICE_STATE);
+}
+
+uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len)
+{
+    size_t cap = 1 << 16;
+    int p[2];
+
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    *buf = malloc(cap);
+    *len = 0;
+    CHECK(*buf != NULL);
+    /* The daemon writes once it has replied: read until it closes. */
+    if ((fe_set_state_fd(f, FE_STATE_SAVE, &p[1]) & 0xff) == 0) {
+        for (;;) {
+            if (*len == cap) {
+                cap *= 2;
+                *buf = realloc(*buf, cap);
+                CHECK(*buf != NULL);
+            }
+            ssize_t n = read(p[0], *buf + *len, cap - *len);
+            CHECK(n >= 0);
+            if (n == 0) {
+                break;
+            }
+            *len += (size_t)n;
+        }
+    }
+    close(p[0]);
+    return fe_check_state(f);
+}
+
+uint64_t fe_load_state(struct fe *f, const void *buf, size_t len)
+{
+    const uint8_t *bytes = buf;
+    int p[2];
+
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    /* The daemon reads once it has replied. It may stop early (a refused
+     * stream) and close its end: the rest is not written, and the write
+     * fails with EPIPE instead of a signal, as QEMU has it. */
+    signal(SIGPIPE, SIG_IGN);
+    if ((fe_set_state_fd(f, FE_STATE_LOAD, &p[0]) & 0xff) == 0) {
+        while (len > 0) {
+            ssize_t n = write(p[1], bytes, len);
+            if (n <= 0) {
+                break;
+            }
+            bytes += n;
+            len -= (size_t)n;
+        }
+    }
+    close(p[1]);
+    return fe_check_state(f);
 }
 
 uint64_t fe_alloc(struct fe *f, size_t len)

@@ -35,10 +35,13 @@ enum {
     FE_SET_VRING_ENABLE = 18,
     FE_GET_CONFIG = 24,
     FE_SET_CONFIG = 25,
+    FE_SET_DEVICE_STATE_FD = 42,
+    FE_CHECK_DEVICE_STATE = 43,
 };
 #define FE_NEED_REPLY (1u << 3)
 #define FE_F_PROTOCOL_FEATURES (1ULL << 30)
 #define FE_PROTOCOL_REPLY_ACK (1ULL << 3)
+#define FE_PROTOCOL_DEVICE_STATE (1ULL << 19)
 
 struct fe_queue {
     uint64_t desc, avail, used; /* guest addresses */
@@ -93,6 +96,25 @@ uint64_t fe_set_mem_table(struct fe *f);
 /* Sets up ring q where f->q[q] says, its next available index `base`
  * (from GET_VRING_BASE when it is started again), and enables it. */
 void fe_start_ring(struct fe *f, unsigned q, uint16_t base);
+/* Stops both rings (GET_VRING_BASE), suspending the device, and closes the
+ * frontend's ring fds. */
+void fe_stop_rings(struct fe *f);
+
+/* Device state transfer, as QEMU does it for migration. */
+#define FE_STATE_SAVE 0u
+#define FE_STATE_LOAD 1u
+/* Sends SET_DEVICE_STATE_FD with *fd (closed and set to -1 once sent)
+ * for the stopped phase; returns the reply (bits 0-7: 0 or an error). */
+uint64_t fe_set_state_fd(struct fe *f, uint32_t direction, int *fd);
+/* CHECK_DEVICE_STATE: 0, or the daemon's errno for the last transfer. */
+uint64_t fe_check_state(struct fe *f);
+/* Saves the suspended device's state into *buf (malloc'd, *len bytes);
+ * returns CHECK_DEVICE_STATE's answer. */
+uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len);
+/* Loads len bytes of state into the device; returns CHECK_DEVICE_STATE's
+ * answer. */
+uint64_t fe_load_state(struct fe *f, const void *buf, size_t len);
+
 /* Guest address of a fresh buffer of len bytes (zeroed). */
 uint64_t fe_alloc(struct fe *f, size_t len);
 static inline void *fe_ptr(struct fe *f, uint64_t gpa)

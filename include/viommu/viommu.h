@@ -662,6 +662,61 @@ viommu_domain_info(const struct viommu *v, uint32_t domain,
 /** Current value of config `bypass` (0 or 1). */
 VIOMMU_API bool viommu_bypass(const struct viommu *v);
 
+/* ------------------------------------------------------------------------ */
+/* Save and restore (snapshot, live migration)                               */
+
+/** Takes the next `len` bytes of a saved stream, all of them: returns 0,
+ *  or a negative errno that ends the save. */
+typedef int (*viommu_write_fn)(void *opaque, const void *buf, size_t len);
+
+/** Gives the next bytes of a stream to restore, up to `len`: returns how
+ *  many (fewer is fine), 0 at the end of the stream, or a negative errno
+ *  that ends the restore. */
+typedef ssize_t (*viommu_read_fn)(void *opaque, void *buf, size_t len);
+
+/**
+ * Save the device's guest-visible state: the accepted features, config
+ * `bypass`, every domain with its bypass flag and mappings, which endpoint
+ * is attached to which domain, the pending fault reports in order and the
+ * count of dropped ones. Endpoint declarations are not saved: the
+ * destination declares its own endpoints, and the stream names their IDs.
+ *
+ * The stream is versioned, little-endian and checksummed, and goes out
+ * through `write` in chunks of at most 16 KiB; it is never whole in memory.
+ * The same state always gives the same bytes. The device is not changed.
+ * Returns 0, -ENOMEM, or the first error of `write`.
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_save(struct viommu *v, viommu_write_fn write, void *opaque);
+
+/**
+ * Restore a state saved by viommu_save(), typically on a destination
+ * device with the same configuration and endpoints, freshly created or
+ * reset (it must have no domain and no pending fault report: -EBUSY
+ * otherwise). Reads `read` to its end in chunks of 16 KiB.
+ *
+ * Everything is checked before anything changes: the format, its version
+ * and checksum, the features (offered by this device), domain IDs (within
+ * domain_range), mappings (aligned, disjoint, within input_range, flags
+ * valid for the features, outside the reserved regions of their domain's
+ * endpoints), the caps of the configuration, the endpoints named (declared
+ * here, at least one per domain, no host group split over two domains),
+ * and that nothing follows the end. Then every attached endpoint with a
+ * host context gets its domain's mappings pushed into the context, as an
+ * ATTACH would, all or nothing. Only then does the device take the state.
+ *
+ * On any refusal the device is unchanged, the reason is logged at
+ * VIOMMU_LOG_ERR, and the return value says why: -EINVAL for a corrupt or
+ * inconsistent stream (bad magic, checksum, field, truncation, trailing
+ * bytes), -EPROTO for a format version this library does not read,
+ * -ENOENT for an endpoint that is not declared, -ENOMEM when a cap or the
+ * memory is exceeded, an error of `read`, or a host error mapped as for
+ * requests (see viommu_host_ops: -ENOMEM, -EOPNOTSUPP, -EINVAL, -ERANGE,
+ * -EREMOTEIO).
+ */
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_restore(struct viommu *v, viommu_read_fn read, void *opaque);
+
 #ifdef __cplusplus
 }
 #endif
