@@ -141,7 +141,7 @@ static struct viommu *dev_new(size_t n)
     struct viommu *v = viommu_new(&cfg);
 
     if (v == NULL || viommu_endpoint_add(v, &ep) != 0 ||
-        vdrv_attach(v, 1, 1, 0) != VIRTIO_IOMMU_S_OK) {
+        vdrv_attach(VDRV_LOCAL(v), 1, 1, 0) != VIRTIO_IOMMU_S_OK) {
         fprintf(stderr, "bench: cannot set up the device\n");
         exit(1);
     }
@@ -150,7 +150,7 @@ static struct viommu *dev_new(size_t n)
 
 static bool dev_map(struct viommu *v, uint64_t iova)
 {
-    return vdrv_map(v, 1, iova, iova + PAGE - 1, iova ^ 0x40000000,
+    return vdrv_map(VDRV_LOCAL(v), 1, iova, iova + PAGE - 1, iova ^ 0x40000000,
                     VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE) ==
            VIRTIO_IOMMU_S_OK;
 }
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
             double t0 = now();
             for (size_t i = 0; i < pairs; i++) {
                 if (dev_map(v, fresh[i])) {
-                    sink += vdrv_unmap(v, 1, fresh[i], fresh[i] + PAGE - 1);
+                    sink += vdrv_unmap(VDRV_LOCAL(v), 1, fresh[i], fresh[i] + PAGE - 1);
                 }
             }
             double t1 = now();

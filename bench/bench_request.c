@@ -158,7 +158,7 @@ static double in_process_rate(void)
     double best = 0;
 
     if (v == NULL || viommu_endpoint_add(v, &ep) != 0 ||
-        vdrv_attach(v, DOMAIN, ENDPOINT, 0) != VIRTIO_IOMMU_S_OK) {
+        vdrv_attach(VDRV_LOCAL(v), DOMAIN, ENDPOINT, 0) != VIRTIO_IOMMU_S_OK) {
         abort();
     }
     for (int r = 0; r < REPEAT; r++) {
@@ -172,7 +172,7 @@ static double in_process_rate(void)
                 bool is_map;
                 make_request(i, &map, &unmap, &is_map);
                 size_t len = is_map ? sizeof(map) - 4 : sizeof(unmap) - 4;
-                vdrv_send(v, is_map ? (void *)&map : (void *)&unmap, len, tail,
+                vdrv_send(VDRV_LOCAL(v), is_map ? (void *)&map : (void *)&unmap, len, tail,
                           sizeof(tail));
                 if (tail[0] != VIRTIO_IOMMU_S_OK) {
                     abort();

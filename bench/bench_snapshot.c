@@ -229,12 +229,12 @@ int main(int argc, char **argv)
         return 1;
     }
     struct viommu *v = device(n, NULL);
-    if (vdrv_attach(v, 1, ENDPOINT, 0) != VIRTIO_IOMMU_S_OK) {
+    if (vdrv_attach(VDRV_LOCAL(v), 1, ENDPOINT, 0) != VIRTIO_IOMMU_S_OK) {
         return 1;
     }
     for (size_t count = 0; count < n;) {
         uint64_t iova = (rnd() >> 16) & ~(PAGE - 1);
-        count += vdrv_map(v, 1, iova, iova + PAGE - 1, iova ^ 0x40000000, RW) ==
+        count += vdrv_map(VDRV_LOCAL(v), 1, iova, iova + PAGE - 1, iova ^ 0x40000000, RW) ==
                  VIRTIO_IOMMU_S_OK;
     }
     struct stream s = {.cap = 64 + 28 * n + 64};

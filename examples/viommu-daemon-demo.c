@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     fe_setup(&f);
     fe_control_open(&ctl, ctl_path);
     fe_transport(&f, &transport);
-    vdrv_set_transport(&transport);
-    if (!lnx_init(&l, NULL, release, LNX_DEFAULT_DMA)) {
+    if (!lnx_init(&l, &(const struct vdrv){.transport = &transport}, release,
+                  LNX_DEFAULT_DMA)) {
         printf("the guest driver refused the device\n");
         return 1;
     }
@@ -149,7 +149,6 @@ int main(int argc, char **argv)
         failures++;
     }
 
-    vdrv_set_transport(NULL);
     close(ctl.fd);
     int status = fe_stop(&f);
     unlink(ctl_path);

@@ -29,7 +29,7 @@ static void show_probe(struct viommu *v, uint32_t ep)
     char what[64];
 
     snprintf(what, sizeof(what), "PROBE endpoint %#x", ep);
-    say(what, vdrv_probe(v, ep, props, sizeof(props)));
+    say(what, vdrv_probe(VDRV_LOCAL(v), ep, props, sizeof(props)));
     int n = vdrv_parse_resv(props, sizeof(props), r, 16);
     for (int i = 0; i < n; i++) {
         printf("         %-8s [%#018" PRIx64 " - %#018" PRIx64 "]\n",
@@ -100,40 +100,40 @@ int main(void)
     show_probe(v, GPU);
 
     printf("\n2. A DMA domain for the NIC, with three buffers:\n");
-    say("ATTACH domain 1 endpoint 0x8", vdrv_attach(v, 1, NIC, 0));
+    say("ATTACH domain 1 endpoint 0x8", vdrv_attach(VDRV_LOCAL(v), 1, NIC, 0));
     say("MAP domain 1 [0x100000-0x10ffff] -> 0x40000000 RW",
-        vdrv_map(v, 1, 0x100000, 0x10ffff, 0x40000000,
+        vdrv_map(VDRV_LOCAL(v), 1, 0x100000, 0x10ffff, 0x40000000,
                  VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE));
     say("MAP domain 1 [0x200000-0x200fff] -> 0x50000000 R",
-        vdrv_map(v, 1, 0x200000, 0x200fff, 0x50000000,
+        vdrv_map(VDRV_LOCAL(v), 1, 0x200000, 0x200fff, 0x50000000,
                  VIRTIO_IOMMU_MAP_F_READ));
     say("MAP domain 1 [0x80000000-0x80000fff] -> 0x60000000 RW",
-        vdrv_map(v, 1, 0x80000000, 0x80000fff, 0x60000000,
+        vdrv_map(VDRV_LOCAL(v), 1, 0x80000000, 0x80000fff, 0x60000000,
                  VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE));
     show_dma(v, NIC, 0x104321, VIOMMU_ACCESS_WRITE);
     show_dma(v, NIC, 0x200010, VIOMMU_ACCESS_READ);
 
     printf("\n3. Mistakes the device refuses without changing anything:\n");
     say("MAP domain 1 [0x108000-0x118fff] (overlaps)",
-        vdrv_map(v, 1, 0x108000, 0x118fff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0x108000, 0x118fff, 0, VIRTIO_IOMMU_MAP_F_READ));
     say("MAP domain 1 [0xfee00000-0xfee00fff] (MSI window)",
-        vdrv_map(v, 1, 0xfee00000, 0xfee00fff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0xfee00000, 0xfee00fff, 0, VIRTIO_IOMMU_MAP_F_READ));
     say("MAP domain 1 [0x300800-0x3017ff] (misaligned)",
-        vdrv_map(v, 1, 0x300800, 0x3017ff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0x300800, 0x3017ff, 0, VIRTIO_IOMMU_MAP_F_READ));
     say("ATTACH domain 1 endpoint 0x10 (mapped over its reserved)",
-        vdrv_attach(v, 1, GPU, 0));
+        vdrv_attach(VDRV_LOCAL(v), 1, GPU, 0));
     say("UNMAP domain 1 [0x100000-0x107fff] (splits a mapping)",
-        vdrv_unmap(v, 1, 0x100000, 0x107fff));
+        vdrv_unmap(VDRV_LOCAL(v), 1, 0x100000, 0x107fff));
     say("ATTACH domain 7 endpoint 0x99 (no such endpoint)",
-        vdrv_attach(v, 7, 0x99, 0));
+        vdrv_attach(VDRV_LOCAL(v), 7, 0x99, 0));
 
     printf("\n4. The NIC writes where it may only read: a fault report\n");
     show_dma(v, NIC, 0x200010, VIOMMU_ACCESS_WRITE);
     show_events(v);
 
     printf("\n5. Teardown:\n");
-    say("UNMAP domain 1 [0x0-0xffffffff]", vdrv_unmap(v, 1, 0, 0xffffffff));
-    say("DETACH domain 1 endpoint 0x8", vdrv_detach(v, 1, NIC));
+    say("UNMAP domain 1 [0x0-0xffffffff]", vdrv_unmap(VDRV_LOCAL(v), 1, 0, 0xffffffff));
+    say("DETACH domain 1 endpoint 0x8", vdrv_detach(VDRV_LOCAL(v), 1, NIC));
     show_dma(v, NIC, 0x104321, VIOMMU_ACCESS_READ);
     show_events(v);
 

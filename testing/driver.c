@@ -7,71 +7,63 @@
 
 #include <linux/virtio_iommu.h>
 
-static struct vdrv_hooks hooks;
-static struct vdrv_transport transport;
-
-void vdrv_set_hooks(const struct vdrv_hooks *h)
+uint64_t vdrv_features(const struct vdrv *d)
 {
-    hooks = h != NULL ? *h : (struct vdrv_hooks){0};
+    const struct vdrv_transport *t = d->transport;
+
+    return t != NULL ? t->features(t->opaque) : viommu_device_features(d->v);
 }
 
-void vdrv_set_transport(const struct vdrv_transport *t)
+int vdrv_set_features(const struct vdrv *d, uint64_t features)
 {
-    transport = t != NULL ? *t : (struct vdrv_transport){0};
+    const struct vdrv_transport *t = d->transport;
+
+    return t != NULL ? t->set_features(t->opaque, features)
+                     : viommu_set_driver_features(d->v, features);
 }
 
-uint64_t vdrv_features(struct viommu *v)
-{
-    return transport.features != NULL ? transport.features(transport.opaque)
-                                      : viommu_device_features(v);
-}
-
-int vdrv_set_features(struct viommu *v, uint64_t features)
-{
-    return transport.set_features != NULL
-               ? transport.set_features(transport.opaque, features)
-               : viommu_set_driver_features(v, features);
-}
-
-int vdrv_config_read(struct viommu *v, uint32_t offset, void *buf,
+int vdrv_config_read(const struct vdrv *d, uint32_t offset, void *buf,
                      uint32_t len)
 {
-    return transport.config_read != NULL
-               ? transport.config_read(transport.opaque, offset, buf, len)
-               : viommu_config_read(v, offset, buf, len);
+    const struct vdrv_transport *t = d->transport;
+
+    return t != NULL ? t->config_read(t->opaque, offset, buf, len)
+                     : viommu_config_read(d->v, offset, buf, len);
 }
 
-uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
-                   size_t out_len)
+uint32_t vdrv_send(const struct vdrv *d, const void *req, size_t req_len,
+                   void *resp, size_t resp_len)
 {
-    struct iovec riov = {(void *)in, in_len};
-    struct iovec wiov = {out, out_len};
+    const struct vdrv_hooks *h = d->hooks;
+    struct iovec riov = {(void *)req, req_len};
+    struct iovec wiov = {resp, resp_len};
     uint32_t used = 0;
 
-    if (hooks.before != NULL) {
-        hooks.before(hooks.opaque);
+    if (h != NULL && h->before != NULL) {
+        h->before(h->opaque);
     }
-    if (transport.send != NULL) {
-        used = transport.send(transport.opaque, in, in_len, out, out_len);
-    } else if (viommu_handle_request(v, &riov, 1, &wiov, 1, &used) != 0) {
+    if (d->transport != NULL) {
+        used = d->transport->send(d->transport->opaque, req, req_len, resp,
+                                  resp_len);
+    } else if (viommu_handle_request(d->v, &riov, 1, &wiov, 1, &used) != 0) {
         abort(); /* only for invalid arguments: a bug in the caller */
     }
-    if (hooks.after != NULL) {
+    if (h != NULL && h->after != NULL) {
         /* The tail is the last 4 bytes of the writable part. */
-        hooks.after(hooks.opaque, used == 0
-                                      ? VDRV_NO_REPLY
-                                      : ((const uint8_t *)out)[out_len - 4]);
+        h->after(h->opaque, used == 0
+                                ? VDRV_NO_REPLY
+                                : ((const uint8_t *)resp)[resp_len - 4]);
     }
     return used;
 }
 
 /* Sends a whole request struct whose last 4 bytes are the tail. */
-static uint8_t send_req(struct viommu *v, void *req, size_t size)
+static uint8_t send_req(const struct vdrv *d, void *req, size_t size)
 {
     uint8_t *bytes = req;
     size_t body = size - sizeof(struct virtio_iommu_req_tail);
 
-    if (vdrv_send(v, bytes, body, bytes + body,
+    if (vdrv_send(d, bytes, body, bytes + body,
                   sizeof(struct virtio_iommu_req_tail)) == 0) {
         return VDRV_NO_REPLY;
     }
@@ -117,22 +109,22 @@ struct virtio_iommu_req_probe vdrv_probe_req(uint32_t ep)
     };
 }
 
-uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
+uint8_t vdrv_attach(const struct vdrv *d, uint32_t domain, uint32_t ep,
                     uint32_t flags)
 {
     struct virtio_iommu_req_attach req = vdrv_attach_req(domain, ep, flags);
 
-    return send_req(v, &req, sizeof(req));
+    return send_req(d, &req, sizeof(req));
 }
 
-uint8_t vdrv_detach(struct viommu *v, uint32_t domain, uint32_t ep)
+uint8_t vdrv_detach(const struct vdrv *d, uint32_t domain, uint32_t ep)
 {
     struct virtio_iommu_req_detach req = vdrv_detach_req(domain, ep);
 
-    return send_req(v, &req, sizeof(req));
+    return send_req(d, &req, sizeof(req));
 }
 
-uint8_t vdrv_map(struct viommu *v, uint32_t domain, uint64_t start,
+uint8_t vdrv_map(const struct vdrv *d, uint32_t domain, uint64_t start,
                  uint64_t end, uint64_t phys, uint32_t flags)
 {
     struct virtio_iommu_req_map req = {
@@ -144,25 +136,25 @@ uint8_t vdrv_map(struct viommu *v, uint32_t domain, uint64_t start,
         .flags = htole32(flags),
     };
 
-    return send_req(v, &req, sizeof(req));
+    return send_req(d, &req, sizeof(req));
 }
 
-uint8_t vdrv_unmap(struct viommu *v, uint32_t domain, uint64_t start,
+uint8_t vdrv_unmap(const struct vdrv *d, uint32_t domain, uint64_t start,
                    uint64_t end)
 {
     struct virtio_iommu_req_unmap req = vdrv_unmap_req(domain, start, end);
 
-    return send_req(v, &req, sizeof(req));
+    return send_req(d, &req, sizeof(req));
 }
 
-uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
+uint8_t vdrv_probe(const struct vdrv *d, uint32_t ep, uint8_t *props,
                    size_t props_len)
 {
     struct virtio_iommu_req_probe req = vdrv_probe_req(ep);
     uint32_t probe_size;
 
     if (props_len == 0) {
-        if (vdrv_config_read(v,
+        if (vdrv_config_read(d,
                              offsetof(struct virtio_iommu_config, probe_size),
                              &probe_size, sizeof(probe_size)) != 0) {
             abort();
@@ -175,7 +167,7 @@ uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
         abort();
     }
     uint8_t status = VDRV_NO_REPLY;
-    if (vdrv_send(v, &req, sizeof(req), out, out_len) != 0) {
+    if (vdrv_send(d, &req, sizeof(req), out, out_len) != 0) {
         status = ((struct virtio_iommu_req_tail *)(out + props_len))->status;
         if (props != NULL) {
             memcpy(props, out, props_len);

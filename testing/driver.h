@@ -3,7 +3,8 @@
  * What a virtio-iommu driver puts on the request queue, byte for byte: each
  * call builds a request with the kernel's uapi structs, hands it to the
  * device as readable and writable iovecs, and decodes the reply as the
- * Linux driver does. Used by the tests and the demonstration.
+ * Linux driver does. Used by the tests and the demonstrations; every call names its driver
+ * (struct vdrv), so several can run side by side.
  */
 #ifndef VIOMMU_TESTING_DRIVER_H
 #define VIOMMU_TESTING_DRIVER_H
@@ -18,28 +19,18 @@
  * 0), which the Linux driver turns into -EIO. */
 #define VDRV_NO_REPLY 0xffu
 
-/*
- * Where the driver's accesses go: by default the device in this process
- * (the struct viommu given to each call); with a transport set, somewhere
- * else, such as viommu-vhost-user through a vhost-user frontend, and the
- * struct viommu argument is ignored.
- */
+/* A transport that carries the driver's accesses somewhere else than a
+ * device in this process: viommu-vhost-user through a vhost-user frontend,
+ * say. */
 struct vdrv_transport {
     uint64_t (*features)(void *opaque);
     int (*set_features)(void *opaque, uint64_t features);
     int (*config_read)(void *opaque, uint32_t offset, void *buf,
                        uint32_t len);
-    uint32_t (*send)(void *opaque, const void *in, size_t in_len, void *out,
-                     size_t out_len);
+    uint32_t (*send)(void *opaque, const void *req, size_t req_len,
+                     void *resp, size_t resp_len);
     void *opaque;
 };
-void vdrv_set_transport(const struct vdrv_transport *t); /* NULL: local */
-
-/* Device features, the driver's accepted features, config space reads. */
-uint64_t vdrv_features(struct viommu *v);
-int vdrv_set_features(struct viommu *v, uint64_t features);
-int vdrv_config_read(struct viommu *v, uint32_t offset, void *buf,
-                     uint32_t len);
 
 /* Called around every request sent, for tests that check the device
  * between requests; `after` gets the status (VDRV_NO_REPLY if none). */
@@ -48,12 +39,27 @@ struct vdrv_hooks {
     void (*after)(void *opaque, uint8_t status);
     void *opaque;
 };
-void vdrv_set_hooks(const struct vdrv_hooks *hooks);
 
-/* Sends raw bytes; copies the writable bytes back to out and returns the
+/* A driver: where its accesses go, and what watches them. */
+struct vdrv {
+    struct viommu *v;                       /* the device in this process, */
+    const struct vdrv_transport *transport; /* or this one (then v unused) */
+    const struct vdrv_hooks *hooks;         /* optional */
+};
+
+/* A driver of the device dev in this process, for one call. */
+#define VDRV_LOCAL(dev) (&(const struct vdrv){.v = (dev)})
+
+/* Device features, the driver's accepted features, config space reads. */
+uint64_t vdrv_features(const struct vdrv *d);
+int vdrv_set_features(const struct vdrv *d, uint64_t features);
+int vdrv_config_read(const struct vdrv *d, uint32_t offset, void *buf,
+                     uint32_t len);
+
+/* Sends raw bytes; copies the writable bytes back to resp and returns the
  * used length. */
-uint32_t vdrv_send(struct viommu *v, const void *in, size_t in_len, void *out,
-                   size_t out_len);
+uint32_t vdrv_send(const struct vdrv *d, const void *req, size_t req_len,
+                   void *resp, size_t resp_len);
 
 /* Request structs as the driver fills them (reserved bytes zero), for
  * callers that alter them before sending. */
@@ -64,16 +70,16 @@ struct virtio_iommu_req_unmap vdrv_unmap_req(uint32_t domain, uint64_t start,
                                              uint64_t end);
 struct virtio_iommu_req_probe vdrv_probe_req(uint32_t ep);
 
-uint8_t vdrv_attach(struct viommu *v, uint32_t domain, uint32_t ep,
+uint8_t vdrv_attach(const struct vdrv *d, uint32_t domain, uint32_t ep,
                     uint32_t flags);
-uint8_t vdrv_detach(struct viommu *v, uint32_t domain, uint32_t ep);
-uint8_t vdrv_map(struct viommu *v, uint32_t domain, uint64_t start,
+uint8_t vdrv_detach(const struct vdrv *d, uint32_t domain, uint32_t ep);
+uint8_t vdrv_map(const struct vdrv *d, uint32_t domain, uint64_t start,
                  uint64_t end, uint64_t phys, uint32_t flags);
-uint8_t vdrv_unmap(struct viommu *v, uint32_t domain, uint64_t start,
+uint8_t vdrv_unmap(const struct vdrv *d, uint32_t domain, uint64_t start,
                    uint64_t end);
 /* PROBE with a properties buffer of props_len bytes (read from the device
  * config when 0), copied to props if not NULL. */
-uint8_t vdrv_probe(struct viommu *v, uint32_t ep, uint8_t *props,
+uint8_t vdrv_probe(const struct vdrv *d, uint32_t ep, uint8_t *props,
                    size_t props_len);
 
 /*

@@ -18,14 +18,15 @@ static uint8_t first(uint8_t so_far, uint8_t status)
     return so_far != OK ? so_far : status;
 }
 
-static void config_read(struct viommu *v, size_t off, void *buf, size_t len)
+static void config_read(const struct vdrv *d, size_t off, void *buf,
+                        size_t len)
 {
-    if (vdrv_config_read(v, (uint32_t)off, buf, (uint32_t)len) != 0) {
+    if (vdrv_config_read(d, (uint32_t)off, buf, (uint32_t)len) != 0) {
         abort();
     }
 }
 
-bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
+bool lnx_init(struct lnx *l, const struct vdrv *drv, enum lnx_release release,
               enum lnx_default def)
 {
     struct virtio_iommu_config c;
@@ -34,10 +35,10 @@ bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
         (1ULL << VIRTIO_IOMMU_F_DOMAIN_RANGE) |
         (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP) | (1ULL << VIRTIO_IOMMU_F_PROBE) |
         (1ULL << VIRTIO_IOMMU_F_MMIO) | (1ULL << VIRTIO_IOMMU_F_BYPASS_CONFIG);
-    uint64_t features = vdrv_features(v) & wanted;
+    uint64_t features = vdrv_features(drv) & wanted;
 
     memset(l, 0, sizeof(*l));
-    l->v = v;
+    l->drv = *drv;
     l->release = release;
     l->def = def;
     for (int i = 0; i < LNX_MAX_ENDPOINTS; i++) {
@@ -45,10 +46,10 @@ bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
     }
     if (!(features & VIOMMU_F_VERSION_1) ||
         !(features & (1ULL << VIRTIO_IOMMU_F_MAP_UNMAP)) ||
-        vdrv_set_features(v, features) != 0) {
+        vdrv_set_features(drv, features) != 0) {
         return false;
     }
-    config_read(v, 0, &c, sizeof(c));
+    config_read(drv, 0, &c, sizeof(c));
     l->page_size_mask = le64toh(c.page_size_mask);
     l->input_start = le64toh(c.input_range.start);
     l->input_end = le64toh(c.input_range.end);
@@ -116,7 +117,7 @@ static uint8_t send_map(struct lnx *l, const struct lnx_domain *d,
                         const struct lnx_map *m)
 {
     l->requests++;
-    return vdrv_map(l->v, d->id, m->iova, m->last, m->gpa, m->prot);
+    return vdrv_map(&l->drv, d->id, m->iova, m->last, m->gpa, m->prot);
 }
 
 /* Records a mapping in the driver's tree; sends it if the domain has
@@ -203,7 +204,7 @@ uint8_t lnx_attach(struct lnx *l, int domain, uint32_t id)
     }
     /* No DETACH from the old domain: the device does it (R17). */
     l->requests++;
-    status = vdrv_attach(l->v, d->id, id,
+    status = vdrv_attach(&l->drv, d->id, id,
                          d->bypass ? VIRTIO_IOMMU_ATTACH_F_BYPASS : 0);
     if (status != OK) {
         return status;
@@ -246,7 +247,7 @@ uint8_t lnx_unmap(struct lnx *l, int domain, uint64_t iova, uint64_t size)
         return OK;
     }
     l->requests++;
-    return vdrv_unmap(l->v, d->id, iova, last);
+    return vdrv_unmap(&l->drv, d->id, iova, last);
 }
 
 void lnx_domain_free(struct lnx *l, int domain)
@@ -281,10 +282,10 @@ uint8_t lnx_endpoint_appear_in(struct lnx *l, uint32_t id, int group_domain)
     }
     *ep = (struct lnx_endpoint){
         .present = true, .id = id, .domain = -1, .default_domain = -1};
-    config_read(l->v, offsetof(struct virtio_iommu_config, probe_size),
+    config_read(&l->drv, offsetof(struct virtio_iommu_config, probe_size),
                 &probe_size, sizeof(probe_size));
     l->requests++;
-    uint8_t status = vdrv_probe(l->v, id, props, le32toh(probe_size));
+    uint8_t status = vdrv_probe(&l->drv, id, props, le32toh(probe_size));
     if (status == OK) {
         ep->nr_resv =
             vdrv_parse_resv(props, le32toh(probe_size), ep->resv, LNX_MAX_RESV);
@@ -324,7 +325,7 @@ uint8_t lnx_endpoint_release(struct lnx *l, uint32_t id)
         struct lnx_domain *d = &l->domains[ep->domain];
         if (l->release == LNX_RELEASE_DETACH) { /* viommu_detach_dev */
             l->requests++;
-            status = vdrv_detach(l->v, d->id, id);
+            status = vdrv_detach(&l->drv, d->id, id);
         }
         d->nr_endpoints--;
     }

@@ -26,6 +26,8 @@
 
 #include <viommu/viommu.h>
 
+#include "driver.h"
+
 #define LNX_MAX_DOMAINS 64
 #define LNX_MAX_MAPS 512
 #define LNX_MAX_ENDPOINTS 64
@@ -67,7 +69,7 @@ struct lnx_endpoint {
 };
 
 struct lnx {
-    struct viommu *v;
+    struct vdrv drv;
     enum lnx_release release;
     enum lnx_default def;
     uint64_t page_size_mask;
@@ -82,7 +84,7 @@ struct lnx {
 
 /* Binds the driver to the device: reads the config space and negotiates the
  * features Linux accepts. Returns false if Linux would refuse the device. */
-bool lnx_init(struct lnx *l, struct viommu *v, enum lnx_release release,
+bool lnx_init(struct lnx *l, const struct vdrv *drv, enum lnx_release release,
               enum lnx_default def);
 
 /*

@@ -64,7 +64,6 @@ static void stop(struct daemon *d)
 static int teardown(void **state)
 {
     (void)state;
-    vdrv_set_transport(NULL);
     stop(&src);
     stop(&dst);
     return 0;
@@ -200,12 +199,6 @@ static void assert_holds(struct daemon *d, const struct lnx *l)
     }
 }
 
-static void use_transport(struct fe *f, struct vdrv_transport *t)
-{
-    fe_transport(f, t);
-    vdrv_set_transport(t);
-}
-
 static void test_guest_moves_to_another_daemon(void **state)
 {
     struct vdrv_transport t_src, t_dst;
@@ -217,8 +210,9 @@ static void test_guest_moves_to_another_daemon(void **state)
     (void)state;
     start(&src, NULL);
     fe_setup(&src.fe);
-    use_transport(&src.fe, &t_src);
-    assert_true(lnx_init(&l, NULL, LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
+    fe_transport(&src.fe, &t_src);
+    assert_true(lnx_init(&l, &(const struct vdrv){.transport = &t_src},
+                         LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
     for (uint32_t ep = 8; ep <= 10; ep++) {
         assert_int_equal(lnx_endpoint_appear(&l, ep), OK);
     }
@@ -257,7 +251,8 @@ static void test_guest_moves_to_another_daemon(void **state)
     assert_same_translations(&l);
 
     /* The guest goes on on the destination. */
-    use_transport(&dst.fe, &t_dst);
+    fe_transport(&dst.fe, &t_dst);
+    l.drv.transport = &t_dst; /* the guest goes on on the destination */
     for (uint64_t i = 0; i < 16; i++) {
         assert_int_equal(lnx_map(&l, dma8, 0x400000 + i * 0x1000, 0x1000,
                                  0x50000000 + i * 0x1000, RW),
@@ -275,7 +270,6 @@ static void test_guest_moves_to_another_daemon(void **state)
     free(after);
     free(moved);
     free(stream);
-    vdrv_set_transport(NULL);
     stop(&src);
     stop(&dst);
 }
@@ -288,13 +282,13 @@ static void busy_stream(uint8_t **stream, size_t *len)
 
     start(&src, NULL);
     fe_setup(&src.fe);
-    use_transport(&src.fe, &t);
-    assert_true(lnx_init(&l, NULL, LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
+    fe_transport(&src.fe, &t);
+    assert_true(lnx_init(&l, &(const struct vdrv){.transport = &t},
+                         LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
     assert_int_equal(lnx_endpoint_appear(&l, 8), OK);
     assert_int_equal(lnx_map(&l, lnx_endpoint(&l, 8)->default_domain, 0x100000,
                              0x4000, 0x10000, RW),
                      OK);
-    vdrv_set_transport(NULL);
     fe_stop_rings(&src.fe);
     assert_int_equal(fe_save_state(&src.fe, stream, len), 0);
     stop(&src);
@@ -423,8 +417,9 @@ static void test_stuck_peer(void **state)
 
     /* A state larger than a pipe holds, which nobody reads. */
     fe_setup(&dst.fe);
-    use_transport(&dst.fe, &t);
-    assert_true(lnx_init(&l, NULL, LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
+    fe_transport(&dst.fe, &t);
+    assert_true(lnx_init(&l, &(const struct vdrv){.transport = &t},
+                         LNX_RELEASE_DETACH, LNX_DEFAULT_DMA));
     assert_int_equal(lnx_endpoint_appear(&l, 8), OK);
     int dom;
     assert_int_equal(lnx_vfio_open(&l, 8, &dom), OK);
@@ -432,7 +427,6 @@ static void test_stuck_peer(void **state)
         assert_int_equal(lnx_map(&l, dom, i * 0x2000, 0x1000, i * 0x1000, RW),
                          OK);
     }
-    vdrv_set_transport(NULL);
     fe_stop_rings(&dst.fe);
     assert_int_equal(pipe(p), 0);
     assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);

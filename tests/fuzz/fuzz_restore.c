@@ -290,22 +290,22 @@ static void write_seeds(const char *dir)
 
     seed(dir, "empty", v);
 
-    ok(vdrv_attach(v, 1, 1, 0));
-    ok(vdrv_attach(v, 1, 2, 0));
-    ok(vdrv_attach(v, 2, 3, 0));
-    ok(vdrv_attach(v, 7, 4, VIRTIO_IOMMU_ATTACH_F_BYPASS));
+    ok(vdrv_attach(VDRV_LOCAL(v), 1, 1, 0));
+    ok(vdrv_attach(VDRV_LOCAL(v), 1, 2, 0));
+    ok(vdrv_attach(VDRV_LOCAL(v), 2, 3, 0));
+    ok(vdrv_attach(VDRV_LOCAL(v), 7, 4, VIRTIO_IOMMU_ATTACH_F_BYPASS));
     for (uint64_t i = 0; i < 6; i++) {
-        ok(vdrv_map(v, 1, i << 16, (i << 16) + 0x1fff, i << 24,
+        ok(vdrv_map(VDRV_LOCAL(v), 1, i << 16, (i << 16) + 0x1fff, i << 24,
                     VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE));
-        ok(vdrv_map(v, 2, i << 20, (i << 20) + 0xfff, 0x1000 * i,
+        ok(vdrv_map(VDRV_LOCAL(v), 2, i << 20, (i << 20) + 0xfff, 0x1000 * i,
                     VIRTIO_IOMMU_MAP_F_WRITE));
     }
     seed(dir, "hosts", v);
 
-    ok(vdrv_attach(v, 7, 5, VIRTIO_IOMMU_ATTACH_F_BYPASS));
-    ok(vdrv_map(v, 1, 0x30000000, 0x3fffffff, 0x80000000,
+    ok(vdrv_attach(VDRV_LOCAL(v), 7, 5, VIRTIO_IOMMU_ATTACH_F_BYPASS));
+    ok(vdrv_map(VDRV_LOCAL(v), 1, 0x30000000, 0x3fffffff, 0x80000000,
                 VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_MMIO));
-    ok(vdrv_map(v, 1, 0xfffffffffffff000, UINT64_MAX, 0, 0));
+    ok(vdrv_map(VDRV_LOCAL(v), 1, 0xfffffffffffff000, UINT64_MAX, 0, 0));
     for (uint64_t i = 0; i < 20; i++) {
         (void)viommu_translate(v, 1 + i % NR_ENDPOINTS, 0x40000000 + i,
                                VIOMMU_ACCESS_READ, &t);

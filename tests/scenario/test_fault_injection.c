@@ -21,6 +21,7 @@
 
 struct fi {
     struct world *w;
+    struct vdrv_hooks hooks; /* around each request of the guest */
     int err; /* what the failing call returns */
     char before[SNAPSHOT_LEN];
     char after[SNAPSHOT_LEN];
@@ -293,14 +294,13 @@ static struct world *new_world(enum lnx_release release, struct fi *f)
      * (Linux forgets a mapping whose UNMAP failed, say). */
     w->guest_view_checked = false;
     f->w = w;
-    struct vdrv_hooks hooks = {before_request, after_request, f};
-    vdrv_set_hooks(&hooks);
+    f->hooks = (struct vdrv_hooks){before_request, after_request, f};
+    w->guest.drv.hooks = &f->hooks;
     return w;
 }
 
 static void end_world(struct world *w)
 {
-    vdrv_set_hooks(NULL);
     world_free(w); /* asserts that every host context is left empty */
 }
 

@@ -143,7 +143,7 @@ static void test_b_hotplug_39_bit_host(void **state)
 
     /* What the guest learns before its first ATTACH. */
     assert_int_equal(world_endpoint_domain(w, ep), -1);
-    assert_int_equal(vdrv_probe(w->v, ep, props, sizeof(props)), OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(w->v), ep, props, sizeof(props)), OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), resv, 8), 2);
     assert_int_equal(resv[0].type, VIOMMU_RESV_MSI);
     assert_int_equal(resv[0].start, VIOMMU_MSI_X86_START);
@@ -250,7 +250,7 @@ static void test_c_group_member_overlapping_mappings(void **state)
     /* Both members PROBE the union of the group's regions. */
     struct viommu_resv_region resv[4];
     uint8_t props[512];
-    assert_int_equal(vdrv_probe(w->v, a, props, sizeof(props)), OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(w->v), a, props, sizeof(props)), OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), resv, 4), 2);
     assert_int_equal(resv[0].start, b_resv.start);
     assert_int_equal(resv[0].end, b_resv.end);

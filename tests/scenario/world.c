@@ -64,7 +64,8 @@ struct world *world_new(enum lnx_release release)
         w->hosts[i].faults = &w->faults;
     }
     w->guest_view_checked = true;
-    assert_true(lnx_init(&w->guest, w->v, release, LNX_DEFAULT_DMA));
+    assert_true(
+        lnx_init(&w->guest, VDRV_LOCAL(w->v), release, LNX_DEFAULT_DMA));
     return w;
 }
 

@@ -59,7 +59,7 @@ uint8_t send_with_reserved(struct viommu *v, void *req, size_t size,
     size_t body = size - sizeof(struct virtio_iommu_req_tail);
 
     memset(bytes + reserved_off, fill, reserved_len);
-    if (vdrv_send(v, bytes, body, bytes + body, 4) == 0) {
+    if (vdrv_send(VDRV_LOCAL(v), bytes, body, bytes + body, 4) == 0) {
         return VDRV_NO_REPLY;
     }
     return bytes[body];

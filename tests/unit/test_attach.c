@@ -29,12 +29,12 @@ static void test_attach_unknown_flag_R13(void **state)
     struct viommu *v = new_device(NULL);
 
     for (int bit = 1; bit < 32; bit++) {
-        assert_int_equal(vdrv_attach(v, 1, EP1, 1u << bit),
+        assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 1u << bit),
                          VIRTIO_IOMMU_S_INVAL);
     }
     assert_int_equal(endpoint_domain(v, EP1), -1);
     /* ATTACH_F_BYPASS is known only with BYPASS_CONFIG negotiated. */
-    assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 
@@ -43,7 +43,7 @@ static void test_attach_unknown_flag_R13(void **state)
                          v, viommu_device_features(v) &
                                 ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
                      0);
-    assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP1), -1);
     viommu_free(v);
@@ -53,7 +53,7 @@ static void test_attach_unknown_endpoint_R14(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(v, 1, 42, 0), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 42, 0), VIRTIO_IOMMU_S_NOENT);
     struct viommu_stats st = {.size = sizeof(st)};
     assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.domains, 0); /* no domain created on the way */
@@ -65,9 +65,9 @@ static void test_several_endpoints_per_domain_R15(void **state)
     struct viommu *v = new_device(NULL);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_attach(v, 7, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 7, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 7, 0x5000, 0x5fff, 0x9000, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 7, 0x5000, 0x5fff, 0x9000, RW),
                      VIRTIO_IOMMU_S_OK);
     for (uint32_t ep = EP1; ep <= EP2; ep++) {
         assert_int_equal(
@@ -81,11 +81,11 @@ static void test_bypass_flag_mismatch_R16(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP3), -1);
     viommu_free(v);
@@ -96,22 +96,22 @@ static void test_reattach_moves_endpoint_R17(void **state)
     struct viommu *v = new_device(NULL);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
     /* No DETACH first, as Linux does. */
-    assert_int_equal(vdrv_attach(v, 2, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(endpoint_domain(v, EP1), 2);
     /* Domain 1 lost its only endpoint: gone with its mapping. */
     assert_int_equal(domain_mappings(v, 1), -1);
     assert_int_equal(viommu_translate(v, EP1, 0, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
     /* A domain that keeps other endpoints survives the move. */
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 2, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 3, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 2), 1);
     /* Attaching to the domain it is already in changes nothing. */
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 2), 1);
     viommu_free(v);
 }
@@ -121,22 +121,22 @@ static void test_incompatible_reserved_regions_R18(void **state)
     struct viommu *v = new_device(NULL);
 
     add_endpoint_with(v, 10, 0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x1ff000, 0x200fff, 0, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
     assert_int_equal(endpoint_domain(v, 10), -1);
     assert_int_equal(domain_mappings(v, 1), 1);
 
     /* Once the mapping is gone the endpoint fits. */
-    assert_int_equal(vdrv_unmap(v, 1, 0x1ff000, 0x200fff), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, 10, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_OK);
 
     /* The endpoint stays in its old domain when refused elsewhere. */
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 2, 0x100000, 0x100fff, 0, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0x100000, 0x100fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
     assert_int_equal(endpoint_domain(v, 10), 1);
     viommu_free(v);
 }
@@ -147,7 +147,7 @@ static void test_attach_attaches_R19(void **state)
     bool bypass = true;
     uint32_t d = 0;
 
-    assert_int_equal(vdrv_attach(v, 0xfffffffe, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 0xfffffffe, EP3, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_endpoint_domain(v, EP3, &d, &bypass), 0);
     assert_int_equal(d, 0xfffffffe);
     assert_false(bypass);
@@ -166,10 +166,10 @@ static void test_domain_outside_domain_range(void **state)
 {
     struct viommu *v = new_device(domain_range);
 
-    assert_int_equal(vdrv_attach(v, 9, EP1, 0), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_attach(v, 21, EP1, 0), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_attach(v, 10, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 20, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP1, 0), VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 21, EP1, 0), VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 10, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 20, EP2, 0), VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -182,12 +182,12 @@ static void test_domain_cap_is_nomem(void **state)
 {
     struct viommu *v = new_device(two_domains);
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 3, EP3, 0), VIRTIO_IOMMU_S_NOMEM);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP3, 0), VIRTIO_IOMMU_S_NOMEM);
     assert_int_equal(endpoint_domain(v, EP3), -1);
     /* Moving a domain's only endpoint frees one: allowed at the cap. */
-    assert_int_equal(vdrv_attach(v, 3, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(endpoint_domain(v, EP1), 3);
     assert_int_equal(domain_mappings(v, 1), -1);
     viommu_free(v);
@@ -208,7 +208,7 @@ static void test_detach_reserved_ignored_R20(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(detach_reserved(v, 1, EP1, 0xff), VIRTIO_IOMMU_S_OK);
     assert_int_equal(endpoint_domain(v, EP1), -1);
     viommu_free(v);
@@ -218,8 +218,8 @@ static void test_detach_unknown_endpoint_R21(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(v, 1, 1000), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, 1000), VIRTIO_IOMMU_S_NOENT);
     viommu_free(v);
 }
 
@@ -227,11 +227,11 @@ static void test_detach_wrong_domain_R22(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_detach(v, 1, EP1), VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(v, 2, EP1), VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_detach(v, 3, EP1), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, EP1), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 2, EP1), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 3, EP1), VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP1), 1);
     viommu_free(v);
 }
@@ -241,11 +241,11 @@ static void test_detached_endpoint_reaches_nothing_R23(void **state)
     struct viommu *v = new_device(NULL);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x4000, 0x4fff, 0x8000, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x4000, 0x4fff, 0x8000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(v, 1, EP1), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, EP1), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_translate(v, EP1, 0x4000, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
     assert_int_equal(viommu_translate(v, EP2, 0x4000, VIOMMU_ACCESS_READ, &t),
@@ -253,11 +253,11 @@ static void test_detached_endpoint_reaches_nothing_R23(void **state)
 
     /* The last endpoint leaving destroys the domain; a reused ID starts
      * empty and the guest's next MAP succeeds. */
-    assert_int_equal(vdrv_detach(v, 1, EP2), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, EP2), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), -1);
-    assert_int_equal(vdrv_attach(v, 1, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP3, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 0);
-    assert_int_equal(vdrv_map(v, 1, 0x4000, 0x4fff, 0xa000, RW),
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x4000, 0x4fff, 0xa000, RW),
                      VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
@@ -267,8 +267,8 @@ static void test_endpoint_remove_detaches(void **state)
     struct viommu *v = new_device(NULL);
     struct viommu_stats st = {.size = sizeof(st)};
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_endpoint_remove(v, EP1), 0);
     assert_int_equal(viommu_endpoint_remove(v, EP1), -ENOENT);
     assert_int_equal(viommu_get_stats(v, &st), 0);
@@ -276,9 +276,9 @@ static void test_endpoint_remove_detaches(void **state)
     assert_int_equal(st.mappings, 0);
     assert_int_equal(st.endpoints, 2);
     /* The guest reuses the domain ID for another endpoint: no stale map. */
-    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_NOENT);
     viommu_free(v);
 }
 
@@ -297,11 +297,11 @@ static void test_state_queries(void **state)
     struct viommu_domain_info info = {.size = sizeof(info)};
     uint32_t ids[10] = {0};
 
-    assert_int_equal(vdrv_attach(v, 7, EP3, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 7, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 7, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 7, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_foreach_endpoint(v, 0, collect, ids), 0);
     assert_int_equal(ids[0], 3);
     assert_int_equal(ids[1], EP1);

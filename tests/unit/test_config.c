@@ -127,10 +127,10 @@ static void test_custom_config_R4(void **state)
     assert_int_equal(le32toh(c.domain_range.end), 1000);
     assert_int_equal(le32toh(c.probe_size), 64);
     /* The granule is 4 KiB: a 4 KiB MAP is aligned, a 2 KiB one is not. */
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x10000, 0x10fff, 0, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x10000, 0x10fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x20000, 0x207ff, 0, RW),
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x20000, 0x207ff, 0, RW),
                      VIRTIO_IOMMU_S_RANGE);
     viommu_free(v);
 }
@@ -222,7 +222,7 @@ static void test_bypass_write_reads_back_and_applies_R7_R11(void **state)
 
     /* An attached endpoint follows its domain, whatever bypass says. */
     struct viommu_translation t = {.size = sizeof(t)};
-    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_translate(v, EP2, 0x5008, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
 
@@ -239,8 +239,8 @@ static void test_bypass_over_resets_R6(void **state)
     struct viommu *v = new_device(NULL);
 
     assert_int_equal(write_bypass(v, 1), 0);
-    assert_int_equal(vdrv_attach(v, 4, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 4, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 4, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 4, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
 
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(read_bypass(v), 1); /* kept */

@@ -14,7 +14,7 @@ static uint32_t probe_raw(struct viommu *v, uint32_t ep, uint8_t reserved_fill,
 
     memset(req.reserved, reserved_fill, sizeof(req.reserved));
     memset(out, 0xa5, props_len + 4);
-    return vdrv_send(v, &req, sizeof(req), out, props_len + 4);
+    return vdrv_send(VDRV_LOCAL(v), &req, sizeof(req), out, props_len + 4);
 }
 
 static struct virtio_iommu_probe_resv_mem prop_at(const uint8_t *props,
@@ -152,7 +152,7 @@ static void test_one_msi_region_R44(void **state)
     /* An endpoint's own MSI region replaces the device's window. */
     ep.nr_resv = 1;
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
-    assert_int_equal(vdrv_probe(v, 10, props, sizeof(props)),
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), 10, props, sizeof(props)),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), r, 8), 1);
     assert_int_equal(r[0].type, VIOMMU_RESV_MSI);
@@ -171,7 +171,7 @@ static void test_no_msi_window(void **state)
     uint8_t props[PROBE_SIZE];
     struct viommu_resv_region r[8];
 
-    assert_int_equal(vdrv_probe(v, EP1, props, sizeof(props)),
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), EP1, props, sizeof(props)),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), r, 8), 0);
     viommu_free(v);
@@ -201,7 +201,7 @@ static void test_regions_merged_sorted_disjoint_R45(void **state)
     uint8_t props[PROBE_SIZE];
 
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
-    assert_int_equal(vdrv_probe(v, 10, props, sizeof(props)),
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), 10, props, sizeof(props)),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), r, 8), 5);
     for (int i = 0; i < 5; i++) {
@@ -219,7 +219,7 @@ static void expect_regions(struct viommu *v, uint32_t id,
     struct viommu_resv_region r[16];
     uint8_t props[PROBE_SIZE];
 
-    assert_int_equal(vdrv_probe(v, id, props, sizeof(props)),
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), id, props, sizeof(props)),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), r, 16), n);
     for (int i = 0; i < n; i++) {
@@ -254,8 +254,8 @@ static void test_usable_range_holes_are_reserved_R45(void **state)
 
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
     expect_regions(v, 10, want, 3);
-    assert_int_equal(vdrv_attach(v, 1, 10, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 1ULL << 48, (1ULL << 48) + G - 1, 0, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 1ULL << 48, (1ULL << 48) + G - 1, 0, RW),
                      VIRTIO_IOMMU_S_RANGE);
     viommu_free(v);
 }
@@ -359,7 +359,7 @@ static void test_endpoint_declaration_errors(void **state)
     assert_int_equal(viommu_endpoint_add(v, &ep), -ENOSPC);
     ep.nr_resv = PROBE_SIZE / RESV_SIZE - 1; /* plus the MSI region */
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
-    assert_int_equal(vdrv_probe(v, 11, NULL, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), 11, NULL, 0), VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -368,16 +368,16 @@ static void test_map_over_reserved_region_refused_R46(void **state)
     struct viommu *v = new_device(NULL);
 
     add_endpoint_with(v, 10, 0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, 10, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x1ff000, 0x200fff, 0, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff, 0, RW),
                      VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_map(v, 1, 0xfee00000, 0xfee00fff, 0, RW),
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0xfee00000, 0xfee00fff, 0, RW),
                      VIRTIO_IOMMU_S_RANGE); /* the MSI region too */
     assert_int_equal(domain_mappings(v, 1), 0);
     /* Once that endpoint left, the range is free for the others. */
-    assert_int_equal(vdrv_detach(v, 1, 10), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0x1ff000, 0x200fff, 0, RW),
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, 10), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
@@ -389,9 +389,9 @@ static void test_reserved_access_affects_only_that_endpoint_R47(void **state)
     struct virtio_iommu_fault f;
 
     add_endpoint_with(v, 10, 0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
-    assert_int_equal(vdrv_attach(v, 1, 10, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                      VIRTIO_IOMMU_S_OK);
     /* Even in bypass, the reserved region is not reachable... */
     assert_int_equal(viommu_translate(v, 10, 0x100040, VIOMMU_ACCESS_WRITE, &t),

@@ -6,11 +6,11 @@ static void test_ok_on_success_R8(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_unmap(v, 1, 0, G - 1), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_probe(v, EP1, NULL, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(v, 1, EP1), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, G - 1), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), EP1, NULL, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, EP1), VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -23,7 +23,7 @@ static void test_unknown_type_writes_nothing_R9(void **state)
         uint8_t req[72] = {types[i]};
         uint8_t out[16];
         memset(out, 0xa5, sizeof(out));
-        assert_int_equal(vdrv_send(v, req, sizeof(req), out, sizeof(out)), 0);
+        assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, sizeof(req), out, sizeof(out)), 0);
         for (size_t j = 0; j < sizeof(out); j++) {
             assert_int_equal(out[j], 0xa5);
         }
@@ -40,7 +40,7 @@ static void test_head_reserved_ignored_tail_reserved_zeroed_R10(void **state)
         .endpoint = htole32(EP1),
         .tail = {.status = 0xee, .reserved = {0xff, 0xff, 0xff}},
     };
-    uint32_t used = vdrv_send(v, &req, sizeof(req) - 4, &req.tail, 4);
+    uint32_t used = vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, &req.tail, 4);
 
     assert_int_equal(used, 4);
     assert_int_equal(req.tail.status, VIRTIO_IOMMU_S_OK);
@@ -52,7 +52,7 @@ static void test_head_reserved_ignored_tail_reserved_zeroed_R10(void **state)
     /* Also for an error status. */
     memset(req.tail.reserved, 0xff, 3);
     req.endpoint = htole32(99);
-    vdrv_send(v, &req, sizeof(req) - 4, &req.tail, 4);
+    vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, &req.tail, 4);
     assert_int_equal(req.tail.status, VIRTIO_IOMMU_S_NOENT);
     assert_int_equal(
         req.tail.reserved[0] | req.tail.reserved[1] | req.tail.reserved[2], 0);
@@ -70,12 +70,12 @@ static void test_too_short_for_head_or_tail(void **state)
     uint8_t out[8];
 
     /* No head: nothing can be answered. */
-    assert_int_equal(vdrv_send(v, &req, 3, out, 4), 0);
-    assert_int_equal(vdrv_send(v, &req, 0, out, 4), 0);
+    assert_int_equal(vdrv_send(VDRV_LOCAL(v), &req, 3, out, 4), 0);
+    assert_int_equal(vdrv_send(VDRV_LOCAL(v), &req, 0, out, 4), 0);
     /* No room for the tail. */
     for (size_t n = 0; n < 4; n++) {
         memset(out, 0xa5, sizeof(out));
-        assert_int_equal(vdrv_send(v, &req, sizeof(req) - 4, out, n), 0);
+        assert_int_equal(vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, out, n), 0);
         assert_int_equal(out[0], 0xa5);
     }
     /* Nothing was attached by the requests that got no answer. */
@@ -105,7 +105,7 @@ static void test_short_body_is_inval(void **state)
             /* A PROBE gets a full properties buffer so that only the short
              * body is wrong. */
             size_t out_len = cases[i].type == VIRTIO_IOMMU_T_PROBE ? 516 : 4;
-            assert_int_equal(vdrv_send(v, req, len, out, out_len), out_len);
+            assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, len, out, out_len), out_len);
             assert_int_equal(out[out_len - 4], VIRTIO_IOMMU_S_INVAL);
         }
     }
@@ -125,7 +125,7 @@ static void test_extra_readable_bytes_ignored(void **state)
 
     memcpy(req, &a, sizeof(a) - 4);
     memset(req + sizeof(a) - 4, 0x5a, sizeof(req) - (sizeof(a) - 4));
-    assert_int_equal(vdrv_send(v, req, sizeof(req), tail, 4), 4);
+    assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, sizeof(req), tail, 4), 4);
     assert_int_equal(tail[0], VIRTIO_IOMMU_S_OK);
     assert_int_equal(endpoint_domain(v, EP2), 3);
     viommu_free(v);
@@ -142,7 +142,7 @@ static void test_larger_writable_area_tail_at_end(void **state)
     uint8_t out[32];
 
     memset(out, 0xa5, sizeof(out));
-    assert_int_equal(vdrv_send(v, &d, sizeof(d) - 4, out, sizeof(out)),
+    assert_int_equal(vdrv_send(VDRV_LOCAL(v), &d, sizeof(d) - 4, out, sizeof(out)),
                      sizeof(out));
     for (size_t i = 0; i < 28; i++) {
         assert_int_equal(out[i], 0);
@@ -164,7 +164,7 @@ static void test_oversized_writable_area_dropped(void **state)
     uint8_t *out = malloc(big);
 
     assert_non_null(out);
-    assert_int_equal(vdrv_send(v, &a, sizeof(a) - 4, out, big), 0);
+    assert_int_equal(vdrv_send(VDRV_LOCAL(v), &a, sizeof(a) - 4, out, big), 0);
     assert_int_equal(endpoint_domain(v, EP1), -1);
     free(out);
     viommu_free(v);
@@ -185,7 +185,7 @@ static void test_scattered_iovecs(void **state)
     uint8_t *bytes = (uint8_t *)&m;
     uint32_t used;
 
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     for (int i = 0; i < 36; i++) {
         in[i] = (struct iovec){bytes + i, 1};
     }

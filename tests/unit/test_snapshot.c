@@ -150,19 +150,19 @@ static struct viommu *busy_device(void)
     struct viommu *v = device(test_config);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_attach(v, 3, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 3, EP5, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 3, EP6, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 9, EP2, BYPASS), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 3, 0x10000, 0x1ffff, 0x80000, RW),
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP5, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP6, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP2, BYPASS), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0x10000, 0x1ffff, 0x80000, RW),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(
-        vdrv_map(v, 3, 0x20000, 0x20fff, 0x40000, VIRTIO_IOMMU_MAP_F_READ),
+        vdrv_map(VDRV_LOCAL(v), 3, 0x20000, 0x20fff, 0x40000, VIRTIO_IOMMU_MAP_F_READ),
         VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 3, 0x30000, 0x30fff, 0xc0000000,
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0x30000, 0x30fff, 0xc0000000,
                               RW | VIRTIO_IOMMU_MAP_F_MMIO),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(v, 3, 0xfffffffffffff000, UINT64_MAX, 0x1000, RW),
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0xfffffffffffff000, UINT64_MAX, 0x1000, RW),
                      VIRTIO_IOMMU_S_OK);
     /* Six faults: four queued, two dropped. */
     for (uint64_t i = 0; i < 6; i++) {
@@ -265,10 +265,10 @@ static void test_round_trip_same_bytes_same_answers(void **state)
     assert_same_translations(a, b);
 
     /* The restored device goes on: the guest maps, unmaps, detaches. */
-    assert_int_equal(vdrv_map(b, 3, 0x60000, 0x60fff, 0x1000, RW),
+    assert_int_equal(vdrv_map(VDRV_LOCAL(b), 3, 0x60000, 0x60fff, 0x1000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_unmap(b, 3, 0x10000, 0x1ffff), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(b, 9, EP2), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 3, 0x10000, 0x1ffff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(b), 9, EP2), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(b, 9), -1);
     free(first.data);
     free(second.data);
@@ -379,19 +379,19 @@ static void assert_hosts_hold(struct viommu *v, struct hosts *hs)
 
 static void host_world(struct viommu *v)
 {
-    assert_int_equal(vdrv_attach(v, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 1, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 2, EP3, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(v, 4, EP4, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 4, EP4, 0), VIRTIO_IOMMU_S_OK);
     for (uint64_t i = 0; i < 5; i++) {
         assert_int_equal(
-            vdrv_map(v, 1, i * 0x10000, i * 0x10000 + 0x1fff, i << 20, RW),
+            vdrv_map(VDRV_LOCAL(v), 1, i * 0x10000, i * 0x10000 + 0x1fff, i << 20, RW),
             VIRTIO_IOMMU_S_OK);
-        assert_int_equal(vdrv_map(v, 2, i * 0x8000, i * 0x8000 + 0xfff, i << 24,
+        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, i * 0x8000, i * 0x8000 + 0xfff, i << 24,
                                   VIRTIO_IOMMU_MAP_F_WRITE),
                          VIRTIO_IOMMU_S_OK);
         assert_int_equal(
-            vdrv_map(v, 4, i * 0x4000, i * 0x4000 + 0xfff, i << 12, 0),
+            vdrv_map(VDRV_LOCAL(v), 4, i * 0x4000, i * 0x4000 + 0xfff, i << 12, 0),
             VIRTIO_IOMMU_S_OK);
     }
 }
@@ -427,8 +427,8 @@ static void test_host_contexts_get_the_mappings(void **state)
     assert_same_bytes(&first, &second);
 
     /* The guest goes on; the contexts follow. */
-    assert_int_equal(vdrv_unmap(b, 1, 0, 0x1fff), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_detach(b, 2, EP3), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 1, 0, 0x1fff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(b), 2, EP3), VIRTIO_IOMMU_S_OK);
     assert_hosts_hold(b, &dst);
     assert_int_equal(dst.h[1].nr_maps, 0);
     free(first.data);
@@ -579,9 +579,9 @@ static void test_busy_destination(void **state)
     struct stream s;
 
     save(a, &s);
-    assert_int_equal(vdrv_attach(b, 1, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(b), 1, EP3, 0), VIRTIO_IOMMU_S_OK);
     assert_refused(b, s.data, s.len, -EBUSY);
-    assert_int_equal(vdrv_detach(b, 1, EP3), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(b), 1, EP3), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_translate(b, EP3, 0, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
     assert_refused(b, s.data, s.len, -EBUSY);
@@ -601,7 +601,7 @@ static void test_undeclared_endpoint(void **state)
     struct stream s;
 
     assert_int_equal(viommu_endpoint_add(a, &ep), 0);
-    assert_int_equal(vdrv_attach(a, 5, EP9, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(a), 5, EP9, 0), VIRTIO_IOMMU_S_OK);
     save(a, &s);
     assert_refused(b, s.data, s.len, -ENOENT);
     assert_string_equal(
@@ -609,7 +609,7 @@ static void test_undeclared_endpoint(void **state)
     free(s.data);
 
     /* Named by a fault report only. */
-    assert_int_equal(vdrv_detach(a, 5, EP9), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_detach(VDRV_LOCAL(a), 5, EP9), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_config_write(a, 36, &(uint8_t){0}, 1), 0);
     while (pop_fault(a, &(struct virtio_iommu_fault){0}) == 0) {
     }
@@ -1130,11 +1130,11 @@ static void test_million_mappings_bounded_memory(void **state)
     struct viommu_translation ta = {.size = sizeof(ta)}, tb = {.size = sizeof(tb)};
 
     assert_true(out.fd >= 0 && again.fd >= 0);
-    assert_int_equal(vdrv_attach(a, 1, EP1, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(a), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     for (uint64_t i = 0; i < MILLION; i++) {
         uint64_t iova = (1ULL << 32) + i * 0x2000;
         assert_int_equal(
-            vdrv_map(a, 1, iova, iova + 0xfff, (i * 7919) << 12, RW),
+            vdrv_map(VDRV_LOCAL(a), 1, iova, iova + 0xfff, (i * 7919) << 12, RW),
             VIRTIO_IOMMU_S_OK);
     }
 
