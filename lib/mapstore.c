@@ -8,7 +8,9 @@
  * that the predecessor of an address is at most one leaf to the left even
  * when a separator is stale (separators are lower bounds, not exact minima).
  *
- * Insertion preallocates every node its splits need before it changes
+ * A full leaf first spills entries into a sibling with room: with random
+ * insertions, leaves are then about 85% full instead of 70%. Otherwise,
+ * insertion preallocates every node its splits need before it changes
  * anything, so it either completes or fails with -ENOMEM and no change.
  * Deletion allocates nothing and keeps every non-root node at least half
  * full by borrowing from or merging with a sibling.
@@ -241,6 +243,52 @@ static uint64_t inner_split_insert(struct inner *in, unsigned i, uint64_t key,
     return keys[left_n - 1];
 }
 
+/*
+ * Makes room in the full leaf *l, child i of p, by moving entries to the
+ * emptier sibling if it has room: no allocation, and fuller leaves than
+ * splits alone leave. *l and *pos then say where the entry at *pos goes;
+ * both are unchanged when neither sibling has room.
+ */
+static void leaf_spill(struct leaf **l, unsigned *pos, struct inner *p,
+                       unsigned i)
+{
+    struct leaf *full = *l;
+    struct leaf *left = i > 0 ? p->child[i - 1] : NULL;
+    struct leaf *right = i + 1 < p->n ? p->child[i + 1] : NULL;
+
+    if (right != NULL && (left == NULL || right->n <= left->n)) {
+        unsigned k = (LEAF_MAX - right->n) / 2, keep = LEAF_MAX - k;
+        if (k == 0) {
+            return;
+        }
+        leaf_move(right, k, right, 0, right->n);
+        leaf_move(right, 0, full, keep, k);
+        right->n = (uint16_t)(right->n + k);
+        full->n = (uint16_t)keep;
+        p->key[i] = right->start[0];
+        if (*pos > keep) {
+            *l = right;
+            *pos -= keep;
+        }
+    } else if (left != NULL) {
+        unsigned k = (LEAF_MAX - left->n) / 2, at = left->n;
+        if (k == 0) {
+            return;
+        }
+        leaf_move(left, at, full, 0, k);
+        left->n = (uint16_t)(at + k);
+        leaf_move(full, 0, full, k, LEAF_MAX - k);
+        full->n = (uint16_t)(LEAF_MAX - k);
+        p->key[i - 1] = full->start[0];
+        if (*pos <= k) {
+            *l = left;
+            *pos += at;
+        } else {
+            *pos -= k;
+        }
+    }
+}
+
 int mapstore_insert(struct mapstore *ms, const struct mapping *m)
 {
     struct path path;
@@ -265,6 +313,9 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
         return -EEXIST;
     }
 
+    if (l->n == LEAF_MAX && ms->height > 0) {
+        leaf_spill(&l, &pos, path.node[1], path.idx[1]);
+    }
     /* Count the splits this insertion causes and allocate them first. */
     if (l->n == LEAF_MAX) {
         unsigned need = 1;
@@ -506,4 +557,84 @@ int mapstore_foreach(const struct mapstore *ms,
         }
     }
     return 0;
+}
+
+struct check {
+    const struct leaf *last; /* the leaf before, in order */
+    uint64_t count;
+};
+
+/* Checks a leaf whose starts must lie in [lo, hi), or [lo, ...) when
+ * !bounded. */
+static const char *check_leaf(const struct leaf *l, bool root, uint64_t lo,
+                              uint64_t hi, bool bounded, struct check *c)
+{
+    if (l->n < (root ? 1 : LEAF_MIN) || l->n > LEAF_MAX) {
+        return "leaf fill";
+    }
+    if (l->prev != c->last || (c->last != NULL && c->last->next != l)) {
+        return "leaf links";
+    }
+    for (unsigned i = 0; i < l->n; i++) {
+        if (l->start[i] < lo || (bounded && l->start[i] >= hi)) {
+            return "leaf start outside its separators";
+        }
+        if (l->end[i] < l->start[i]) {
+            return "leaf entry ends before it starts";
+        }
+        if (i > 0 && l->start[i] <= l->end[i - 1]) {
+            return "leaf entries out of order or overlapping";
+        }
+    }
+    if (c->last != NULL && l->start[0] <= c->last->end[c->last->n - 1]) {
+        return "leaves out of order or overlapping";
+    }
+    c->last = l;
+    c->count += l->n;
+    return NULL;
+}
+
+static const char *check_node(const void *node, unsigned height, bool root,
+                              uint64_t lo, uint64_t hi, bool bounded,
+                              struct check *c)
+{
+    const struct inner *in = node;
+
+    if (height == 0) {
+        return check_leaf(node, root, lo, hi, bounded, c);
+    }
+    if (in->n < (root ? 2 : INNER_MIN) || in->n > INNER_MAX) {
+        return "inner node fill";
+    }
+    for (unsigned i = 0; i < in->n; i++) {
+        uint64_t child_lo = i > 0 ? in->key[i - 1] : lo;
+        bool last = i + 1 == in->n;
+        uint64_t child_hi = last ? hi : in->key[i];
+        if (child_lo < lo || (bounded && !last && child_hi > hi)) {
+            return "separator outside its parent's";
+        }
+        const char *err = check_node(in->child[i], height - 1, false, child_lo,
+                                     child_hi, bounded || !last, c);
+        if (err != NULL) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
+const char *mapstore_check(const struct mapstore *ms)
+{
+    struct check c = {NULL, 0};
+
+    if (ms->root == NULL) {
+        return ms->count == 0 && ms->height == 0 ? NULL : "empty root";
+    }
+    const char *err = check_node(ms->root, ms->height, true, 0, 0, false, &c);
+    if (err != NULL) {
+        return err;
+    }
+    if (c.last->next != NULL) {
+        return "leaf links";
+    }
+    return c.count == ms->count ? NULL : "count";
 }

@@ -56,4 +56,10 @@ int mapstore_foreach(const struct mapstore *ms,
                      int (*fn)(void *opaque, const struct mapping *m),
                      void *opaque);
 
+/*
+ * For tests: checks the invariants of the tree (order, fill, separators,
+ * leaf links). Returns NULL when they hold, else the first one found broken.
+ */
+const char *mapstore_check(const struct mapstore *ms);
+
 #endif

@@ -70,10 +70,21 @@ static int check_one(void *opaque, const struct mapping *m)
     return 0;
 }
 
+/* The tree's own invariants. */
+static void check_invariants(const struct mapstore *ms)
+{
+    const char *broken = mapstore_check(ms);
+
+    if (broken != NULL) {
+        fail_msg("mapstore invariant broken: %s", broken);
+    }
+}
+
 static void check_same(const struct mapstore *ms, const struct model *md)
 {
     struct cursor c = {md, 0};
 
+    check_invariants(ms);
     assert_int_equal(ms->count, md->n);
     assert_int_equal(mapstore_foreach(ms, check_one, &c), 0);
     assert_int_equal(c.i, md->n);
