@@ -71,9 +71,17 @@ _Static_assert(offsetof(struct leaf, start) == LINE &&
                    offsetof(struct inner, child) % LINE == 0,
                "the summary fills the first line, key lines are aligned");
 
+/*
+ * The inner nodes on the way to a leaf and the child taken in each, by level
+ * 1..height. One array of pairs, not two arrays: GCC 12.2 -O2 miscompiled
+ * two arrays filled by one loop once inner_child was inlined into it (a
+ * split's new child was never added to the parent).
+ */
 struct path {
-    struct inner *node[MAX_HEIGHT + 1]; /* node[level], level 1..height */
-    unsigned idx[MAX_HEIGHT + 1];
+    struct {
+        struct inner *node;
+        unsigned idx;
+    } at[MAX_HEIGHT + 1];
 };
 
 /*
@@ -212,8 +220,8 @@ static struct leaf *find_leaf_path(const struct mapstore *ms, uint64_t key,
     for (unsigned level = ms->height; level > 0; level--) {
         struct inner *in = node;
         unsigned i = inner_child(in, key);
-        path->node[level] = in;
-        path->idx[level] = i;
+        path->at[level].node = in;
+        path->at[level].idx = i;
         node = in->child[i];
     }
     return node;
@@ -448,13 +456,14 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
     }
 
     if (l->n == LEAF_MAX && ms->height > 0) {
-        leaf_spill(&l, &pos, path.node[1], path.idx[1]);
+        leaf_spill(&l, &pos, path.at[1].node, path.at[1].idx);
     }
     /* Count the splits this insertion causes and allocate them first. */
     if (l->n == LEAF_MAX) {
         unsigned need = 1;
         for (unsigned level = 1;
-             level <= ms->height && path.node[level]->n == INNER_MAX; level++) {
+             level <= ms->height && path.at[level].node->n == INNER_MAX;
+             level++) {
             need++;
         }
         if (need > ms->height) {
@@ -500,8 +509,8 @@ int mapstore_insert(struct mapstore *ms, const struct mapping *m)
     uint64_t sep = r->start[0];
     void *right = r;
     for (unsigned level = 1; level <= ms->height; level++) {
-        struct inner *in = path.node[level];
-        unsigned i = path.idx[level];
+        struct inner *in = path.at[level].node;
+        unsigned i = path.at[level].idx;
         if (in->n < INNER_MAX) {
             inner_insert_at(in, i, sep, right);
             return 0;
@@ -608,13 +617,13 @@ static void remove_start(struct mapstore *ms, uint64_t start)
     if (l->n >= LEAF_MIN) {
         return;
     }
-    leaf_rebalance(l, path.node[1], path.idx[1]);
+    leaf_rebalance(l, path.at[1].node, path.at[1].idx);
     for (unsigned level = 1; level < ms->height; level++) {
-        struct inner *in = path.node[level];
+        struct inner *in = path.at[level].node;
         if (in->n >= INNER_MIN) {
             break;
         }
-        inner_rebalance(in, path.node[level + 1], path.idx[level + 1]);
+        inner_rebalance(in, path.at[level + 1].node, path.at[level + 1].idx);
     }
     struct inner *root = ms->root;
     if (root->n == 1) {
