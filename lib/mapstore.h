@@ -2,7 +2,7 @@
 /*
  * The mappings of one domain: non-overlapping intervals [start, end] of IOVA
  * space keyed by start, in a B+tree whose leaves hold their entries as
- * parallel arrays (no allocation per mapping, a few cache lines per level).
+ * parallel arrays (no allocation per mapping, two cache lines per level).
  */
 #ifndef VIOMMU_MAPSTORE_H
 #define VIOMMU_MAPSTORE_H
@@ -55,5 +55,12 @@ int64_t mapstore_unmap(struct mapstore *ms, uint64_t start, uint64_t end);
 int mapstore_foreach(const struct mapstore *ms,
                      int (*fn)(void *opaque, const struct mapping *m),
                      void *opaque);
+
+/*
+ * For tests: checks the invariants of the tree (order, fill, separators,
+ * leaf links, and the padding and summaries that lookups rely on). Returns
+ * NULL when they hold, else the first one found broken.
+ */
+const char *mapstore_check(const struct mapstore *ms);
 
 #endif

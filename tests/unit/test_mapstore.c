@@ -70,10 +70,21 @@ static int check_one(void *opaque, const struct mapping *m)
     return 0;
 }
 
+/* The tree's own invariants, the summaries lookups trust included. */
+static void check_invariants(const struct mapstore *ms)
+{
+    const char *broken = mapstore_check(ms);
+
+    if (broken != NULL) {
+        fail_msg("mapstore invariant broken: %s", broken);
+    }
+}
+
 static void check_same(const struct mapstore *ms, const struct model *md)
 {
     struct cursor c = {md, 0};
 
+    check_invariants(ms);
     assert_int_equal(ms->count, md->n);
     assert_int_equal(mapstore_foreach(ms, check_one, &c), 0);
     assert_int_equal(c.i, md->n);
@@ -239,6 +250,87 @@ static void test_grow_and_shrink_many_levels(void **state)
     free(keys);
 }
 
+static void model_remove(struct model *md, uint64_t start)
+{
+    size_t i = model_first(md, start);
+
+    assert_true(i < md->n && md->m[i].start == start);
+    memmove(&md->m[i], &md->m[i + 1], (md->n - i - 1) * sizeof(*md->m));
+    md->n--;
+}
+
+/* Lookups around m, and at both ends of the space where a key slot past a
+ * node's count holds the same value as the address looked up. */
+static void check_around(const struct mapstore *ms, const struct model *md,
+                         const struct mapping *m)
+{
+    check_invariants(ms);
+    check_find(ms, md, 0);
+    check_find(ms, md, UINT64_MAX);
+    check_find(ms, md, m->start);
+    check_find(ms, md, m->end);
+    check_find(ms, md, m->end + 1);
+}
+
+/*
+ * Every node keeps a summary of its keys and pads the slots past its count,
+ * which lookups trust without checking. Insertions in ascending, descending
+ * and alternating order, then removals oldest first or at random, take the
+ * paths that split, spill to a sibling, borrow and merge at two levels:
+ * after each one, the summaries must be in step.
+ */
+static void test_summaries_kept_in_step(void **state)
+{
+    const uint64_t n = 5000;
+    uint64_t *order = malloc(n * sizeof(*order));
+
+    assert_non_null(order);
+    rng_state = 11;
+    for (int pass = 0; pass < 3; pass++) {
+        struct mapstore ms;
+        struct model md = {0};
+        /* A one-byte mapping at the top: a key equal to the padding. */
+        struct mapping top = {UINT64_MAX, UINT64_MAX, 0, 1};
+
+        mapstore_init(&ms);
+        assert_int_equal(mapstore_insert(&ms, &top), 0);
+        model_insert(&md, &top);
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t page = pass == 0   ? k
+                            : pass == 1 ? n - 1 - k
+                            : k % 2     ? k / 2
+                                        : n - 1 - k / 2;
+            struct mapping m = {UINT64_MAX - (n - page) * 2 * G + 1, 0,
+                                page * G, (uint32_t)(page % 8)};
+            m.end = m.start + G - 1;
+            assert_int_equal(mapstore_insert(&ms, &m), 0);
+            model_insert(&md, &m);
+            check_around(&ms, &md, &m);
+            order[k] = m.start;
+        }
+        check_same(&ms, &md);
+
+        /* Remove the oldest first (ascending, then descending), or at
+         * random. */
+        for (uint64_t k = 0; k < n; k++) {
+            uint64_t j = pass < 2 ? k : k + rnd() % (n - k);
+            uint64_t start = order[j];
+            order[j] = order[k];
+            order[k] = start;
+            struct mapping m = {start, start + G - 1, 0, 0};
+            assert_int_equal(mapstore_unmap(&ms, m.start, m.end), 1);
+            model_remove(&md, start);
+            check_around(&ms, &md, &m);
+        }
+        assert_int_equal(mapstore_unmap(&ms, UINT64_MAX, UINT64_MAX), 1);
+        assert_int_equal(ms.count, 0);
+        check_invariants(&ms);
+        mapstore_clear(&ms);
+        free(md.m);
+    }
+    free(order);
+}
+
 static void test_unmap_whole_space_and_edges(void **state)
 {
     struct mapstore ms;
@@ -264,6 +356,7 @@ int main(void)
         cmocka_unit_test(test_random_small_space),
         cmocka_unit_test(test_random_medium_space),
         cmocka_unit_test(test_grow_and_shrink_many_levels),
+        cmocka_unit_test(test_summaries_kept_in_step),
         cmocka_unit_test(test_unmap_whole_space_and_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
