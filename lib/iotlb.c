@@ -60,30 +60,54 @@ void iotlb_insert(struct iotlb *t, uint32_t ep, uint64_t iova,
     s->endpoint = ep;
 }
 
-void invalidate(struct viommu *v, uint32_t ep, uint64_t start, uint64_t last)
+static void drop(struct iotlb *t, struct iotlb_entry *e, uint32_t ep,
+                 uint64_t start, uint64_t last)
 {
-    struct iotlb *t = &v->iotlb;
-
-    for (unsigned i = 0; t->used > 0 && i < IOTLB_SLOTS; i++) {
-        struct iotlb_entry *e = &t->e[i];
-        if (!empty(e) && e->endpoint == ep && e->start <= last &&
-            start <= e->last) {
-            clear(e);
-            t->used--;
-        }
+    if (!empty(e) && e->endpoint == ep && e->start <= last &&
+        start <= e->last) {
+        clear(e);
+        t->used--;
     }
+}
+
+static void tell(struct viommu *v, uint32_t ep, uint64_t start, uint64_t last)
+{
     if (v->cfg.invalidate != NULL) {
         CALLBACK(v, v->cfg.invalidate(v->cfg.invalidate_opaque, ep, start,
                                       last));
     }
 }
 
-void invalidate_domain(struct viommu *v, const struct domain *d,
-                       uint64_t start, uint64_t last)
+void invalidate(struct viommu *v, uint32_t ep, uint64_t start, uint64_t last)
 {
+    struct iotlb *t = &v->iotlb;
+
+    for (unsigned i = 0; t->used > 0 && i < IOTLB_SLOTS; i++) {
+        drop(t, &t->e[i], ep, start, last);
+    }
+    tell(v, ep, start, last);
+}
+
+void invalidate_unmapped(struct viommu *v, const struct domain *d,
+                         uint64_t start, uint64_t last)
+{
+    struct iotlb *t = &v->iotlb;
+    /* Pages in the range, less one (no overflow for the whole space). */
+    uint64_t pages = (last >> PAGE_SHIFT) - (start >> PAGE_SHIFT);
+
     for (const struct endpoint *ep = d->endpoints; ep != NULL;
          ep = ep->next_in_domain) {
-        invalidate(v, ep->id, start, last);
+        if (pages >= IOTLB_SLOTS) {
+            invalidate(v, ep->id, start, last);
+            continue;
+        }
+        /* A cached translation of a mapping sits in the slot of the page
+         * it was looked up at, inside that mapping: inside the range. */
+        for (uint64_t p = 0; t->used > 0 && p <= pages; p++) {
+            uint64_t iova = start + (p << PAGE_SHIFT);
+            drop(t, &t->e[slot(ep->id, iova)], ep->id, start, last);
+        }
+        tell(v, ep->id, start, last);
     }
 }
 

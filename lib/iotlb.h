@@ -18,9 +18,11 @@ void iotlb_insert(struct iotlb *t, uint32_t ep, uint64_t iova,
 
 /* Translations of endpoint ep inside [start, last] may have changed. */
 void invalidate(struct viommu *v, uint32_t ep, uint64_t start, uint64_t last);
-/* ... of every endpoint of domain d inside [start, last]. */
-void invalidate_domain(struct viommu *v, const struct domain *d,
-                       uint64_t start, uint64_t last);
+/* ... of every endpoint of domain d after an UNMAP of [start, last]: the
+ * range covers whole mappings, so only the slots of its pages are looked at
+ * when it is short. */
+void invalidate_unmapped(struct viommu *v, const struct domain *d,
+                         uint64_t start, uint64_t last);
 /* ... of every endpoint without a domain, when the global bypass changes
  * its effect: `before` is what viommu_bypass_effective() said before. */
 void invalidate_unattached(struct viommu *v, bool before);

@@ -107,7 +107,7 @@ int req_unmap(struct viommu *v, const struct request *r)
     }
     v->nr_mappings -= (uint64_t)removed; /* R34 */
     if (removed > 0) {
-        invalidate_domain(v, d, r->virt_start, r->virt_end);
+        invalidate_unmapped(v, d, r->virt_start, r->virt_end);
     }
     return 0;
 }
