@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -42,6 +43,9 @@ static void usage(FILE *out)
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
             "                        (endpoint-add, endpoint-remove, query-*)\n"
+            "  --poll-max-ns=NS      longest the request queue is polled\n"
+            "                        after serving, without a kick (default\n"
+            "                        32768; 0: no polling)\n"
             "  --allow-unsealed-memory\n"
             "                        take guest memory that cannot be sealed\n"
             "                        against shrinking (a plain or hugetlbfs\n"
@@ -73,10 +77,71 @@ static int print_capabilities(void)
     return 0;
 }
 
+/*
+ * Adaptive polling of the request queue, as QEMU's iothreads (poll-max-ns)
+ * and DPDK's vhost do it: after serving, the daemon keeps looking at the
+ * ring with the driver's kicks suppressed, so that a request coming soon is
+ * served without a wake-up; then it asks for kicks again, looks once more
+ * and sleeps. The window doubles while polling finds requests and halves
+ * when it runs out, within [POLL_MIN_NS, max_ns].
+ */
+#define POLL_MIN_NS 1000
+#define POLL_DEFAULT_MAX_NS 32768
+
+struct poller {
+    int64_t max_ns;    /* 0: no polling */
+    int64_t window_ns;
+    int64_t until_ns;  /* polling until then; 0: not polling */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* After a turn of the loop, in which a kick may have served requests:
+ * polls, starts polling, or stops. False as vu_kick() says. */
+static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
+{
+    bool found = false, ok = true, ignored;
+
+    if (p->max_ns == 0 || d->conn < 0) {
+        p->until_ns = 0;
+        return true;
+    }
+    if (p->until_ns != 0) {
+        ok = vu_poll(d, &found);
+    }
+    if (ok && (found || kicked)) {
+        if (found) {
+            p->window_ns = p->window_ns * 2 < p->max_ns ? p->window_ns * 2
+                                                         : p->max_ns;
+        } else if (p->until_ns == 0) {
+            ok = vu_set_quiet(d, true, &ignored);
+        }
+        p->until_ns = now_ns() + p->window_ns;
+        return ok;
+    }
+    if (ok && p->until_ns != 0 && now_ns() >= p->until_ns) {
+        p->window_ns =
+            p->window_ns / 2 > POLL_MIN_NS ? p->window_ns / 2 : POLL_MIN_NS;
+        p->until_ns = 0;
+        ok = vu_set_quiet(d, false, &found);
+        if (ok && found) { /* it came as polling ended: go on */
+            ok = vu_set_quiet(d, true, &ignored);
+            p->until_ns = now_ns() + p->window_ns;
+        }
+    }
+    return ok;
+}
+
 /* Serves frontends and control clients until a signal, or until the --fd
  * frontend leaves. */
 static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
-                  int conn_fd, int sig_fd)
+                  int conn_fd, int sig_fd, struct poller *poller)
 {
     for (;;) {
         struct pollfd pfd[2 + VU_NR_QUEUES + 1 + CONTROL_MAX_CLIENTS];
@@ -98,7 +163,8 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             nr_vu += VU_NR_QUEUES;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
-        if (poll(pfd, nr_vu + nr_ctl, vu_busy(d) ? 0 : -1) < 0) {
+        bool spin = vu_busy(d) || poller->until_ns != 0;
+        if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -111,11 +177,13 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
         /* The guest's requests first: no other peer's work delays them
          * by more than its own budget. */
         bool ok = true;
+        uint64_t served = d->served;
         for (unsigned q = 0; d->conn >= 0 && q < VU_NR_QUEUES && ok; q++) {
             if (pfd[2 + q].revents || (q == 0 && vu_busy(d))) {
                 ok = vu_kick(d, q);
             }
         }
+        ok = ok && poll_turn(d, poller, d->served != served);
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
         /* A control command may have caused a fault report. */
         ok = ok && vu_serve_events(d);
@@ -136,6 +204,7 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             }
         }
         if (!ok) {
+            poller->until_ns = 0;
             vu_disconnect(d);
             dlog(VIOMMU_LOG_INFO, "frontend disconnected; device state reset");
         }
@@ -150,6 +219,7 @@ int main(int argc, char **argv)
         {"endpoint", required_argument, NULL, 'e'},
         {"control-socket", required_argument, NULL, 'C'},
         {"allow-unsealed-memory", no_argument, NULL, 'U'},
+        {"poll-max-ns", required_argument, NULL, 'P'},
         {"state-timeout", required_argument, NULL, 'T'},
         {"print-capabilities", no_argument, NULL, 'c'},
         {"verbose", no_argument, NULL, 'v'},
@@ -160,6 +230,7 @@ int main(int argc, char **argv)
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
     bool allow_unsealed = false;
+    struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS};
     int conn_fd = -1, opt;
     long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
     char *end;
@@ -188,6 +259,14 @@ int main(int argc, char **argv)
             break;
         case 'U':
             allow_unsealed = true;
+            break;
+        case 'P':
+            poller.max_ns = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || poller.max_ns < 0 ||
+                poller.max_ns > 1000000000) {
+                fprintf(stderr, "invalid --poll-max-ns: %s\n", optarg);
+                return 1;
+            }
             break;
         case 'T':
             state_timeout_s = strtol(optarg, &end, 10);
@@ -274,7 +353,8 @@ int main(int argc, char **argv)
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
-    serve(&d, &ctl, listen_fd, conn_fd, sig_fd);
+    poller.window_ns = poller.max_ns < POLL_MIN_NS ? poller.max_ns : POLL_MIN_NS;
+    serve(&d, &ctl, listen_fd, conn_fd, sig_fd, &poller);
     vu_disconnect(&d);
     control_close(&ctl);
     if (control_path != NULL) {

@@ -770,6 +770,7 @@ static void serve_requests(struct vu_dev *d)
         }
         vq_push(vq, c->head, used);
         pushed = true;
+        d->served++;
         if (--budget == 0) {
             d->backlog = true; /* the rest after a look at the other fds */
             break;
@@ -853,6 +854,35 @@ bool vu_kick(struct vu_dev *d, unsigned queue_index)
 bool vu_serve_events(struct vu_dev *d)
 {
     return guarded(d, serve_events);
+}
+
+bool vu_poll(struct vu_dev *d, bool *served)
+{
+    uint64_t before = d->served;
+    bool ok = guarded(d, serve_all);
+
+    *served = d->served != before;
+    return ok;
+}
+
+static void quiet_on(struct vu_dev *d)
+{
+    vq_set_quiet(&d->vq[0], true);
+}
+
+static void quiet_off(struct vu_dev *d)
+{
+    vq_set_quiet(&d->vq[0], false);
+    serve_all(d); /* what came before the driver could kick again */
+}
+
+bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served)
+{
+    uint64_t before = d->served;
+    bool ok = guarded(d, quiet ? quiet_on : quiet_off);
+
+    *served = d->served != before;
+    return ok;
 }
 
 bool vu_busy(const struct vu_dev *d)

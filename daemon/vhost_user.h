@@ -84,6 +84,7 @@ struct vu_dev {
     struct vq vq[VU_NR_QUEUES];
     struct chain chain; /* scratch for one request */
     bool backlog;       /* requests left after a budget ran out */
+    uint64_t served;    /* requests answered so far */
     /* The message being received, read as it comes: a frontend that stops
      * inside one holds only its own connection. */
     struct vu_msg rx;
@@ -128,6 +129,15 @@ bool vu_busy(const struct vu_dev *d);
 /* Moves pending fault reports into the event queue's buffers; false as
  * vu_kick() says. */
 bool vu_serve_events(struct vu_dev *d);
+
+/* Polling the request queue (the driver's kicks suppressed meanwhile):
+ * serves what is available without waiting for a kick; *served says
+ * whether there was any. False as vu_kick() says. */
+bool vu_poll(struct vu_dev *d, bool *served);
+/* Asks the driver not to kick the request queue (quiet), or to kick again;
+ * then serves what came before it could (*served), so no wake-up is lost.
+ * False as vu_kick() says. */
+bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served);
 
 /* Fills pfd[0..VU_NR_QUEUES) with the kick fds to watch (-1: none). */
 void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd);

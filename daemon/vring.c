@@ -186,7 +186,7 @@ int vq_pop(struct vq *vq, const struct mem_table *mem, struct chain *c,
     }
     c->head = head;
     vq->last_avail++;
-    if (vq->event_idx) {
+    if (vq->event_idx && !vq->quiet) {
         /* avail_event: kick again once the driver goes past this. */
         __atomic_store_n((uint16_t *)&vq->used->ring[vq->num],
                          htole16(vq->last_avail), __ATOMIC_RELEASE);
@@ -224,4 +224,35 @@ bool vq_need_notify(struct vq *vq)
     vq->signalled_used = now;
     vq->signalled_valid = true;
     return !valid || vring_need_event(event, now, old);
+}
+
+bool vq_has_avail(const struct vq *vq)
+{
+    return vq_ready(vq) &&
+           le16toh(__atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE)) !=
+               vq->last_avail;
+}
+
+void vq_set_quiet(struct vq *vq, bool quiet)
+{
+    vq->quiet = quiet;
+    if (vq->used == NULL) {
+        return;
+    }
+    if (vq->event_idx) {
+        /* A driver kicks when its avail index passes the event index:
+         * one behind the device's position is passed only after a whole
+         * wrap of the index, so it stays quiet. */
+        uint16_t event = quiet ? vq->last_avail - 1 : vq->last_avail;
+        __atomic_store_n((uint16_t *)&vq->used->ring[vq->num],
+                         htole16(event), __ATOMIC_RELEASE);
+    } else {
+        uint16_t flags = le16toh(vq->used->flags);
+        flags = quiet ? flags | VRING_USED_F_NO_NOTIFY
+                      : flags & ~VRING_USED_F_NO_NOTIFY;
+        __atomic_store_n(&vq->used->flags, htole16(flags), __ATOMIC_RELEASE);
+    }
+    /* Asking for kicks again must be visible before the avail index is
+     * read again (the driver orders its side the same way). */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

@@ -32,6 +32,7 @@ struct vq {
     uint16_t signalled_used;
     bool signalled_valid;
     bool event_idx;
+    bool quiet; /* the driver's kicks suppressed: the daemon polls */
     bool enabled;
     bool broken;
     int kick_fd, call_fd, err_fd; /* -1: none */
@@ -70,5 +71,16 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 /* Whether the guest wants an interrupt for what was pushed since the last
  * notification (VRING_AVAIL_F_NO_INTERRUPT, or the used event index). */
 bool vq_need_notify(struct vq *vq);
+
+/* True when the driver has made a chain available that vq_pop() would
+ * take. */
+bool vq_has_avail(const struct vq *vq);
+/*
+ * Tells the driver not to kick (quiet: VRING_USED_F_NO_NOTIFY, or the
+ * avail event index left behind) or to kick again. Kicks are asked for
+ * again before the ring is looked at once more, so a chain made available
+ * meanwhile is seen by vq_has_avail(): no wake-up is lost.
+ */
+void vq_set_quiet(struct vq *vq, bool quiet);
 
 #endif

@@ -422,6 +422,26 @@ bool fe_signalled(int fd, int ms)
     return read(fd, &count, sizeof(count)) == sizeof(count);
 }
 
+/* Linux's virtqueue_kick_prepare for the chain just made available. */
+static bool device_wants_kick(struct fe *f, const struct fe_queue *q)
+{
+    const struct vring_used *used = fe_ptr(f, q->used);
+    uint16_t now = q->avail_idx, old = (uint16_t)(now - 1);
+
+    /* The avail index store before the device's suppression is read. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (f->features & (1ULL << VIRTIO_RING_F_EVENT_IDX)) {
+        /* avail_event: right after the used ring's entries. */
+        const uint16_t *avail_event =
+            (const uint16_t *)&used->ring[FE_QUEUE_SIZE];
+        uint16_t event =
+            le16toh(__atomic_load_n(avail_event, __ATOMIC_ACQUIRE));
+        return vring_need_event(event, now, old);
+    }
+    return !(le16toh(__atomic_load_n(&used->flags, __ATOMIC_ACQUIRE)) &
+             VRING_USED_F_NO_NOTIFY);
+}
+
 uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
                  bool indirect)
 {
@@ -448,8 +468,10 @@ uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
     avail->ring[q->avail_idx % FE_QUEUE_SIZE] = 0;
     q->avail_idx++;
     __atomic_store_n(&avail->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
-    uint64_t one = 1;
-    CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
+    if (!f->driver_kicks || device_wants_kick(f, q)) {
+        uint64_t one = 1;
+        CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
+    }
     return out_gpa;
 }
 

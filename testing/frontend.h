@@ -59,6 +59,9 @@ struct fe {
     uint64_t next_free;
     uint64_t features;
     struct fe_queue q[2];
+    /* Kick only when the device asks for it (the avail event index, or
+     * VRING_USED_F_NO_NOTIFY), as the Linux driver does; else always. */
+    bool driver_kicks;
 };
 
 /* Starts the daemon on a socket in a fresh directory with extra
@@ -125,7 +128,7 @@ static inline void *fe_ptr(struct fe *f, uint64_t gpa)
 /*
  * Puts one request on the request queue as a Linux guest does (a readable
  * and a writable descriptor; through an indirect table if `indirect`) and
- * kicks, without waiting. Returns the guest address of the writable buffer,
+ * kicks (see driver_kicks), without waiting. Returns the guest address of the writable buffer,
  * filled with FE_POISON. One request at a time: the next one reuses the
  * descriptors.
  */
