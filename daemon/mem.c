@@ -54,17 +54,18 @@ static int check(const struct mem_region_desc *d, unsigned n, const int *fds,
             d[i].mmap_offset + d[i].size < d[i].mmap_offset) {
             return -EINVAL;
         }
+        /* A file shrunk later would make accesses SIGBUS: sealed first,
+         * then its size is the one it keeps. */
+        int err = seal(fds[i], i, allow_unsealed);
+        if (err != 0) {
+            return err;
+        }
         if (fstat(fds[i], &st) != 0) {
             return -errno;
         }
         /* Beyond the file's end an access would be SIGBUS. */
         if ((uint64_t)st.st_size < d[i].mmap_offset + d[i].size) {
             return -EINVAL;
-        }
-        /* So would a file shrunk later. */
-        int err = seal(fds[i], i, allow_unsealed);
-        if (err != 0) {
-            return err;
         }
         for (unsigned k = 0; k < i; k++) {
             if (overlap(d[i].gpa, d[i].size, d[k].gpa, d[k].size) ||
@@ -147,9 +148,10 @@ void *mem_uva(const struct mem_table *t, uint64_t uva, uint64_t len)
     return NULL;
 }
 
-/* The process has one event loop: one guard at a time. */
-static sigjmp_buf *guard_jump;
-static const struct mem_table *guard_table;
+/* The process has one event loop and one memory table: the innermost
+ * guard's jump. Read by the signal handler. */
+static sigjmp_buf *volatile guard_jump;
+static const struct mem_table *volatile guard_table;
 
 static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
@@ -177,14 +179,19 @@ int mem_guard_install(void)
     return sigaction(SIGBUS, &sa, NULL) == 0 ? 0 : -errno;
 }
 
-void mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb)
+sigjmp_buf *mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb)
 {
+    sigjmp_buf *outer = guard_jump;
+
     guard_table = t;
     guard_jump = jb;
+    return outer;
 }
 
-void mem_guard_disarm(void)
+void mem_guard_restore(sigjmp_buf *outer)
 {
-    guard_jump = NULL;
-    guard_table = NULL;
+    guard_jump = outer;
+    if (outer == NULL) {
+        guard_table = NULL;
+    }
 }

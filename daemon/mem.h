@@ -59,12 +59,13 @@ void *mem_uva(const struct mem_table *t, uint64_t uva, uint64_t len);
 
 /*
  * A SIGBUS in guest memory (a file the frontend truncated) jumps to *jb
- * instead of killing the process, between mem_guard_arm() and
- * mem_guard_disarm(); one outside guest memory still kills it. Install the
- * handler once with mem_guard_install().
+ * instead of killing the process, from mem_guard_arm() until
+ * mem_guard_restore() puts back the guard it returned (guards nest); one
+ * outside guest memory still kills it. Install the handler once with
+ * mem_guard_install().
  */
 int mem_guard_install(void);
-void mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb);
-void mem_guard_disarm(void);
+sigjmp_buf *mem_guard_arm(const struct mem_table *t, sigjmp_buf *jb);
+void mem_guard_restore(sigjmp_buf *outer);
 
 #endif

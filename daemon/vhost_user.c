@@ -639,7 +639,9 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         err = set_vring_fd(d, m);
         if (err == 0 && m->h.request == VHOST_USER_SET_VRING_KICK) {
             /* A kick may have come before the ring was started. */
-            vu_kick(d, m->p.u64 & VRING_INDEX_MASK);
+            if (!vu_kick(d, m->p.u64 & VRING_INDEX_MASK)) {
+                return REPLY_FAILED; /* guest memory faulted */
+            }
         }
         return err;
     case VHOST_USER_SET_VRING_ENABLE:
@@ -709,6 +711,8 @@ static bool handle_message(struct vu_dev *d)
     return true;
 }
 
+static bool guarded(struct vu_dev *d, bool (*serve)(struct vu_dev *d));
+
 /* Messages handled in one call before the other peers get a turn. */
 #define MESSAGE_BUDGET 64
 
@@ -719,7 +723,8 @@ bool vu_receive(struct vu_dev *d)
         if (got == 0) {
             return true;
         }
-        bool ok = got > 0 && handle_message(d);
+        /* Messages touch guest memory too (ring addresses, a kick). */
+        bool ok = got > 0 && guarded(d, handle_message);
         close_fds(&d->rx);
         d->rx_have = 0;
         if (!ok) {
@@ -781,7 +786,7 @@ static void serve_requests(struct vu_dev *d)
     }
 }
 
-static void serve_events(struct vu_dev *d)
+static bool serve_events(struct vu_dev *d)
 {
     struct vq *vq = &d->vq[1];
     struct chain *c = &d->chain;
@@ -806,30 +811,32 @@ static void serve_events(struct vu_dev *d)
     if (pushed && vq_need_notify(vq)) {
         notify(vq->call_fd);
     }
+    return true;
 }
 
 /* Runs serve(d) with guest memory guarded: a region the frontend
- * truncated under us ends the connection instead of the process. */
-static bool guarded(struct vu_dev *d, void (*serve)(struct vu_dev *d))
+ * truncated under us ends the connection instead of the process. Returns
+ * false then, else what serve returned. Guards nest. */
+static bool guarded(struct vu_dev *d, bool (*serve)(struct vu_dev *d))
 {
     sigjmp_buf jb;
+    sigjmp_buf *outer = mem_guard_arm(&d->mem, &jb);
 
     if (sigsetjmp(jb, 0) != 0) {
-        mem_guard_disarm();
+        mem_guard_restore(outer);
         dlog(VIOMMU_LOG_ERR, "guest memory faulted: the frontend truncated "
                              "it; disconnecting");
         return false;
     }
-    mem_guard_arm(&d->mem, &jb);
-    serve(d);
-    mem_guard_disarm();
-    return true;
+    bool ok = serve(d);
+    mem_guard_restore(outer);
+    return ok;
 }
 
-static void serve_all(struct vu_dev *d)
+static bool serve_all(struct vu_dev *d)
 {
     serve_requests(d);
-    serve_events(d);
+    return serve_events(d);
 }
 
 bool vu_kick(struct vu_dev *d, unsigned queue_index)
@@ -865,15 +872,16 @@ bool vu_poll(struct vu_dev *d, bool *served)
     return ok;
 }
 
-static void quiet_on(struct vu_dev *d)
+static bool quiet_on(struct vu_dev *d)
 {
     vq_set_quiet(&d->vq[0], true);
+    return true;
 }
 
-static void quiet_off(struct vu_dev *d)
+static bool quiet_off(struct vu_dev *d)
 {
     vq_set_quiet(&d->vq[0], false);
-    serve_all(d); /* what came before the driver could kick again */
+    return serve_all(d); /* what came before the driver could kick again */
 }
 
 bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served)

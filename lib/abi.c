@@ -5,7 +5,27 @@
 
 #include "abi.h"
 
-int copy_versioned(void *dst, size_t dst_size, const void *src)
+#include "viommu/viommu.h"
+
+/* A field added to a struct must change its size: no struct of the API
+ * ends in padding that a new field could fill unseen. */
+#define NO_TAIL_PADDING(type, last)                                            \
+    _Static_assert(sizeof(struct type) ==                                      \
+                       offsetof(struct type, last) +                           \
+                           sizeof(((struct type *)0)->last),                   \
+                   #type " ends in padding")
+NO_TAIL_PADDING(viommu_config, invalidate_opaque);
+NO_TAIL_PADDING(viommu_resv_region, end);
+NO_TAIL_PADDING(viommu_host_geometry, usable);
+NO_TAIL_PADDING(viommu_host_ops, geometry);
+NO_TAIL_PADDING(viommu_endpoint_config, geometry);
+NO_TAIL_PADDING(viommu_sriov, reserved);
+NO_TAIL_PADDING(viommu_translation, iova_last);
+NO_TAIL_PADDING(viommu_stats, host_errors);
+NO_TAIL_PADDING(viommu_domain_info, mappings);
+
+int copy_versioned(void *dst, size_t dst_size, const void *src,
+                   size_t min_size)
 {
     uint32_t src_size;
 
@@ -13,7 +33,7 @@ int copy_versioned(void *dst, size_t dst_size, const void *src)
         return -EINVAL;
     }
     memcpy(&src_size, src, sizeof(src_size));
-    if (src_size < sizeof(uint32_t)) {
+    if (src_size < min_size || src_size > ABI_MAX_SIZE) {
         return -EINVAL;
     }
     if (src_size > dst_size) {
@@ -29,7 +49,8 @@ int copy_versioned(void *dst, size_t dst_size, const void *src)
     return 0;
 }
 
-int fill_versioned(void *dst, const void *src, size_t src_size)
+int fill_versioned(void *dst, const void *src, size_t src_size,
+                   size_t min_size)
 {
     uint32_t dst_size;
 
@@ -37,7 +58,7 @@ int fill_versioned(void *dst, const void *src, size_t src_size)
         return -EINVAL;
     }
     memcpy(&dst_size, dst, sizeof(dst_size));
-    if (dst_size < sizeof(uint32_t)) {
+    if (dst_size < min_size || dst_size > ABI_MAX_SIZE) {
         return -EINVAL;
     }
     size_t common = dst_size < src_size ? dst_size : src_size;

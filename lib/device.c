@@ -86,7 +86,8 @@ struct viommu *viommu_new(const struct viommu_config *config)
         errno = ENOMEM;
         return NULL;
     }
-    err = copy_versioned(&v->cfg, sizeof(v->cfg), config);
+    err = copy_versioned(&v->cfg, sizeof(v->cfg), config,
+                         ABI_FIRST_SIZE(struct viommu_config));
     if (err == 0) {
         err = config_normalize(&v->cfg);
     }
@@ -127,6 +128,7 @@ void viommu_free(struct viommu *v)
     if (v == NULL || v->busy) {
         return;
     }
+    v->cfg.invalidate = NULL; /* the embedder is letting go of it all */
     endpoints_free_all(v);
     idtable_free(&v->domains);
     idtable_free(&v->endpoints);
@@ -220,11 +222,14 @@ int viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
         return -EBUSY;
     }
     /* Domains exist while endpoints are attached: detaching every endpoint
-     * destroys them all, host contexts included. */
+     * destroys them all, host contexts included, and invalidates what they
+     * translated; the others may have bypassed. */
     for (uint32_t i = 0; i < v->endpoints.n; i++) {
         struct endpoint *ep = (struct endpoint *)v->endpoints.items[i];
         if (ep->domain != NULL) {
             endpoint_detach_forced(v, ep, &ignored);
+        } else {
+            invalidate(v, ep->id, 0, UINT64_MAX);
         }
     }
     faults_clear(v);
@@ -233,7 +238,6 @@ int viommu_reset(struct viommu *v, enum viommu_reset_kind kind)
     if (kind == VIOMMU_RESET_SYSTEM) {
         v->bypass = v->cfg.boot_bypass;
     }
-    invalidate_all(v);
     return 0;
 }
 
@@ -253,7 +257,8 @@ int viommu_get_stats(const struct viommu *v, struct viommu_stats *stats)
         out.host_contexts++;
     }
     out.host_errors = v->host_errors;
-    return fill_versioned(stats, &out, sizeof(out));
+    return fill_versioned(stats, &out, sizeof(out),
+                          ABI_FIRST_SIZE(struct viommu_stats));
 }
 
 bool viommu_bypass(const struct viommu *v)

@@ -287,5 +287,6 @@ int viommu_domain_info(const struct viommu *v, uint32_t id,
         out.endpoints++;
     }
     out.mappings = d->maps.count;
-    return fill_versioned(info, &out, sizeof(out));
+    return fill_versioned(info, &out, sizeof(out),
+                          ABI_FIRST_SIZE(struct viommu_domain_info));
 }

@@ -39,7 +39,8 @@ static int endpoint_geometry(struct viommu *v,
                              struct viommu_host_geometry *g)
 {
     if (cfg->geometry != NULL) {
-        return copy_versioned(g, sizeof(*g), cfg->geometry);
+        return copy_versioned(g, sizeof(*g), cfg->geometry,
+                              ABI_FIRST_SIZE(struct viommu_host_geometry));
     }
     return hostctx_geometry(v, host, cfg->id, g);
 }
@@ -62,7 +63,8 @@ static int copy_declared(const struct viommu_endpoint_config *cfg,
         if (size != stride) {
             return -EINVAL;
         }
-        int err = copy_versioned(&list[i], sizeof(list[i]), r);
+        int err = copy_versioned(&list[i], sizeof(list[i]), r,
+                                 ABI_FIRST_SIZE(struct viommu_resv_region));
         if (err != 0) {
             return err;
         }
@@ -79,8 +81,8 @@ static int build_regions(const struct viommu *v,
                          const struct viommu_host_geometry *geo,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
-    struct viommu_resv_region msi = {sizeof(msi), v->cfg.msi_start,
-                                     v->cfg.msi_end, VIOMMU_RESV_MSI};
+    struct viommu_resv_region msi = VIOMMU_RESV_REGION(
+        v->cfg.msi_start, v->cfg.msi_end, VIOMMU_RESV_MSI);
     bool has_msi = !v->cfg.no_msi_window, declared_msi = false;
     size_t nr = 0;
     int err;
@@ -206,7 +208,8 @@ int viommu_endpoint_add(struct viommu *v,
     if (v->busy) {
         return -EBUSY;
     }
-    int err = copy_versioned(&cfg, sizeof(cfg), config);
+    int err = copy_versioned(&cfg, sizeof(cfg), config,
+                             ABI_FIRST_SIZE(struct viommu_endpoint_config));
     return err != 0 ? err : endpoint_add(v, &cfg);
 }
 
@@ -231,10 +234,9 @@ int endpoints_add_each(struct viommu *v,
     if (err == 0) {
         return 0;
     }
-    /* Never attached: nothing to tell anyone. */
+    /* Never attached, never translated: nothing to tell anyone. */
     for (i--; i-- > 0;) {
-        int ignored = 0;
-        endpoint_free(v, idtable_find(&v->endpoints, id_of(ctx, i)), &ignored);
+        endpoint_destroy(v, idtable_find(&v->endpoints, id_of(ctx, i)));
     }
     return err;
 }
@@ -258,7 +260,8 @@ int viommu_endpoint_add_range(struct viommu *v, uint32_t first, uint32_t last,
     if (last - first >= VIOMMU_MAX_RANGE) {
         return -E2BIG;
     }
-    int err = copy_versioned(&cfg, sizeof(cfg), tmpl);
+    int err = copy_versioned(&cfg, sizeof(cfg), tmpl,
+                             ABI_FIRST_SIZE(struct viommu_endpoint_config));
     if (err != 0) {
         return err;
     }
@@ -272,6 +275,11 @@ void endpoint_free(struct viommu *v, struct endpoint *ep, int *host_err)
     } else {
         invalidate(v, ep->id, 0, UINT64_MAX); /* it may have bypassed */
     }
+    endpoint_destroy(v, ep);
+}
+
+void endpoint_destroy(struct viommu *v, struct endpoint *ep)
+{
     if (ep->host != NULL) {
         hostctx_put(v, ep->host);
     }

@@ -17,6 +17,9 @@ int endpoints_add_each(struct viommu *v,
 /* Removes ep as viommu_endpoint_remove() does, without telling the
  * embedder; the first host error goes to *host_err when it is 0. */
 void endpoint_free(struct viommu *v, struct endpoint *ep, int *host_err);
+/* The same for an endpoint never attached, whose translations nobody can
+ * hold: nothing is invalidated. */
+void endpoint_destroy(struct viommu *v, struct endpoint *ep);
 void endpoints_free_all(struct viommu *v);
 
 #endif

@@ -20,43 +20,35 @@ static bool fits_probe(const struct viommu *v, size_t nr)
     return v->cfg.no_probe || nr * WIRE_RESV_MEM_SIZE <= v->cfg.probe_size;
 }
 
-/* Appends m's RESERVED regions to list and notes its MSI region. */
-static void collect(const struct endpoint *m, struct viommu_resv_region *list,
-                    size_t *nr, const struct viommu_resv_region **msi)
+/* Appends the RESERVED regions of list[0..n) and notes its MSI region. */
+static void collect(const struct viommu_resv_region *src, uint32_t n,
+                    struct viommu_resv_region *list, size_t *nr,
+                    const struct viommu_resv_region **msi)
 {
-    for (uint32_t i = 0; i < m->nr_own; i++) {
-        if (m->own[i].type == VIOMMU_RESV_MSI) {
-            *msi = &m->own[i]; /* one and the same in every member */
+    for (uint32_t i = 0; i < n; i++) {
+        if (src[i].type == VIOMMU_RESV_MSI) {
+            *msi = &src[i]; /* one and the same in every member */
         } else {
-            list[(*nr)++] = m->own[i];
+            list[(*nr)++] = src[i];
         }
     }
 }
 
-/* The union of the regions of `members` and `extra` (either may be NULL). */
-static int regions_union(const struct viommu *v, const struct endpoint *members,
-                         const struct endpoint *extra,
+/* The union of two normalized lists (either may be empty). */
+static int regions_union(const struct viommu *v,
+                         const struct viommu_resv_region *a, uint32_t na,
+                         const struct viommu_resv_region *b, uint32_t nb,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
     const struct viommu_resv_region *msi = NULL;
-    size_t cap = 2, nr = 0;
+    size_t nr = 0;
+    struct viommu_resv_region *list = calloc((size_t)na + nb + 2, sizeof(*list));
 
-    for (const struct endpoint *m = members; m != NULL; m = m->next_in_group) {
-        cap += m->nr_own;
-    }
-    if (extra != NULL) {
-        cap += extra->nr_own;
-    }
-    struct viommu_resv_region *list = calloc(cap, sizeof(*list));
     if (list == NULL) {
         return -ENOMEM;
     }
-    for (const struct endpoint *m = members; m != NULL; m = m->next_in_group) {
-        collect(m, list, &nr, &msi);
-    }
-    if (extra != NULL) {
-        collect(extra, list, &nr, &msi);
-    }
+    collect(a, na, list, &nr, &msi);
+    collect(b, nb, list, &nr, &msi);
     nr = regions_normalize(list, nr, msi);
     if (!fits_probe(v, nr)) {
         free(list);
@@ -65,6 +57,43 @@ static int regions_union(const struct viommu *v, const struct endpoint *members,
     *out = list;
     *nr_out = (uint32_t)nr;
     return 0;
+}
+
+/* The union of the members' own regions, from scratch. */
+static int members_union(const struct viommu *v, const struct group *g,
+                         struct viommu_resv_region **out, uint32_t *nr_out)
+{
+    struct viommu_resv_region *acc = NULL;
+    uint32_t nr = 0;
+
+    for (const struct endpoint *m = g->members; m != NULL;
+         m = m->next_in_group) {
+        struct viommu_resv_region *next;
+        int err = regions_union(v, acc, nr, m->own, m->nr_own, &next, &nr);
+        free(acc);
+        if (err != 0) {
+            return err;
+        }
+        acc = next;
+    }
+    *out = acc;
+    *nr_out = nr;
+    return 0;
+}
+
+static bool same_regions(const struct viommu_resv_region *a, uint32_t na,
+                         const struct viommu_resv_region *b, uint32_t nb)
+{
+    if (na != nb) {
+        return false;
+    }
+    for (uint32_t i = 0; i < na; i++) {
+        if (a[i].start != b[i].start || a[i].end != b[i].end ||
+            a[i].type != b[i].type) {
+            return false;
+        }
+    }
+    return true;
 }
 
 static bool same_msi(const struct endpoint *a, const struct endpoint *b)
@@ -103,7 +132,9 @@ int group_join(struct viommu *v, struct endpoint *ep, uint64_t key)
             return -EINVAL;
         }
     }
-    err = regions_union(v, g != NULL ? g->members : NULL, ep, &resv, &nr);
+    err = regions_union(v, g != NULL ? g->resv : NULL,
+                        g != NULL ? g->nr_resv : 0, ep->own, ep->nr_own, &resv,
+                        &nr);
     if (err != 0) {
         return err;
     }
@@ -119,11 +150,12 @@ int group_join(struct viommu *v, struct endpoint *ep, uint64_t key)
             v->groups = g;
         }
     }
+    /* A union that grew may cover what the others translated. */
+    bool grew = !same_regions(g->resv, g->nr_resv, resv, nr);
     free(g->resv);
     g->resv = resv;
     g->nr_resv = nr;
-    /* The union may have grown over what the others translated. */
-    for (const struct endpoint *m = g->members; m != NULL;
+    for (const struct endpoint *m = g->members; grew && m != NULL;
          m = m->next_in_group) {
         invalidate(v, m->id, 0, UINT64_MAX);
     }
@@ -145,11 +177,17 @@ void group_leave(struct viommu *v, struct endpoint *ep)
     ep->next_in_group = NULL;
     ep->group = NULL;
     if (g->members != NULL) {
-        /* The remaining members' union is smaller. Should it not be
-         * computable or not fit, the old one is a safe superset. */
+        /* The remaining members' union may be smaller; not when one of
+         * them has the same regions (members declared alike: no need to
+         * go over them all). Should it not be computable or not fit, the
+         * old one is a safe superset. */
         struct viommu_resv_region *resv;
         uint32_t nr;
-        if (regions_union(v, g->members, NULL, &resv, &nr) == 0) {
+        if (same_regions(g->members->own, g->members->nr_own, ep->own,
+                         ep->nr_own)) {
+            return;
+        }
+        if (members_union(v, g, &resv, &nr) == 0) {
             free(g->resv);
             g->resv = resv;
             g->nr_resv = nr;

@@ -125,7 +125,8 @@ int hostctx_get(struct viommu *v, const struct viommu_host_ops *ops,
     if (c == NULL) {
         return -ENOMEM;
     }
-    int err = copy_versioned(&c->ops, sizeof(c->ops), ops);
+    int err = copy_versioned(&c->ops, sizeof(c->ops), ops,
+                             ABI_FIRST_SIZE(struct viommu_host_ops));
     if (err != 0 || c->ops.attach == NULL || c->ops.detach == NULL ||
         c->ops.map == NULL || c->ops.unmap == NULL) {
         free(c);

@@ -9,8 +9,12 @@
 static int sriov_copy(struct viommu_sriov *dst, const struct viommu_sriov *s)
 {
     uint32_t id;
-    int err = copy_versioned(dst, sizeof(*dst), s);
+    int err = copy_versioned(dst, sizeof(*dst), s,
+                             ABI_FIRST_SIZE(struct viommu_sriov));
 
+    if (err == 0 && dst->reserved != 0) {
+        err = -EINVAL;
+    }
     if (err != 0 || dst->num_vfs == 0) {
         return err;
     }
@@ -27,7 +31,8 @@ int viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id)
 {
     struct viommu_sriov c;
 
-    if (id == NULL || copy_versioned(&c, sizeof(c), s) != 0 ||
+    if (id == NULL || copy_versioned(&c, sizeof(c), s,
+                                     ABI_FIRST_SIZE(struct viommu_sriov)) != 0 ||
         vf >= c.num_vfs) {
         return -EINVAL;
     }
@@ -58,7 +63,8 @@ int viommu_sriov_add_vfs(struct viommu *v, const struct viommu_sriov *s,
     }
     err = sriov_copy(&c, s);
     if (err == 0) {
-        err = copy_versioned(&cfg, sizeof(cfg), vf_template);
+        err = copy_versioned(&cfg, sizeof(cfg), vf_template,
+                             ABI_FIRST_SIZE(struct viommu_endpoint_config));
     }
     return err != 0 ? err : endpoints_add_each(v, &cfg, c.num_vfs, each_vf, &c);
 }

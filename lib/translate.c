@@ -130,5 +130,6 @@ int viommu_translate(struct viommu *v, uint32_t id, uint64_t iova,
         *t = out;
         return 0;
     }
-    return fill_versioned(t, &out, sizeof(out));
+    return fill_versioned(t, &out, sizeof(out),
+                          ABI_FIRST_SIZE(struct viommu_translation));
 }

@@ -22,7 +22,9 @@
  *   ops tables are read up to that size (newer fields read as zero; an
  *   older library refuses with -EINVAL a larger struct whose unknown tail is
  *   not zero), and outputs are filled up to that size (a tail the library
- *   does not know is zeroed). A size smaller than 4 is -EINVAL.
+ *   does not know is zeroed). A size smaller than the struct had in 0.2,
+ *   or over 4096, is -EINVAL. The structs have no trailing padding, so
+ *   each version has its own size.
  * - Copies. Nothing the caller passes is kept by pointer: configs, endpoint
  *   declarations with their regions and geometry, and ops tables are copied
  *   during the call. Only the opaque pointers (log_opaque, host_ctx, ...)
@@ -171,7 +173,8 @@ struct viommu_config {
      *                          every declared endpoint, everything
      *   a group's reserved regions growing (a member declared)
      *                          each member, everything
-     * MAP only adds translations and calls nothing. NULL: no notification.
+     * MAP only adds translations and calls nothing, nor does
+     * viommu_free(). NULL: no notification.
      */
     void (*invalidate)(void *opaque, uint32_t endpoint, uint64_t start,
                        uint64_t last);
@@ -267,9 +270,9 @@ enum viommu_resv_type {
  *  every element has the size of the first. */
 struct viommu_resv_region {
     uint32_t size;
+    enum viommu_resv_type type;
     uint64_t start;
     uint64_t end;
-    enum viommu_resv_type type;
 };
 
 /** Initializer of a struct viommu_resv_region, its size set. */
@@ -457,6 +460,8 @@ struct viommu_sriov {
     uint16_t vf_offset;
     uint16_t vf_stride;
     uint16_t num_vfs;
+    /** Zero. */
+    uint16_t reserved;
 };
 
 /**
@@ -535,9 +540,9 @@ viommu_handle_request(struct viommu *v, const struct iovec *req,
 /** Result of a translation: [iova, iova_last] maps to gpa contiguously. */
 struct viommu_translation {
     uint32_t size;
+    uint32_t flags;
     uint64_t gpa;
     uint64_t iova_last;
-    uint32_t flags;
 };
 
 /**
