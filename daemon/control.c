@@ -13,8 +13,9 @@
 #include "log.h"
 #include "spec.h"
 
-#define DEFAULT_MAPPING_LIMIT 4096
-#define QUERY_PAGE 4096 /* endpoints or domains in one reply */
+/* Items in one reply of a query, at most and by default: a page costs the
+ * daemon well under a millisecond, so no client delays the guest longer. */
+#define QUERY_PAGE 256
 
 void control_init(struct control *c)
 {
@@ -140,6 +141,23 @@ static struct json_object *ret(struct json_object *value)
     return r;
 }
 
+/* {"event": name, "data": data, "timestamp": {seconds, microseconds}}. */
+static struct json_object *event(const char *name, struct json_object *data)
+{
+    struct json_object *e = json_object_new_object();
+    struct json_object *ts = json_object_new_object();
+    struct timeval tv;
+
+    gettimeofday(&tv, NULL);
+    json_object_object_add(e, "event", json_object_new_string(name));
+    json_object_object_add(e, "data", data);
+    json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
+    json_object_object_add(ts, "microseconds",
+                           json_object_new_int64(tv.tv_usec));
+    json_object_object_add(e, "timestamp", ts);
+    return e;
+}
+
 /* An integer argument in [0, max]: true and *out, or false. */
 static bool get_uint(struct json_object *args, const char *key, uint64_t max,
                      uint64_t *out)
@@ -192,7 +210,9 @@ static struct json_object *cmd_endpoint_remove(struct control *c,
     if (!get_uint(args, "id", UINT32_MAX, &id)) {
         return error("GenericError", "'id' must be an endpoint ID");
     }
-    if (viommu_endpoint_remove(c->v, (uint32_t)id) != 0) {
+    /* Any other error is the host's: the endpoint is gone all the same,
+     * and its ENDPOINT_REMOVED event says what the host left. */
+    if (viommu_endpoint_remove(c->v, (uint32_t)id) == -ENOENT) {
         return error("DeviceNotFound", "no such endpoint");
     }
     return ret(NULL);
@@ -263,21 +283,15 @@ static int add_domain(void *opaque, uint32_t id)
     return 0;
 }
 
-struct mapping_walk {
-    struct json_object *list;
-    uint64_t left;
-};
-
 static int add_mapping(void *opaque, uint64_t iova, uint64_t last, uint64_t gpa,
                        uint32_t flags)
 {
-    struct mapping_walk *w = opaque;
-    struct json_object *o = json_object_new_object();
+    struct walk *w = opaque;
 
-    if (w->left-- == 0) {
-        json_object_put(o);
+    if (page_full(w)) {
         return 1;
     }
+    struct json_object *o = json_object_new_object();
     json_object_object_add(o, "iova", json_object_new_uint64(iova));
     json_object_object_add(o, "last", json_object_new_uint64(last));
     json_object_object_add(o, "gpa", json_object_new_uint64(gpa));
@@ -295,20 +309,24 @@ static struct json_object *cmd_query_mappings(struct control *c,
                                               struct json_object *args)
 {
     struct viommu_domain_info info = {.size = sizeof(info)};
-    uint64_t domain, limit = DEFAULT_MAPPING_LIMIT;
+    uint64_t domain, from = 0, limit = QUERY_PAGE;
 
     if (!get_uint(args, "domain", UINT32_MAX, &domain)) {
         return error("GenericError", "'domain' must be a domain ID");
     }
-    if (has(args, "limit") && !get_uint(args, "limit", 65536, &limit)) {
-        return error("GenericError", "'limit' must be a count up to 65536");
+    if (has(args, "from") && !get_uint(args, "from", UINT64_MAX, &from)) {
+        return error("GenericError", "'from' must be an IOVA");
+    }
+    if (has(args, "limit") &&
+        (!get_uint(args, "limit", QUERY_PAGE, &limit) || limit == 0)) {
+        return error("GenericError", "'limit' must be a count from 1 to 256");
     }
     if (viommu_domain_info(c->v, (uint32_t)domain, &info) != 0) {
         return error("DeviceNotFound", "no such domain");
     }
-    struct mapping_walk w = {json_object_new_array(), limit};
-    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, add_mapping, &w) <
-        0) {
+    struct walk w = {c->v, json_object_new_array(), limit};
+    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, from,
+                                      add_mapping, &w) < 0) {
         json_object_put(w.list);
         return error("DeviceNotFound", "no such domain");
     }
@@ -357,9 +375,12 @@ static struct json_object *cmd_translate(struct control *c,
         !get_uint(args, "iova", UINT64_MAX, &iova)) {
         return error("GenericError", "needs 'endpoint' and 'iova'");
     }
-    if (json_object_object_get_ex(args, "write", &write) &&
-        json_object_get_boolean(write)) {
-        access = VIOMMU_ACCESS_WRITE;
+    if (json_object_object_get_ex(args, "write", &write)) {
+        if (!json_object_is_type(write, json_type_boolean)) {
+            return error("GenericError", "'write' must be true or false");
+        }
+        access = json_object_get_boolean(write) ? VIOMMU_ACCESS_WRITE
+                                                : VIOMMU_ACCESS_READ;
     }
     int err = viommu_translate(c->v, (uint32_t)ep, iova, (uint32_t)access, &t);
     if (err == -ENOENT) {
@@ -399,7 +420,7 @@ static struct json_object *query_page(struct control *c,
     if (has(args, "limit") &&
         (!get_uint(args, "limit", QUERY_PAGE, &limit) || limit == 0)) {
         return error("GenericError", "'limit' must be a count from 1 to "
-                                     "4096");
+                                     "256");
     }
     struct walk w = {c->v, json_object_new_array(), limit};
     int err = walk(c->v, (uint32_t)from, add, &w);
@@ -520,6 +541,13 @@ static struct control_client *free_slot(struct control *c)
     dlog(VIOMMU_LOG_WARN, "control client evicted: idle for %lld ms, and a "
          "new client needs its slot",
          (long long)(now_ms() - idlest->last_active));
+    /* Said, so that a client that only listens knows to come back. */
+    struct json_object *data = json_object_new_object();
+    json_object_object_add(data, "reason",
+                           json_object_new_string("idle, and every slot "
+                                                  "taken"));
+    send_obj(idlest, event("CLIENT_EVICTED", data));
+    flush(idlest);
     free_client(idlest);
     return idlest;
 }
@@ -548,45 +576,71 @@ static void accept_client(struct control *c)
     greet(cl);
 }
 
-/* Feeds what the client sent to its parser, running each complete
- * command. */
-static void read_client(struct control *c, struct control_client *cl)
+/*
+ * One turn of a client: at most one command, from what it sent (read in
+ * small bites, kept until used), so that a flood is served a command at a
+ * time and no peer waits on it. After a syntax error the rest of the line
+ * is skipped: the next line is a fresh start.
+ */
+static bool read_client(struct control *c, struct control_client *cl)
 {
-    /* Small bites: a flooding client gets a turn, not the daemon. */
-    char buf[256];
-    ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-    if (n <= 0) {
-        if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-            drop_client(cl, n == 0 ? "it closed" : strerror(errno));
+    if (cl->in_off == cl->in_len) {
+        ssize_t n = recv(cl->fd, cl->in, sizeof(cl->in), MSG_DONTWAIT);
+        if (n <= 0) {
+            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                drop_client(cl, n == 0 ? "it closed" : strerror(errno));
+            }
+            return false;
         }
-        return;
+        cl->in_off = 0;
+        cl->in_len = (size_t)n;
     }
-    for (size_t off = 0; off < (size_t)n && !cl->dead;) {
-        struct json_object *cmd =
-            json_tokener_parse_ex(cl->tok, buf + off, (int)((size_t)n - off));
+    while (cl->in_off < cl->in_len && !cl->dead) {
+        const char *p = cl->in + cl->in_off;
+        size_t left = cl->in_len - cl->in_off;
+        if (cl->skip_line) {
+            const char *nl = memchr(p, '\n', left);
+            cl->in_off += nl != NULL ? (size_t)(nl - p) + 1 : left;
+            cl->skip_line = nl == NULL;
+            continue;
+        }
+        struct json_object *cmd = json_tokener_parse_ex(cl->tok, p, (int)left);
         enum json_tokener_error err = json_tokener_get_error(cl->tok);
         size_t used = json_tokener_get_parse_end(cl->tok);
         if (err == json_tokener_continue) {
-            cl->pending += (size_t)n - off;
+            cl->in_off = cl->in_len;
+            cl->pending += left;
             if (cl->pending > CONTROL_MAX_OBJECT) {
                 send_obj(cl, error("GenericError", "command too large"));
                 flush(cl);
                 drop_client(cl, "command too large");
             }
-            return;
+            return false;
         }
         json_tokener_reset(cl->tok);
         cl->pending = 0;
         if (err != json_tokener_success) {
-            /* No way to find the next command in this chunk: drop it. */
             send_obj(cl, error("GenericError", json_tokener_error_desc(err)));
-            return;
+            cl->skip_line = true;
+            return true;
         }
-        off += used > 0 ? used : (size_t)n - off;
+        cl->in_off += used > 0 ? used : left;
         cl->last_active = now_ms();
         handle_command(c, cl, cmd);
+        return true;
     }
+    return false;
+}
+
+bool control_busy(const struct control *c)
+{
+    for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
+        const struct control_client *cl = &c->clients[i];
+        if (cl->fd >= 0 && !cl->dead && cl->in_off < cl->in_len) {
+            return true;
+        }
+    }
+    return false;
 }
 
 unsigned control_poll_fds(const struct control *c, struct pollfd *pfd)
@@ -611,16 +665,25 @@ void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
     if (n == 0) {
         return;
     }
+    /* Output to everyone; then one command, the clients taking turns:
+     * the loop serves the guest again before the next. */
     for (unsigned i = 1; i < n; i++) {
         struct control_client *cl = &c->clients[i - 1];
-        if (cl->fd < 0 || cl->fd != pfd[i].fd) {
-            continue;
-        }
-        if (pfd[i].revents & POLLOUT) {
+        if (cl->fd >= 0 && cl->fd == pfd[i].fd &&
+            (pfd[i].revents & POLLOUT)) {
             flush(cl);
         }
-        if (!cl->dead && (pfd[i].revents & ~POLLOUT)) {
-            read_client(c, cl);
+    }
+    for (unsigned k = 0; k < CONTROL_MAX_CLIENTS && k + 1 < n; k++) {
+        unsigned i = (c->next_turn + k) % CONTROL_MAX_CLIENTS;
+        struct control_client *cl = &c->clients[i];
+        if (cl->fd < 0 || cl->dead || cl->fd != pfd[i + 1].fd ||
+            !((pfd[i + 1].revents & ~POLLOUT) || cl->in_off < cl->in_len)) {
+            continue;
+        }
+        if (read_client(c, cl)) {
+            c->next_turn = (i + 1) % CONTROL_MAX_CLIENTS;
+            break;
         }
     }
     /* Commands may have found any client gone, not only their own. */
@@ -637,29 +700,18 @@ void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
 void control_endpoint_removed(void *opaque, uint32_t id, int host_err)
 {
     struct control *c = opaque;
-    struct timeval tv;
 
     dlog(VIOMMU_LOG_INFO, "endpoint %u removed%s", id,
          host_err != 0 ? " (host state may remain)" : "");
-    gettimeofday(&tv, NULL);
     for (int i = 0; i < CONTROL_MAX_CLIENTS; i++) {
         struct control_client *cl = &c->clients[i];
         if (cl->fd < 0 || cl->dead) {
             continue;
         }
-        struct json_object *e = json_object_new_object();
         struct json_object *data = json_object_new_object();
-        struct json_object *ts = json_object_new_object();
-        json_object_object_add(e, "event",
-                               json_object_new_string("ENDPOINT_REMOVED"));
         json_object_object_add(data, "id", json_object_new_uint64(id));
         json_object_object_add(data, "host-error",
                                json_object_new_int(host_err));
-        json_object_object_add(e, "data", data);
-        json_object_object_add(ts, "seconds", json_object_new_int64(tv.tv_sec));
-        json_object_object_add(ts, "microseconds",
-                               json_object_new_int64(tv.tv_usec));
-        json_object_object_add(e, "timestamp", ts);
-        send_obj(cl, e);
+        send_obj(cl, event("ENDPOINT_REMOVED", data));
     }
 }

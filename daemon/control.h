@@ -10,8 +10,9 @@
  *
  * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
  * endpoint-remove {id}, query-endpoints and query-domains {from?, limit?}
- * (a page of at most 4096, in ID order: a full page means ask again from
- * the last ID + 1), query-mappings {domain, limit?}, query-stats, and
+ * (a page of at most 256, in ID order: a full page means ask again from
+ * the last ID + 1), query-mappings {domain, from?, limit?} (the same, by
+ * IOVA: from the last mapping's last IOVA + 1), query-stats, and
  * translate {endpoint, iova, write?} (would this DMA pass? a refusal queues
  * a fault report for the guest, as the access would).
  */
@@ -27,7 +28,9 @@
 
 #define CONTROL_MAX_CLIENTS 8
 /* With every slot taken, a new client evicts the one idle longest, if it
- * has been idle this long: idle clients cannot lock management out. */
+ * has been idle this long (it gets a CLIENT_EVICTED event first): idle
+ * clients cannot lock management out. A client that only listens for
+ * events stays safe by sending a command (query-stats) now and then. */
 #define CONTROL_EVICT_IDLE_MS 1000
 #define VIOMMU_DAEMON_VERSION "0.2.0"
 #define CONTROL_MAX_OBJECT (64 * 1024)        /* bytes of one command */
@@ -39,6 +42,9 @@ struct control_client {
     int64_t last_active; /* ms, monotonic: connected or last command */
     struct json_tokener *tok;
     size_t pending; /* bytes fed since the last complete command */
+    char in[256];   /* read, not yet parsed: [in_off, in_len) */
+    size_t in_off, in_len;
+    bool skip_line; /* after a syntax error, up to the next newline */
     char *out;      /* replies and events the client has not read yet */
     size_t out_len, out_cap;
 };
@@ -47,6 +53,7 @@ struct control {
     int listen_fd; /* -1: no control socket */
     struct viommu *v;
     struct control_client clients[CONTROL_MAX_CLIENTS];
+    unsigned next_turn; /* the client whose command runs first */
 };
 
 void control_init(struct control *c);
@@ -57,8 +64,12 @@ void control_close(struct control *c);
 /* Fills pfd with the fds to watch; returns how many (at most
  * 1 + CONTROL_MAX_CLIENTS). */
 unsigned control_poll_fds(const struct control *c, struct pollfd *pfd);
-/* Serves what poll reported on the fds control_poll_fds() gave. */
+/* Serves what poll reported on the fds control_poll_fds() gave: a turn of
+ * each client, at most one command. */
 void control_serve(struct control *c, const struct pollfd *pfd, unsigned n);
+/* True when a client has commands read but not yet run: serve again
+ * without waiting. */
+bool control_busy(const struct control *c);
 
 /* For viommu_config.endpoint_removed, with the control as opaque. */
 void control_endpoint_removed(void *opaque, uint32_t id, int host_err);

@@ -163,7 +163,8 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             nr_vu += VU_NR_QUEUES;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
-        bool spin = vu_busy(d) || poller->until_ns != 0;
+        bool spin =
+            vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
         if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : -1) < 0) {
             if (errno == EINTR) {
                 continue;

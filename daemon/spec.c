@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,13 +46,16 @@ static int add_reserved(struct endpoint_spec *s, uint64_t start, uint64_t end,
     return 0;
 }
 
+/* Decimal, or hexadecimal after 0x (never octal: 010 is ten). */
 static bool parse_u64(const char *p, char **end, uint64_t *out)
 {
-    if (*p < '0' || *p > '9') {
+    bool hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+
+    if (*p < '0' || *p > '9' || (hex && !isxdigit((unsigned char)p[2]))) {
         return false; /* strtoull would take a sign or spaces */
     }
     errno = 0;
-    *out = strtoull(p, end, 0);
+    *out = strtoull(hex ? p + 2 : p, end, hex ? 16 : 10);
     return errno == 0;
 }
 
@@ -125,6 +129,16 @@ int spec_from_json(struct endpoint_spec *s, struct json_object *args,
     int err;
 
     memset(s, 0, sizeof(*s));
+    if (args != NULL) {
+        json_object_object_foreach(args, key, value) {
+            (void)value;
+            if (strcmp(key, "id") != 0 && strcmp(key, "last") != 0 &&
+                strcmp(key, "group") != 0 && strcmp(key, "reserved") != 0) {
+                *why = "unknown argument: expected id, last, group, reserved";
+                return -EINVAL;
+            }
+        }
+    }
     if (json_u64(args, "id", &first) != 1) {
         *why = "'id' must be an endpoint ID";
         return -EINVAL;

@@ -194,23 +194,12 @@ int viommu_endpoint_domain(const struct viommu *v, uint32_t id,
     return 0;
 }
 
-struct walk {
-    viommu_mapping_fn fn;
-    void *opaque;
-};
-
-static int walk_one(void *opaque, const struct mapping *m)
-{
-    struct walk *w = opaque;
-
-    return w->fn(w->opaque, m->start, m->end, m->phys, m->flags);
-}
-
 int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
-                                  viommu_mapping_fn fn, void *opaque)
+                                  uint64_t from, viommu_mapping_fn fn,
+                                  void *opaque)
 {
-    struct walk w = {fn, opaque};
-    int ret;
+    struct mapping m;
+    int ret = 0;
 
     if (v == NULL || fn == NULL) {
         return -EINVAL;
@@ -219,7 +208,13 @@ int viommu_domain_foreach_mapping(const struct viommu *v, uint32_t id,
     if (d == NULL) {
         return -ENOENT;
     }
-    CALLBACK(v, ret = mapstore_foreach(&d->maps, walk_one, &w));
+    while (ret == 0 && mapstore_find_first(&d->maps, from, &m)) {
+        CALLBACK(v, ret = fn(opaque, m.start, m.end, m.phys, m.flags));
+        if (m.end == UINT64_MAX) {
+            break;
+        }
+        from = m.end + 1;
+    }
     return ret;
 }
 

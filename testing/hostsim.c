@@ -324,7 +324,7 @@ static bool check_one(struct viommu *v, const struct hostsim_binding *b,
         }
         if (!seen) {
             done[nr_done++] = domain;
-            if (viommu_domain_foreach_mapping(v, domain, gather, &e) != 0) {
+            if (viommu_domain_foreach_mapping(v, domain, 0, gather, &e) != 0) {
                 snprintf(why, len, "%s: domain %u unreadable", h->name, domain);
                 ok = false;
             }

@@ -620,12 +620,15 @@ typedef int (*viommu_mapping_fn)(void *opaque, uint64_t iova, uint64_t last,
                                  uint64_t gpa, uint32_t flags);
 
 /**
- * Walk the mappings of a domain (flags are VIOMMU_XLATE_READ/WRITE/MMIO).
- * Returns -ENOENT when the domain does not exist.
+ * Walk the mappings of a domain that end at or after IOVA `from`, in IOVA
+ * order (flags are VIOMMU_XLATE_READ/WRITE/MMIO); the cost is a lookup of
+ * `from` and then one step per mapping walked. Returns -ENOENT when the
+ * domain does not exist.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int
 viommu_domain_foreach_mapping(const struct viommu *v, uint32_t domain,
-                              viommu_mapping_fn fn, void *opaque);
+                              uint64_t from, viommu_mapping_fn fn,
+                              void *opaque);
 
 /** Called for each endpoint or domain ID by the walks below, in ID order;
  *  a non-zero return stops the walk and is returned. */

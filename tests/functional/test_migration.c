@@ -115,7 +115,7 @@ static char *view(struct daemon *d)
         char cmd[160];
         snprintf(cmd, sizeof(cmd),
                  "{\"execute\": \"query-mappings\", \"arguments\": "
-                 "{\"domain\": %llu, \"limit\": 65536}}",
+                 "{\"domain\": %llu, \"limit\": 256}}",
                  (unsigned long long)json_object_get_uint64(
                      field(json_object_array_get_idx(domains, i), "id")));
         json_object_array_add(all, command(d, cmd));
@@ -174,7 +174,7 @@ static void assert_holds(struct daemon *d, const struct lnx *l)
         char cmd[160];
         snprintf(cmd, sizeof(cmd),
                  "{\"execute\": \"query-mappings\", \"arguments\": "
-                 "{\"domain\": %u, \"limit\": 65536}}",
+                 "{\"domain\": %u, \"limit\": 256}}",
                  dom->id);
         struct json_object *reply = command(d, cmd);
         struct json_object *ret = field(reply, "return");

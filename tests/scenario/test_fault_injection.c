@@ -90,7 +90,7 @@ static void snapshot(struct fi *f)
         snprintf(one, sizeof(one), " ep %u:%ld", w->bindings[i].endpoint, d);
         append(f->after, SNAPSHOT_LEN, &used, one);
         if (d >= 0) {
-            assert_int_equal(viommu_domain_foreach_mapping(w->v, (uint32_t)d,
+            assert_int_equal(viommu_domain_foreach_mapping(w->v, (uint32_t)d, 0,
                                                            dump_mapping, f),
                              0);
             used = strlen(f->after);

@@ -175,7 +175,7 @@ long world_domain_mappings(struct world *w, uint32_t domain)
 {
     long n = 0;
 
-    return viommu_domain_foreach_mapping(w->v, domain, count_one, &n) == 0 ? n
+    return viommu_domain_foreach_mapping(w->v, domain, 0, count_one, &n) == 0 ? n
                                                                            : -1;
 }
 
@@ -227,7 +227,7 @@ static void check_guest_view(struct world *w)
         }
         struct guest_maps g = {d, 0, false};
         assert_int_equal(
-            viommu_domain_foreach_mapping(w->v, d->id, match_guest, &g), 0);
+            viommu_domain_foreach_mapping(w->v, d->id, 0, match_guest, &g), 0);
         if (g.differ || g.seen != d->nr_maps) {
             fail_msg("domain %u: guest has %u mappings, device %u%s", d->id,
                      d->nr_maps, g.seen, g.differ ? ", different" : "");

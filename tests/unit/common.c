@@ -38,7 +38,7 @@ long domain_mappings(struct viommu *v, uint32_t domain)
 {
     long n = 0;
 
-    if (viommu_domain_foreach_mapping(v, domain, count_one, &n) != 0) {
+    if (viommu_domain_foreach_mapping(v, domain, 0, count_one, &n) != 0) {
         return -1;
     }
     return n;

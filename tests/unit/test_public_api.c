@@ -276,7 +276,7 @@ static void test_null_handle(void **state)
     assert_int_equal(viommu_get_stats(NULL, &st), -EINVAL);
     assert_int_equal(viommu_endpoint_domain(NULL, 0, &u32, NULL), -EINVAL);
     assert_int_equal(viommu_domain_info(NULL, 0, &di), -EINVAL);
-    assert_int_equal(viommu_domain_foreach_mapping(NULL, 0, NULL, NULL),
+    assert_int_equal(viommu_domain_foreach_mapping(NULL, 0, 0, NULL, NULL),
                      -EINVAL);
     assert_int_equal(viommu_foreach_endpoint(NULL, 0, NULL, NULL), -EINVAL);
     assert_int_equal(viommu_foreach_domain(NULL, 0, NULL, NULL), -EINVAL);
