@@ -269,7 +269,8 @@ int main(int argc, char **argv)
             double t0 = now();
             for (size_t i = 0; i < pairs; i++) {
                 if (dev_map(v, fresh[i])) {
-                    sink += vdrv_unmap(VDRV_LOCAL(v), 1, fresh[i], fresh[i] + PAGE - 1);
+                    sink += vdrv_unmap(VDRV_LOCAL(v), 1, fresh[i],
+                                       fresh[i] + PAGE - 1);
                 }
             }
             double t1 = now();

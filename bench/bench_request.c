@@ -172,8 +172,8 @@ static double in_process_rate(void)
                 bool is_map;
                 make_request(i, &map, &unmap, &is_map);
                 size_t len = is_map ? sizeof(map) - 4 : sizeof(unmap) - 4;
-                vdrv_send(VDRV_LOCAL(v), is_map ? (void *)&map : (void *)&unmap, len, tail,
-                          sizeof(tail));
+                vdrv_send(VDRV_LOCAL(v), is_map ? (void *)&map : (void *)&unmap,
+                          len, tail, sizeof(tail));
                 if (tail[0] != VIRTIO_IOMMU_S_OK) {
                     abort();
                 }

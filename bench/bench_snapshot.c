@@ -260,8 +260,8 @@ int main(int argc, char **argv)
            n);
     printf("%-28s %9s %9s %9s %9s %10s %8s\n", "operation", "mappings", "ms",
            "MB/s", "B/mapping", "extra KiB", "vs MAPs");
-    printf("%-28s %9zu %9.1f %9s %9s %10s %7.1fx\n",
-           "MAP requests (baseline)", n, replay * 1e3, "-", "-", "-", 1.0);
+    printf("%-28s %9zu %9.1f %9s %9s %10s %7.1fx\n", "MAP requests (baseline)",
+           n, replay * 1e3, "-", "-", "-", 1.0);
     struct result saved = bench_save(v, &s);
     row("save", n, s.len, saved, replay);
     struct result plain = bench_restore(&s, n, false, &state);

@@ -325,8 +325,8 @@ static struct json_object *cmd_query_mappings(struct control *c,
         return error("DeviceNotFound", "no such domain");
     }
     struct walk w = {c->v, json_object_new_array(), limit};
-    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, from,
-                                      add_mapping, &w) < 0) {
+    if (viommu_domain_foreach_mapping(c->v, (uint32_t)domain, from, add_mapping,
+                                      &w) < 0) {
         json_object_put(w.list);
         return error("DeviceNotFound", "no such domain");
     }
@@ -405,12 +405,10 @@ static struct json_object *cmd_translate(struct control *c,
  * order; a full page means: ask again from the last ID + 1. The cost is
  * that of the page, whatever the device holds.
  */
-static struct json_object *query_page(struct control *c,
-                                      struct json_object *args,
-                                      int (*walk)(const struct viommu *,
-                                                  uint32_t, viommu_id_fn,
-                                                  void *),
-                                      viommu_id_fn add)
+static struct json_object *
+query_page(struct control *c, struct json_object *args,
+           int (*walk)(const struct viommu *, uint32_t, viommu_id_fn, void *),
+           viommu_id_fn add)
 {
     uint64_t from = 0, limit = QUERY_PAGE;
 
@@ -538,7 +536,8 @@ static struct control_client *free_slot(struct control *c)
     if (now_ms() - idlest->last_active < CONTROL_EVICT_IDLE_MS) {
         return NULL;
     }
-    dlog(VIOMMU_LOG_WARN, "control client evicted: idle for %lld ms, and a "
+    dlog(VIOMMU_LOG_WARN,
+         "control client evicted: idle for %lld ms, and a "
          "new client needs its slot",
          (long long)(now_ms() - idlest->last_active));
     /* Said, so that a client that only listens knows to come back. */
@@ -561,8 +560,10 @@ static void accept_client(struct control *c)
     }
     struct control_client *cl = free_slot(c);
     if (cl == NULL) {
-        dlog(VIOMMU_LOG_WARN, "control client refused: %d clients connected "
-             "and active", CONTROL_MAX_CLIENTS);
+        dlog(VIOMMU_LOG_WARN,
+             "control client refused: %d clients connected "
+             "and active",
+             CONTROL_MAX_CLIENTS);
         close(fd);
         return;
     }
@@ -669,8 +670,7 @@ void control_serve(struct control *c, const struct pollfd *pfd, unsigned n)
      * the loop serves the guest again before the next. */
     for (unsigned i = 1; i < n; i++) {
         struct control_client *cl = &c->clients[i - 1];
-        if (cl->fd >= 0 && cl->fd == pfd[i].fd &&
-            (pfd[i].revents & POLLOUT)) {
+        if (cl->fd >= 0 && cl->fd == pfd[i].fd && (pfd[i].revents & POLLOUT)) {
             flush(cl);
         }
     }

@@ -37,8 +37,8 @@
 #define CONTROL_MAX_OUTPUT (16 * 1024 * 1024) /* replies not yet read */
 
 struct control_client {
-    int fd;    /* -1: free slot */
-    bool dead; /* to be freed once no command runs */
+    int fd;              /* -1: free slot */
+    bool dead;           /* to be freed once no command runs */
     int64_t last_active; /* ms, monotonic: connected or last command */
     struct json_tokener *tok;
     size_t pending; /* bytes fed since the last complete command */

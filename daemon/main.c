@@ -89,9 +89,9 @@ static int print_capabilities(void)
 #define POLL_DEFAULT_MAX_NS 32768
 
 struct poller {
-    int64_t max_ns;    /* 0: no polling */
+    int64_t max_ns; /* 0: no polling */
     int64_t window_ns;
-    int64_t until_ns;  /* polling until then; 0: not polling */
+    int64_t until_ns; /* polling until then; 0: not polling */
 };
 
 static int64_t now_ns(void)
@@ -117,8 +117,8 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
     }
     if (ok && (found || kicked)) {
         if (found) {
-            p->window_ns = p->window_ns * 2 < p->max_ns ? p->window_ns * 2
-                                                         : p->max_ns;
+            p->window_ns =
+                p->window_ns * 2 < p->max_ns ? p->window_ns * 2 : p->max_ns;
         } else if (p->until_ns == 0) {
             ok = vu_set_quiet(d, true, &ignored);
         }
@@ -156,15 +156,14 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
         }
         pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
         pfd[1] = (struct pollfd){.fd = d->conn >= 0 ? d->conn : listen_fd,
-                                 .events = d->conn >= 0 ? vu_conn_events(d)
-                                                        : POLLIN};
+                                 .events =
+                                     d->conn >= 0 ? vu_conn_events(d) : POLLIN};
         if (d->conn >= 0) {
             vu_kick_fds(d, &pfd[2]);
             nr_vu += VU_NR_QUEUES;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
-        bool spin =
-            vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
+        bool spin = vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
         if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : -1) < 0) {
             if (errno == EINTR) {
                 continue;
@@ -354,7 +353,8 @@ int main(int argc, char **argv)
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
-    poller.window_ns = poller.max_ns < POLL_MIN_NS ? poller.max_ns : POLL_MIN_NS;
+    poller.window_ns =
+        poller.max_ns < POLL_MIN_NS ? poller.max_ns : POLL_MIN_NS;
     serve(&d, &ctl, listen_fd, conn_fd, sig_fd, &poller);
     vu_disconnect(&d);
     control_close(&ctl);

@@ -88,8 +88,8 @@ int mem_table_set(struct mem_table *t, const struct mem_region_desc *d,
                   unsigned n, const int *fds)
 {
     struct mem_table next = {.n = 0, .allow_unsealed = t->allow_unsealed};
-    int err = n <= MEM_MAX_REGIONS ? check(d, n, fds, t->allow_unsealed)
-                                   : -EINVAL;
+    int err =
+        n <= MEM_MAX_REGIONS ? check(d, n, fds, t->allow_unsealed) : -EINVAL;
 
     for (unsigned i = 0; err == 0 && i < n; i++) {
         struct mem_region *r = &next.r[next.n];

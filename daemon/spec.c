@@ -73,8 +73,7 @@ static bool parse_range(const char *p, char **end, uint64_t *a, uint64_t *b,
     return parse_u64(*end + 1, end, b);
 }
 
-int spec_from_text(struct endpoint_spec *s, const char *text,
-                   const char **why)
+int spec_from_text(struct endpoint_spec *s, const char *text, const char **why)
 {
     uint64_t a, b;
     char *p;
@@ -130,7 +129,8 @@ int spec_from_json(struct endpoint_spec *s, struct json_object *args,
 
     memset(s, 0, sizeof(*s));
     if (args != NULL) {
-        json_object_object_foreach(args, key, value) {
+        json_object_object_foreach(args, key, value)
+        {
             (void)value;
             if (strcmp(key, "id") != 0 && strcmp(key, "last") != 0 &&
                 strcmp(key, "group") != 0 && strcmp(key, "reserved") != 0) {

@@ -28,8 +28,7 @@ struct endpoint_spec {
 };
 
 /* 0, or -EINVAL with *why saying what is wrong. */
-int spec_from_text(struct endpoint_spec *s, const char *text,
-                   const char **why);
+int spec_from_text(struct endpoint_spec *s, const char *text, const char **why);
 int spec_from_json(struct endpoint_spec *s, struct json_object *args,
                    const char **why);
 

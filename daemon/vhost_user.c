@@ -191,8 +191,7 @@ static int receive_some(struct vu_dev *d)
     ssize_t n;
 
     if (d->rx_have < hsize) {
-        iov = (struct iovec){(uint8_t *)&m->h + d->rx_have,
-                             hsize - d->rx_have};
+        iov = (struct iovec){(uint8_t *)&m->h + d->rx_have, hsize - d->rx_have};
     } else {
         iov = (struct iovec){m->p.raw + (d->rx_have - hsize),
                              hsize + m->h.size - d->rx_have};
@@ -232,7 +231,8 @@ static int receive_some(struct vu_dev *d)
 bool vu_flush(struct vu_dev *d)
 {
     while (d->tx_len > 0) {
-        ssize_t n = send(d->conn, d->tx, d->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(d->conn, d->tx, d->tx_len, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             return true;
         }
@@ -769,8 +769,8 @@ static void serve_requests(struct vu_dev *d)
         }
         /* Fails only for NULL arguments, which a chain never has; used
          * stays 0 then, which the guest reads as an I/O error. */
-        if (viommu_handle_request(d->v, c->req, c->nr_req, c->resp,
-                                  c->nr_resp, &used) != 0) {
+        if (viommu_handle_request(d->v, c->req, c->nr_req, c->resp, c->nr_resp,
+                                  &used) != 0) {
             used = 0;
         }
         vq_push(vq, c->head, used);

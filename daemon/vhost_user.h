@@ -22,7 +22,7 @@
 #include "mem.h"
 #include "vring.h"
 
-#define VU_NR_QUEUES 2 /* requestq, eventq */
+#define VU_NR_QUEUES 2  /* requestq, eventq */
 #define VU_TX_MAX 16384 /* reply bytes a frontend may leave unread */
 #define CONFIG_MAX 256u
 

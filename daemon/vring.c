@@ -244,8 +244,8 @@ void vq_set_quiet(struct vq *vq, bool quiet)
          * one behind the device's position is passed only after a whole
          * wrap of the index, so it stays quiet. */
         uint16_t event = quiet ? vq->last_avail - 1 : vq->last_avail;
-        __atomic_store_n((uint16_t *)&vq->used->ring[vq->num],
-                         htole16(event), __ATOMIC_RELEASE);
+        __atomic_store_n((uint16_t *)&vq->used->ring[vq->num], htole16(event),
+                         __ATOMIC_RELEASE);
     } else {
         uint16_t flags = le16toh(vq->used->flags);
         flags = quiet ? flags | VRING_USED_F_NO_NOTIFY

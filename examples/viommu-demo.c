@@ -72,7 +72,8 @@ static void show_events(struct viommu *v)
 int main(void)
 {
     struct viommu_config cfg = {.size = sizeof(cfg)};
-    struct viommu_resv_region gpu_resv = VIOMMU_RESV_REGION(0x80000000, 0x8fffffff, VIOMMU_RESV_RESERVED);
+    struct viommu_resv_region gpu_resv =
+        VIOMMU_RESV_REGION(0x80000000, 0x8fffffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config nic = {.size = sizeof(nic), .id = NIC};
     struct viommu_endpoint_config gpu = {
         .size = sizeof(gpu), .id = GPU, .resv = &gpu_resv, .nr_resv = 1};
@@ -115,11 +116,14 @@ int main(void)
 
     printf("\n3. Mistakes the device refuses without changing anything:\n");
     say("MAP domain 1 [0x108000-0x118fff] (overlaps)",
-        vdrv_map(VDRV_LOCAL(v), 1, 0x108000, 0x118fff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0x108000, 0x118fff, 0,
+                 VIRTIO_IOMMU_MAP_F_READ));
     say("MAP domain 1 [0xfee00000-0xfee00fff] (MSI window)",
-        vdrv_map(VDRV_LOCAL(v), 1, 0xfee00000, 0xfee00fff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0xfee00000, 0xfee00fff, 0,
+                 VIRTIO_IOMMU_MAP_F_READ));
     say("MAP domain 1 [0x300800-0x3017ff] (misaligned)",
-        vdrv_map(VDRV_LOCAL(v), 1, 0x300800, 0x3017ff, 0, VIRTIO_IOMMU_MAP_F_READ));
+        vdrv_map(VDRV_LOCAL(v), 1, 0x300800, 0x3017ff, 0,
+                 VIRTIO_IOMMU_MAP_F_READ));
     say("ATTACH domain 1 endpoint 0x10 (mapped over its reserved)",
         vdrv_attach(VDRV_LOCAL(v), 1, GPU, 0));
     say("UNMAP domain 1 [0x100000-0x107fff] (splits a mapping)",
@@ -132,7 +136,8 @@ int main(void)
     show_events(v);
 
     printf("\n5. Teardown:\n");
-    say("UNMAP domain 1 [0x0-0xffffffff]", vdrv_unmap(VDRV_LOCAL(v), 1, 0, 0xffffffff));
+    say("UNMAP domain 1 [0x0-0xffffffff]",
+        vdrv_unmap(VDRV_LOCAL(v), 1, 0, 0xffffffff));
     say("DETACH domain 1 endpoint 0x8", vdrv_detach(VDRV_LOCAL(v), 1, NIC));
     show_dma(v, NIC, 0x104321, VIOMMU_ACCESS_READ);
     show_events(v);

@@ -24,8 +24,7 @@ NO_TAIL_PADDING(viommu_translation, iova_last);
 NO_TAIL_PADDING(viommu_stats, host_errors);
 NO_TAIL_PADDING(viommu_domain_info, mappings);
 
-int copy_versioned(void *dst, size_t dst_size, const void *src,
-                   size_t min_size)
+int copy_versioned(void *dst, size_t dst_size, const void *src, size_t min_size)
 {
     uint32_t src_size;
 
@@ -49,8 +48,7 @@ int copy_versioned(void *dst, size_t dst_size, const void *src,
     return 0;
 }
 
-int fill_versioned(void *dst, const void *src, size_t src_size,
-                   size_t min_size)
+int fill_versioned(void *dst, const void *src, size_t src_size, size_t min_size)
 {
     uint32_t dst_size;
 

@@ -226,8 +226,7 @@ static int foreach_id(const struct viommu *v, const struct idtable *t,
     if (v == NULL || fn == NULL) {
         return -EINVAL;
     }
-    for (uint32_t i = idtable_lower_bound(t, from); i < t->n && ret == 0;
-         i++) {
+    for (uint32_t i = idtable_lower_bound(t, from); i < t->n && ret == 0; i++) {
         CALLBACK(v, ret = fn(opaque, *t->items[i]));
     }
     return ret;

@@ -81,8 +81,8 @@ static int build_regions(const struct viommu *v,
                          const struct viommu_host_geometry *geo,
                          struct viommu_resv_region **out, uint32_t *nr_out)
 {
-    struct viommu_resv_region msi = VIOMMU_RESV_REGION(
-        v->cfg.msi_start, v->cfg.msi_end, VIOMMU_RESV_MSI);
+    struct viommu_resv_region msi =
+        VIOMMU_RESV_REGION(v->cfg.msi_start, v->cfg.msi_end, VIOMMU_RESV_MSI);
     bool has_msi = !v->cfg.no_msi_window, declared_msi = false;
     size_t nr = 0;
     int err;
@@ -308,8 +308,8 @@ int viommu_endpoint_remove(struct viommu *v, uint32_t id)
     vlog(v, VIOMMU_LOG_INFO, VIOMMU_LOG_SOURCE_DEVICE, "endpoint %u removed",
          id);
     if (v->cfg.endpoint_removed != NULL) {
-        CALLBACK(v, v->cfg.endpoint_removed(v->cfg.endpoint_removed_opaque,
-                                            id, host_err));
+        CALLBACK(v, v->cfg.endpoint_removed(v->cfg.endpoint_removed_opaque, id,
+                                            host_err));
     }
     /* Keep the errors that say "nothing was done" for that meaning. */
     if (host_err == -ENOENT || host_err == -EINVAL || host_err == -EBUSY) {
@@ -323,8 +323,8 @@ void endpoints_free_all(struct viommu *v)
     int ignored = 0;
 
     while (v->endpoints.n > 0) {
-        endpoint_free(
-            v, (struct endpoint *)v->endpoints.items[v->endpoints.n - 1],
-            &ignored);
+        endpoint_free(v,
+                      (struct endpoint *)v->endpoints.items[v->endpoints.n - 1],
+                      &ignored);
     }
 }

@@ -42,7 +42,8 @@ static int regions_union(const struct viommu *v,
 {
     const struct viommu_resv_region *msi = NULL;
     size_t nr = 0;
-    struct viommu_resv_region *list = calloc((size_t)na + nb + 2, sizeof(*list));
+    struct viommu_resv_region *list =
+        calloc((size_t)na + nb + 2, sizeof(*list));
 
     if (list == NULL) {
         return -ENOMEM;
@@ -132,9 +133,9 @@ int group_join(struct viommu *v, struct endpoint *ep, uint64_t key)
             return -EINVAL;
         }
     }
-    err = regions_union(v, g != NULL ? g->resv : NULL,
-                        g != NULL ? g->nr_resv : 0, ep->own, ep->nr_own, &resv,
-                        &nr);
+    err =
+        regions_union(v, g != NULL ? g->resv : NULL, g != NULL ? g->nr_resv : 0,
+                      ep->own, ep->nr_own, &resv, &nr);
     if (err != 0) {
         return err;
     }

@@ -12,8 +12,8 @@
 
 static unsigned slot(uint32_t ep, uint64_t iova)
 {
-    uint64_t h = ((uint64_t)ep << 32 ^ iova >> PAGE_SHIFT) *
-                 0x9e3779b97f4a7c15ULL;
+    uint64_t h =
+        ((uint64_t)ep << 32 ^ iova >> PAGE_SHIFT) * 0x9e3779b97f4a7c15ULL;
 
     return (unsigned)(h >> 56) & (IOTLB_SLOTS - 1);
 }
@@ -73,8 +73,8 @@ static void drop(struct iotlb *t, struct iotlb_entry *e, uint32_t ep,
 static void tell(struct viommu *v, uint32_t ep, uint64_t start, uint64_t last)
 {
     if (v->cfg.invalidate != NULL) {
-        CALLBACK(v, v->cfg.invalidate(v->cfg.invalidate_opaque, ep, start,
-                                      last));
+        CALLBACK(v,
+                 v->cfg.invalidate(v->cfg.invalidate_opaque, ep, start, last));
     }
 }
 

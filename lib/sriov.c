@@ -31,8 +31,9 @@ int viommu_sriov_vf_id(const struct viommu_sriov *s, uint16_t vf, uint32_t *id)
 {
     struct viommu_sriov c;
 
-    if (id == NULL || copy_versioned(&c, sizeof(c), s,
-                                     ABI_FIRST_SIZE(struct viommu_sriov)) != 0 ||
+    if (id == NULL ||
+        copy_versioned(&c, sizeof(c), s, ABI_FIRST_SIZE(struct viommu_sriov)) !=
+            0 ||
         vf >= c.num_vfs) {
         return -EINVAL;
     }

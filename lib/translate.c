@@ -32,15 +32,15 @@ static int fault(struct viommu *v, uint8_t reason, uint32_t access,
          "fault: endpoint %u %s at %#llx, reason %u", endpoint,
          access & VIOMMU_ACCESS_WRITE ? "write" : "read",
          (unsigned long long)iova, reason);
-    faults_push(v, &(struct fault){
-                       .reason = reason,
-                       /* R49: only defined flags; R51: the address is
-                        * known, say so. */
-                       .flags = (access & ACCESS_RW) |
-                                VIRTIO_IOMMU_FAULT_F_ADDRESS,
-                       .endpoint = endpoint, /* R50: a declared endpoint */
-                       .address = iova,
-                   });
+    faults_push(
+        v, &(struct fault){
+               .reason = reason,
+               /* R49: only defined flags; R51: the address is
+                * known, say so. */
+               .flags = (access & ACCESS_RW) | VIRTIO_IOMMU_FAULT_F_ADDRESS,
+               .endpoint = endpoint, /* R50: a declared endpoint */
+               .address = iova,
+           });
     return -EFAULT;
 }
 

@@ -21,7 +21,6 @@ struct request {
     uint64_t phys_start;
 };
 
-
 #define WIRE_HEAD_SIZE 4u
 #define WIRE_TAIL_SIZE 4u
 #define WIRE_RESV_MEM_SIZE 24u

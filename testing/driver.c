@@ -50,9 +50,8 @@ uint32_t vdrv_send(const struct vdrv *d, const void *req, size_t req_len,
     }
     if (h != NULL && h->after != NULL) {
         /* The tail is the last 4 bytes of the writable part. */
-        h->after(h->opaque, used == 0
-                                ? VDRV_NO_REPLY
-                                : ((const uint8_t *)resp)[resp_len - 4]);
+        h->after(h->opaque, used == 0 ? VDRV_NO_REPLY
+                                      : ((const uint8_t *)resp)[resp_len - 4]);
     }
     return used;
 }

@@ -3,8 +3,8 @@
  * What a virtio-iommu driver puts on the request queue, byte for byte: each
  * call builds a request with the kernel's uapi structs, hands it to the
  * device as readable and writable iovecs, and decodes the reply as the
- * Linux driver does. Used by the tests and the demonstrations; every call names its driver
- * (struct vdrv), so several can run side by side.
+ * Linux driver does. Used by the tests and the demonstrations; every call names
+ * its driver (struct vdrv), so several can run side by side.
  */
 #ifndef VIOMMU_TESTING_DRIVER_H
 #define VIOMMU_TESTING_DRIVER_H
@@ -25,10 +25,9 @@
 struct vdrv_transport {
     uint64_t (*features)(void *opaque);
     int (*set_features)(void *opaque, uint64_t features);
-    int (*config_read)(void *opaque, uint32_t offset, void *buf,
-                       uint32_t len);
-    uint32_t (*send)(void *opaque, const void *req, size_t req_len,
-                     void *resp, size_t resp_len);
+    int (*config_read)(void *opaque, uint32_t offset, void *buf, uint32_t len);
+    uint32_t (*send)(void *opaque, const void *req, size_t req_len, void *resp,
+                     size_t resp_len);
     void *opaque;
 };
 

@@ -128,9 +128,9 @@ static inline void *fe_ptr(struct fe *f, uint64_t gpa)
 /*
  * Puts one request on the request queue as a Linux guest does (a readable
  * and a writable descriptor; through an indirect table if `indirect`) and
- * kicks (see driver_kicks), without waiting. Returns the guest address of the writable buffer,
- * filled with FE_POISON. One request at a time: the next one reuses the
- * descriptors.
+ * kicks (see driver_kicks), without waiting. Returns the guest address of the
+ * writable buffer, filled with FE_POISON. One request at a time: the next one
+ * reuses the descriptors.
  */
 #define FE_POISON 0xa5
 uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,

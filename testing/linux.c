@@ -18,8 +18,7 @@ static uint8_t first(uint8_t so_far, uint8_t status)
     return so_far != OK ? so_far : status;
 }
 
-static void config_read(const struct vdrv *d, size_t off, void *buf,
-                        size_t len)
+static void config_read(const struct vdrv *d, size_t off, void *buf, size_t len)
 {
     if (vdrv_config_read(d, (uint32_t)off, buf, (uint32_t)len) != 0) {
         abort();

@@ -62,7 +62,7 @@ extern "C" {
 #define VIOMMU_VERSION_MAJOR 0
 #define VIOMMU_VERSION_MINOR 2
 #define VIOMMU_VERSION_PATCH 0
-#define VIOMMU_VERSION_ENCODE(major, minor, patch)                            \
+#define VIOMMU_VERSION_ENCODE(major, minor, patch)                             \
     (((major) << 16) | ((minor) << 8) | (patch))
 #define VIOMMU_VERSION                                                         \
     VIOMMU_VERSION_ENCODE(VIOMMU_VERSION_MAJOR, VIOMMU_VERSION_MINOR,          \

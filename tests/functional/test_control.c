@@ -639,8 +639,7 @@ static void test_remove_then_hang_up(void **state)
                            id);
         open_client(&gone);
         /* Gone before the daemon answers: the event and the reply fail. */
-        assert_int_equal(send(gone.c.fd, text, (size_t)len, MSG_NOSIGNAL),
-                         len);
+        assert_int_equal(send(gone.c.fd, text, (size_t)len, MSG_NOSIGNAL), len);
         close_client(&gone);
     }
     /* The other sockets are served in their own time: ask until the three
@@ -672,8 +671,8 @@ static void test_command_names(void **state)
     expect_error(&c, "{\"execute\": \"query-stats\\u0000x\"}",
                  "CommandNotFound");
     expect_error(&c, "{\"execute\": \"query-stat\"}", "CommandNotFound");
-    json_object_put(run(&c, "{\"execute\": \"query-stats\"}", json_type_object,
-                        &stats));
+    json_object_put(
+        run(&c, "{\"execute\": \"query-stats\"}", json_type_object, &stats));
     close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -737,11 +736,13 @@ static void test_queries_are_paged_and_fast(void **state)
     assert_int_equal(domains, 4000);
     assert_int_equal(members, 4000);
     assert_true(slowest < 0.5);
-    expect_error(&c, "{\"execute\": \"query-endpoints\", \"arguments\": "
-                     "{\"limit\": 257}}",
+    expect_error(&c,
+                 "{\"execute\": \"query-endpoints\", \"arguments\": "
+                 "{\"limit\": 257}}",
                  "GenericError");
-    r = run(&c, "{\"execute\": \"query-endpoints\", \"arguments\": "
-                "{\"from\": 65000}}",
+    r = run(&c,
+            "{\"execute\": \"query-endpoints\", \"arguments\": "
+            "{\"from\": 65000}}",
             json_type_array, &list);
     assert_int_equal(json_object_array_length(list), 16); /* 65000-65015 */
     json_object_put(r);
@@ -767,8 +768,8 @@ static void test_idle_clients_evicted(void **state)
     json_object_put(run(&idle[1], "{\"execute\": \"query-stats\"}",
                         json_type_object, &stats)); /* idle[1] is active */
     open_client(&late);
-    json_object_put(run(&late, "{\"execute\": \"query-stats\"}",
-                        json_type_object, &stats));
+    json_object_put(
+        run(&late, "{\"execute\": \"query-stats\"}", json_type_object, &stats));
     /* Told, then closed. */
     struct json_object *e = parse_object(fe_control_read(&idle[0].c));
     check_event(e);

@@ -181,8 +181,7 @@ static void test_ring_reset_while_polling(void **state)
     assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
     assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
     uint16_t used = fe_used_idx(&the_fe, 0);
-    struct virtio_iommu_req_unmap u =
-        vdrv_unmap_req(1, 0x100000, 0x100fff);
+    struct virtio_iommu_req_unmap u = vdrv_unmap_req(1, 0x100000, 0x100fff);
     the_fe.driver_kicks = false; /* a stopped ring takes kicks to no end */
     uint64_t out = fe_post(&the_fe, &u, sizeof(u) - 4, 4, false);
     assert_int_equal(fe_wait_used(&the_fe, 300), -1);
@@ -229,8 +228,9 @@ static unsigned long cpu_ticks(pid_t pid)
     /* Fields 14 and 15, counted after the command name in parentheses. */
     const char *p = strrchr(buf, ')');
     assert_non_null(p);
-    assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                                   "%*u %lu %lu",
+    assert_int_equal(sscanf(p + 2,
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                            "%*u %lu %lu",
                             &utime, &stime),
                      2);
     return utime + stime;

@@ -556,11 +556,11 @@ static void test_unsealable_memory_refused(void **state)
     fe_start(&the_fe, endpoints);
     use_unsealable_memory(&the_fe);
     the_fe.features = fe_get_u64(&the_fe, FE_GET_FEATURES);
-    assert_true(fe_send(&the_fe, FE_SET_FEATURES, 0, &the_fe.features, 8,
-                        NULL, 0));
+    assert_true(
+        fe_send(&the_fe, FE_SET_FEATURES, 0, &the_fe.features, 8, NULL, 0));
     uint64_t protocol = fe_get_u64(&the_fe, FE_GET_PROTOCOL_FEATURES);
-    assert_true(fe_send(&the_fe, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8,
-                        NULL, 0));
+    assert_true(
+        fe_send(&the_fe, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
     assert_int_not_equal(fe_set_mem_table(&the_fe), 0);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
@@ -571,8 +571,7 @@ static void test_unsealable_memory_refused(void **state)
  * SIGBUS); the next frontend is served. */
 static void test_truncated_memory_ends_connection(void **state)
 {
-    const char *const args[] = {endpoints[0], "--allow-unsealed-memory",
-                                NULL};
+    const char *const args[] = {endpoints[0], "--allow-unsealed-memory", NULL};
     struct pollfd pfd;
     char byte;
 
@@ -603,8 +602,8 @@ static void test_truncated_memory_ends_connection(void **state)
         .avail_user_addr = (uintptr_t)fe_ptr(&the_fe, the_fe.q[0].avail),
     };
     assert_int_equal(ftruncate(the_fe.memfd, 0), 0);
-    assert_true(fe_send(&the_fe, FE_SET_VRING_ADDR, 0, &addr, sizeof(addr),
-                        NULL, 0));
+    assert_true(
+        fe_send(&the_fe, FE_SET_VRING_ADDR, 0, &addr, sizeof(addr), NULL, 0));
     pfd = (struct pollfd){.fd = the_fe.sock, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 5000), 1);
     assert_true(recv(the_fe.sock, &byte, 1, 0) <= 0); /* hung up on */

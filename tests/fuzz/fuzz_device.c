@@ -79,8 +79,8 @@ static void vmm_remember(uint32_t ep, uint64_t iova,
 /* A cached translation must be what a fresh lookup says, at both ends. */
 static void check_fresh(struct viommu *v, const struct iotlb_entry *e)
 {
-    uint32_t access = e->flags & VIOMMU_XLATE_READ ? VIOMMU_ACCESS_READ
-                                                   : VIOMMU_ACCESS_WRITE;
+    uint32_t access =
+        e->flags & VIOMMU_XLATE_READ ? VIOMMU_ACCESS_READ : VIOMMU_ACCESS_WRITE;
     uint64_t ends[2] = {e->start, e->last};
 
     for (int i = 0; i < 2; i++) {

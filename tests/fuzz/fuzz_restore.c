@@ -2,7 +2,7 @@
 /*
  * libFuzzer harness for viommu_restore(): each input is a state stream
  * restored into a fresh device whose endpoints sit behind simulated host
- * contexts (tests/guest/hostsim.h) or are emulated, one with a reserved
+ * contexts (testing/hostsim.h) or are emulated, one with a reserved
  * region, two pairs in host groups. Its first byte is not part of the
  * stream: bit 0 asks the harness to write a correct length and checksum
  * over the last 16 bytes (so that mutations reach the checks behind the
@@ -95,7 +95,8 @@ static struct viommu *new_device(struct hostsim *hosts)
         .max_mappings = 128,
         .max_pending_faults = 8,
     };
-    struct viommu_resv_region resv = VIOMMU_RESV_REGION(0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
+    struct viommu_resv_region resv =
+        VIOMMU_RESV_REGION(0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
     struct viommu *v = viommu_new(&cfg);
 
     if (v == NULL) {

@@ -22,7 +22,7 @@
 struct fi {
     struct world *w;
     struct vdrv_hooks hooks; /* around each request of the guest */
-    int err; /* what the failing call returns */
+    int err;                 /* what the failing call returns */
     char before[SNAPSHOT_LEN];
     char after[SNAPSHOT_LEN];
     unsigned requests_failed_by_host;
@@ -233,8 +233,11 @@ static void story(struct world *w)
     struct hostsim *pf_host = &w->hosts[0], *vf_host = &w->hosts[1];
     struct hostsim *shared = &w->hosts[2], *narrow = &w->hosts[3];
     const uint32_t pf = 0x100, a = 0x200, b = 0x208, c = 0x300;
-    struct viommu_sriov sriov = {
-        .size = sizeof(struct viommu_sriov), .pf = pf, .vf_offset = 0x80, .vf_stride = 1, .num_vfs = 2};
+    struct viommu_sriov sriov = {.size = sizeof(struct viommu_sriov),
+                                 .pf = pf,
+                                 .vf_offset = 0x80,
+                                 .vf_stride = 1,
+                                 .num_vfs = 2};
     int pf_vfio, c_vfio;
 
     hostsim_set_address_bits(narrow, 39);

@@ -26,8 +26,11 @@ static void sriov_then_vfio(enum lnx_release release)
 {
     struct world *w = world_new(release);
     struct hostsim *pf_host = &w->hosts[0], *vf_host = &w->hosts[1];
-    struct viommu_sriov sriov = {
-        .size = sizeof(struct viommu_sriov), .pf = PF, .vf_offset = 0x80, .vf_stride = 2, .num_vfs = 1};
+    struct viommu_sriov sriov = {.size = sizeof(struct viommu_sriov),
+                                 .pf = PF,
+                                 .vf_offset = 0x80,
+                                 .vf_stride = 2,
+                                 .num_vfs = 1};
     struct viommu_stats st = {.size = sizeof(st)};
     uint32_t vf;
 
@@ -143,7 +146,8 @@ static void test_b_hotplug_39_bit_host(void **state)
 
     /* What the guest learns before its first ATTACH. */
     assert_int_equal(world_endpoint_domain(w, ep), -1);
-    assert_int_equal(vdrv_probe(VDRV_LOCAL(w->v), ep, props, sizeof(props)), OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(w->v), ep, props, sizeof(props)),
+                     OK);
     assert_int_equal(vdrv_parse_resv(props, sizeof(props), resv, 8), 2);
     assert_int_equal(resv[0].type, VIOMMU_RESV_MSI);
     assert_int_equal(resv[0].start, VIOMMU_MSI_X86_START);
@@ -230,7 +234,8 @@ static void test_c_group_member_overlapping_mappings(void **state)
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct hostsim *h = &w->hosts[3];
     const uint32_t a = 0x0300, b = 0x0301;
-    struct viommu_resv_region b_resv = VIOMMU_RESV_REGION(0x8000000, 0x8ffffff, VIOMMU_RESV_RESERVED);
+    struct viommu_resv_region b_resv =
+        VIOMMU_RESV_REGION(0x8000000, 0x8ffffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config group7 = {
         .size = sizeof(group7), .flags = VIOMMU_EP_GROUP, .group = 7};
     char before[8192], after[8192];
@@ -284,7 +289,8 @@ static void test_c_group_members_must_agree(void **state)
     struct world *w = world_new(LNX_RELEASE_DETACH);
     struct viommu_endpoint_config group7 = {
         .size = sizeof(group7), .flags = VIOMMU_EP_GROUP, .group = 7};
-    struct viommu_resv_region msi = VIOMMU_RESV_REGION(0x8000000, 0x80fffff, VIOMMU_RESV_MSI);
+    struct viommu_resv_region msi =
+        VIOMMU_RESV_REGION(0x8000000, 0x80fffff, VIOMMU_RESV_MSI);
 
     (void)state;
     assert_int_equal(world_add(w, 1, &w->hosts[0], &group7), 0);
@@ -416,8 +422,11 @@ static void test_reset_releases_host_contexts(void **state)
 static void test_sriov_ids_and_all_or_nothing(void **state)
 {
     struct world *w = world_new(LNX_RELEASE_DETACH);
-    struct viommu_sriov s = {
-        .size = sizeof(struct viommu_sriov), .pf = 0x10100, .vf_offset = 0x10, .vf_stride = 4, .num_vfs = 3};
+    struct viommu_sriov s = {.size = sizeof(struct viommu_sriov),
+                             .pf = 0x10100,
+                             .vf_offset = 0x10,
+                             .vf_stride = 4,
+                             .num_vfs = 3};
     uint32_t id;
     struct viommu_stats st = {.size = sizeof(st)};
 
@@ -425,8 +434,11 @@ static void test_sriov_ids_and_all_or_nothing(void **state)
     assert_int_equal(viommu_sriov_vf_id(&s, 2, &id), 0);
     assert_int_equal(id, 0x10100 + 0x10 + 8);
     assert_int_equal(viommu_sriov_vf_id(&s, 3, &id), -EINVAL);
-    struct viommu_sriov wide = {
-        .size = sizeof(struct viommu_sriov), .pf = 0xff00, .vf_offset = 0xf0, .vf_stride = 8, .num_vfs = 3};
+    struct viommu_sriov wide = {.size = sizeof(struct viommu_sriov),
+                                .pf = 0xff00,
+                                .vf_offset = 0xf0,
+                                .vf_stride = 8,
+                                .num_vfs = 3};
     assert_int_equal(viommu_sriov_vf_id(&wide, 1, &id), 0);
     assert_int_equal(viommu_sriov_vf_id(&wide, 2, &id), -ERANGE);
 

@@ -175,8 +175,9 @@ long world_domain_mappings(struct world *w, uint32_t domain)
 {
     long n = 0;
 
-    return viommu_domain_foreach_mapping(w->v, domain, 0, count_one, &n) == 0 ? n
-                                                                           : -1;
+    return viommu_domain_foreach_mapping(w->v, domain, 0, count_one, &n) == 0
+               ? n
+               : -1;
 }
 
 long world_endpoint_domain(struct world *w, uint32_t ep)

@@ -34,8 +34,9 @@ static void test_attach_unknown_flag_R13(void **state)
     }
     assert_int_equal(endpoint_domain(v, EP1), -1);
     /* ATTACH_F_BYPASS is known only with BYPASS_CONFIG negotiated. */
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 
     v = new_device(NULL);
@@ -43,8 +44,9 @@ static void test_attach_unknown_flag_R13(void **state)
                          v, viommu_device_features(v) &
                                 ~(1ull << VIRTIO_IOMMU_F_BYPASS_CONFIG)),
                      0);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP1), -1);
     viommu_free(v);
 }
@@ -53,7 +55,8 @@ static void test_attach_unknown_endpoint_R14(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 42, 0), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 42, 0),
+                     VIRTIO_IOMMU_S_NOENT);
     struct viommu_stats st = {.size = sizeof(st)};
     assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.domains, 0); /* no domain created on the way */
@@ -81,12 +84,15 @@ static void test_bypass_flag_mismatch_R16(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0),
                      VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 2, EP3, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(endpoint_domain(v, EP3), -1);
     viommu_free(v);
 }
@@ -97,7 +103,8 @@ static void test_reattach_moves_endpoint_R17(void **state)
     struct viommu_translation t = {.size = sizeof(t)};
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0x1000, RW),
+                     VIRTIO_IOMMU_S_OK);
     /* No DETACH first, as Linux does. */
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(endpoint_domain(v, EP1), 2);
@@ -107,7 +114,8 @@ static void test_reattach_moves_endpoint_R17(void **state)
                      -EFAULT);
     /* A domain that keeps other endpoints survives the move. */
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0x1000, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0x1000, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 2), 1);
     /* Attaching to the domain it is already in changes nothing. */
@@ -124,19 +132,22 @@ static void test_incompatible_reserved_regions_R18(void **state)
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0),
+                     VIRTIO_IOMMU_S_UNSUPP);
     assert_int_equal(endpoint_domain(v, 10), -1);
     assert_int_equal(domain_mappings(v, 1), 1);
 
     /* Once the mapping is gone the endpoint fits. */
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0x1ff000, 0x200fff),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_OK);
 
     /* The endpoint stays in its old domain when refused elsewhere. */
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0x100000, 0x100fff, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, 10, 0), VIRTIO_IOMMU_S_UNSUPP);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, 10, 0),
+                     VIRTIO_IOMMU_S_UNSUPP);
     assert_int_equal(endpoint_domain(v, 10), 1);
     viommu_free(v);
 }
@@ -147,7 +158,8 @@ static void test_attach_attaches_R19(void **state)
     bool bypass = true;
     uint32_t d = 0;
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 0xfffffffe, EP3, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 0xfffffffe, EP3, 0),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_endpoint_domain(v, EP3, &d, &bypass), 0);
     assert_int_equal(d, 0xfffffffe);
     assert_false(bypass);
@@ -166,8 +178,10 @@ static void test_domain_outside_domain_range(void **state)
 {
     struct viommu *v = new_device(domain_range);
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP1, 0), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 21, EP1, 0), VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP1, 0),
+                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 21, EP1, 0),
+                     VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 10, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 20, EP2, 0), VIRTIO_IOMMU_S_OK);
     viommu_free(v);
@@ -184,7 +198,8 @@ static void test_domain_cap_is_nomem(void **state)
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP3, 0), VIRTIO_IOMMU_S_NOMEM);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP3, 0),
+                     VIRTIO_IOMMU_S_NOMEM);
     assert_int_equal(endpoint_domain(v, EP3), -1);
     /* Moving a domain's only endpoint frees one: allowed at the cap. */
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
@@ -268,7 +283,8 @@ static void test_endpoint_remove_detaches(void **state)
     struct viommu_stats st = {.size = sizeof(st)};
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_endpoint_remove(v, EP1), 0);
     assert_int_equal(viommu_endpoint_remove(v, EP1), -ENOENT);
     assert_int_equal(viommu_get_stats(v, &st), 0);
@@ -277,8 +293,10 @@ static void test_endpoint_remove_detaches(void **state)
     assert_int_equal(st.endpoints, 2);
     /* The guest reuses the domain ID for another endpoint: no stale map. */
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP2, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0),
+                     VIRTIO_IOMMU_S_NOENT);
     viommu_free(v);
 }
 
@@ -299,9 +317,11 @@ static void test_state_queries(void **state)
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP3, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 7, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 2, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 7, 0, G - 1, 0, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 7, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_foreach_endpoint(v, 0, collect, ids), 0);
     assert_int_equal(ids[0], 3);
     assert_int_equal(ids[1], EP1);

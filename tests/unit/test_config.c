@@ -244,7 +244,8 @@ static void test_bypass_over_resets_R6(void **state)
 
     assert_int_equal(write_bypass(v, 1), 0);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 4, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 4, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 4, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
 
     assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
     assert_int_equal(read_bypass(v), 1); /* kept */

@@ -80,7 +80,8 @@ static struct viommu *logging_device(enum viommu_log_level level)
  *   DEBUG device  an endpoint declared */
 static void one_of_each_level(struct viommu *v)
 {
-    struct viommu_host_geometry big_pages = {.size = sizeof(big_pages), .page_size_mask = 1ULL << 21};
+    struct viommu_host_geometry big_pages = {.size = sizeof(big_pages),
+                                             .page_size_mask = 1ULL << 21};
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 20, .geometry = &big_pages};
     uint8_t two = 2;
@@ -90,7 +91,8 @@ static void one_of_each_level(struct viommu *v)
         viommu_config_write(v, offsetof(struct virtio_iommu_config, bypass),
                             &two, 1),
         -EINVAL);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 99, 0), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 99, 0),
+                     VIRTIO_IOMMU_S_NOENT);
     ep = (struct viommu_endpoint_config){.size = sizeof(ep), .id = 21};
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
 }
@@ -157,7 +159,8 @@ static void test_guest_messages_tagged_guest(void **state)
     assert_int_equal(count(VIOMMU_LOG_DEBUG, VIOMMU_LOG_SOURCE_DEVICE), 1);
 
     got.n = 0;
-    assert_int_equal(vdrv_send(VDRV_LOCAL(v), unknown, sizeof(unknown), tail, 4), 0);
+    assert_int_equal(
+        vdrv_send(VDRV_LOCAL(v), unknown, sizeof(unknown), tail, 4), 0);
     assert_int_equal(viommu_translate(v, EP1, 0x1000, VIOMMU_ACCESS_READ, &t),
                      -EFAULT);
     assert_int_equal(got.n, 2);
@@ -175,7 +178,8 @@ static void test_guest_messages_tagged_guest(void **state)
 static void guest_errors(struct viommu *v, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
-        assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 99, 0), VIRTIO_IOMMU_S_NOENT);
+        assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 99, 0),
+                         VIRTIO_IOMMU_S_NOENT);
     }
 }
 

@@ -24,8 +24,9 @@ static void test_map_misaligned_R24(void **state)
                      VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(domain_mappings(v, 1), 0);
     /* virt_end + 1 wraps to 0 at the top of the space: aligned. */
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, UINT64_MAX - G + 1, UINT64_MAX, 0, RW),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, UINT64_MAX - G + 1, UINT64_MAX, 0, RW),
+        VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -37,7 +38,8 @@ static void test_map_overlap_R25(void **state)
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 4 * G, 8 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_INVAL);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 5 * G - 1, 0, RW), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 5 * G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 7 * G, 9 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 5 * G, 6 * G - 1, 0, RW),
@@ -45,7 +47,8 @@ static void test_map_overlap_R25(void **state)
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 100 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_INVAL);
     /* Adjacent on both sides is fine. */
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 4 * G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 4 * G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 8 * G, 9 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 3);
@@ -61,15 +64,17 @@ static void test_map_unknown_flags_R26(void **state)
                          VIRTIO_IOMMU_S_INVAL);
     }
     /* MMIO is a known flag only while the MMIO feature is negotiated. */
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, VIRTIO_IOMMU_MAP_F_MMIO),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, VIRTIO_IOMMU_MAP_F_MMIO),
+        VIRTIO_IOMMU_S_OK);
     assert_int_equal(
         viommu_set_driver_features(v, viommu_device_features(v) &
                                           ~(1ull << VIRTIO_IOMMU_F_MMIO)),
         0);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, G, 2 * G - 1, 0, VIRTIO_IOMMU_MAP_F_MMIO),
-                     VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, G, 2 * G - 1, 0, VIRTIO_IOMMU_MAP_F_MMIO),
+        VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(domain_mappings(v, 1), 1);
     viommu_free(v);
 }
@@ -78,7 +83,8 @@ static void test_map_unknown_domain_R27(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_NOENT);
     viommu_free(v);
 }
 
@@ -86,9 +92,11 @@ static void test_map_bypass_domain_R28(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 5, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 5, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 5, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 5, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_INVAL);
     assert_int_equal(domain_mappings(v, 5), 0);
     viommu_free(v);
 }
@@ -98,8 +106,9 @@ static void test_no_write_without_write_flag_R29(void **state)
     struct viommu *v = attached(NULL);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0x7000, VIRTIO_IOMMU_MAP_F_READ),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0x7000, VIRTIO_IOMMU_MAP_F_READ),
+        VIRTIO_IOMMU_S_OK);
     assert_int_equal(viommu_translate(v, EP1, 8, VIOMMU_ACCESS_READ, &t), 0);
     assert_int_equal(t.flags, VIOMMU_XLATE_READ);
     assert_int_equal(viommu_translate(v, EP1, 8, VIOMMU_ACCESS_WRITE, &t),
@@ -121,10 +130,12 @@ static void test_map_outside_input_range(void **state)
                      VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0xff000, 0x100fff, 0, RW),
                      VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, (1ull << 39) - G, 1ull << 39, 0, RW),
-                     VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, (1ull << 39) - G, (1ull << 39) - 1, 0, RW),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, (1ull << 39) - G, 1ull << 39, 0, RW),
+        VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, (1ull << 39) - G, (1ull << 39) - 1, 0, RW),
+        VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -132,10 +143,12 @@ static void test_map_inverted_or_wrapping(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 2 * G, G - 1, 0, RW), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 2 * G, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_INVAL);
     /* The physical range would wrap past 2^64. */
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 2 * G - 1, UINT64_MAX - G + 1, RW),
-                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, 0, 2 * G - 1, UINT64_MAX - G + 1, RW),
+        VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(domain_mappings(v, 1), 0);
     viommu_free(v);
 }
@@ -152,19 +165,22 @@ static void test_mapping_caps_are_nomem(void **state)
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP2, 0), VIRTIO_IOMMU_S_OK);
     for (uint64_t i = 0; i < 3; i++) {
-        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, i * G, i * G + G - 1, 0, RW),
-                         VIRTIO_IOMMU_S_OK);
+        assert_int_equal(
+            vdrv_map(VDRV_LOCAL(v), 1, i * G, i * G + G - 1, 0, RW),
+            VIRTIO_IOMMU_S_OK);
     }
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 3 * G, 4 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_NOMEM);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, G, 2 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_NOMEM); /* total cap */
     assert_int_equal(domain_mappings(v, 1), 3);
     assert_int_equal(domain_mappings(v, 2), 1);
     /* Freed room can be used again. */
     assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, G - 1), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, G, 2 * G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, G, 2 * G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
 
@@ -182,7 +198,8 @@ static void test_unmap_reserved_ignored_R30(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(unmap_reserved(v, 1, 0, G - 1), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 0);
     viommu_free(v);
@@ -192,7 +209,8 @@ static void test_unmap_unknown_domain_R31(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 9, 0, G - 1), VIRTIO_IOMMU_S_NOENT);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 9, 0, G - 1),
+                     VIRTIO_IOMMU_S_NOENT);
     viommu_free(v);
 }
 
@@ -200,9 +218,11 @@ static void test_unmap_bypass_domain_R32(void **state)
 {
     struct viommu *v = new_device(NULL);
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 5, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 5, 0, G - 1), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 5, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 5, 0, G - 1),
+                     VIRTIO_IOMMU_S_INVAL);
     viommu_free(v);
 }
 
@@ -210,14 +230,18 @@ static void test_unmap_split_is_range_R33(void **state)
 {
     struct viommu *v = attached(NULL);
 
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 10 * G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, 10 * G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 20 * G, 30 * G - 1, 0, RW),
                      VIRTIO_IOMMU_S_OK);
     /* Splits at the end, at the start, in the middle: nothing removed,
      * even the mapping the range fully covers. */
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, 25 * G - 1), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 5 * G, 30 * G - 1), VIRTIO_IOMMU_S_RANGE);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 2 * G, 3 * G - 1), VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, 25 * G - 1),
+                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 5 * G, 30 * G - 1),
+                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 2 * G, 3 * G - 1),
+                     VIRTIO_IOMMU_S_RANGE);
     assert_int_equal(domain_mappings(v, 1), 2);
     viommu_free(v);
 }
@@ -227,14 +251,18 @@ static void test_unmap_removes_covered_R34(void **state)
     struct viommu *v = attached(NULL);
 
     for (uint64_t i = 0; i < 100; i++) {
-        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 2 * i * G, 2 * i * G + G - 1, 0, RW),
-                         VIRTIO_IOMMU_S_OK);
+        assert_int_equal(
+            vdrv_map(VDRV_LOCAL(v), 1, 2 * i * G, 2 * i * G + G - 1, 0, RW),
+            VIRTIO_IOMMU_S_OK);
     }
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 20 * G, 80 * G - 1), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 20 * G, 80 * G - 1),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 70);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, UINT64_MAX), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, UINT64_MAX),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(v, 1), 0);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 5 * G, 4 * G), VIRTIO_IOMMU_S_INVAL);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 5 * G, 4 * G),
+                     VIRTIO_IOMMU_S_INVAL);
     struct viommu_stats st = {.size = sizeof(st)};
     assert_int_equal(viommu_get_stats(v, &st), 0);
     assert_int_equal(st.mappings, 0);
@@ -245,7 +273,8 @@ static void test_unmap_removes_covered_R34(void **state)
 static void test_spec_unmap_examples_R33_R34(void **state)
 {
     struct viommu *v = attached(NULL);
-#define MAP(a, b) assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, (a)*G, (b)*G - 1, 0, RW), 0)
+#define MAP(a, b)                                                              \
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, (a)*G, (b)*G - 1, 0, RW), 0)
 #define UNMAP(a, b) vdrv_unmap(VDRV_LOCAL(v), 1, (a)*G, (b)*G - 1)
 
     /* (1) */

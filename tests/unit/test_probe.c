@@ -183,8 +183,10 @@ static void test_regions_merged_sorted_disjoint_R45(void **state)
     struct viommu_resv_region in[] = {
         VIOMMU_RESV_REGION(0x9000, 0xafff, VIOMMU_RESV_RESERVED),
         VIOMMU_RESV_REGION(0x1000, 0x1fff, VIOMMU_RESV_RESERVED),
-        VIOMMU_RESV_REGION(0x2000, 0x2fff, VIOMMU_RESV_RESERVED), /* adjacent: merged */
-        VIOMMU_RESV_REGION(0xa000, 0xcfff, VIOMMU_RESV_RESERVED), /* overlapping: merged */
+        VIOMMU_RESV_REGION(0x2000, 0x2fff,
+                           VIOMMU_RESV_RESERVED), /* adjacent: merged */
+        VIOMMU_RESV_REGION(0xa000, 0xcfff,
+                           VIOMMU_RESV_RESERVED), /* overlapping: merged */
         /* Straddles the MSI window: cut around it. */
         VIOMMU_RESV_REGION(0xfed00000, 0xff0fffff, VIOMMU_RESV_RESERVED),
     };
@@ -234,20 +236,23 @@ static void expect_regions(struct viommu *v, uint32_t id,
 static void test_usable_range_holes_are_reserved_R45(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_host_geometry geo = {.size = sizeof(geo),
+    struct viommu_host_geometry geo = {
+        .size = sizeof(geo),
         .nr_usable = 3,
         .usable = {{0x100000, 0xfedfffff},
                    {0x10000, 0x1fffff},
                    {0xfef00000, (1ULL << 48) - 1}},
     };
-    struct viommu_resv_region declared = VIOMMU_RESV_REGION(0x8000, 0x1ffff, VIOMMU_RESV_RESERVED);
+    struct viommu_resv_region declared =
+        VIOMMU_RESV_REGION(0x8000, 0x1ffff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config ep = {.size = sizeof(ep),
                                         .id = 10,
                                         .resv = &declared,
                                         .nr_resv = 1,
                                         .geometry = &geo};
     const struct viommu_resv_region want[] = {
-        VIOMMU_RESV_REGION(0, 0x1ffff, VIOMMU_RESV_RESERVED), /* hole + declared, merged */
+        VIOMMU_RESV_REGION(0, 0x1ffff,
+                           VIOMMU_RESV_RESERVED), /* hole + declared, merged */
         VIOMMU_RESV_REGION(0xfee00000, 0xfeefffff, VIOMMU_RESV_MSI),
         VIOMMU_RESV_REGION(1ULL << 48, UINT64_MAX, VIOMMU_RESV_RESERVED),
     };
@@ -255,8 +260,9 @@ static void test_usable_range_holes_are_reserved_R45(void **state)
     assert_int_equal(viommu_endpoint_add(v, &ep), 0);
     expect_regions(v, 10, want, 3);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 1ULL << 48, (1ULL << 48) + G - 1, 0, RW),
-                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 1, 1ULL << 48, (1ULL << 48) + G - 1, 0, RW),
+        VIRTIO_IOMMU_S_RANGE);
     viommu_free(v);
 }
 
@@ -267,8 +273,8 @@ static void test_holes_clipped_to_input_range(void **state)
                                 .input_start = 1ULL << 20,
                                 .input_end = (1ULL << 40) - 1};
     struct viommu *v = viommu_new(&cfg);
-    struct viommu_host_geometry geo = {.size = sizeof(geo),.nr_usable = 1,
-                                       .usable = {{0, (1ULL << 39) - 1}}};
+    struct viommu_host_geometry geo = {
+        .size = sizeof(geo), .nr_usable = 1, .usable = {{0, (1ULL << 39) - 1}}};
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .geometry = &geo};
     const struct viommu_resv_region want[] = {
@@ -304,8 +310,8 @@ static void test_host_declaration_errors(void **state)
 {
     struct viommu *v = new_device(NULL);
     struct viommu_host_ops partial = {.size = sizeof(partial), .detach = no_op};
-    struct viommu_host_geometry geo = {.size = sizeof(geo),.nr_usable = 1,
-                                       .usable = {{0x2000, 0x1000}}};
+    struct viommu_host_geometry geo = {
+        .size = sizeof(geo), .nr_usable = 1, .usable = {{0x2000, 0x1000}}};
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .host_ops = &partial};
     struct viommu_stats st = {.size = sizeof(st)};
@@ -334,12 +340,14 @@ static void test_host_declaration_errors(void **state)
 static void test_endpoint_declaration_errors(void **state)
 {
     struct viommu *v = new_device(NULL);
-    struct viommu_resv_region bad = VIOMMU_RESV_REGION(0x2000, 0x1fff, VIOMMU_RESV_RESERVED);
+    struct viommu_resv_region bad =
+        VIOMMU_RESV_REGION(0x2000, 0x1fff, VIOMMU_RESV_RESERVED);
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep), .id = 10, .resv = &bad, .nr_resv = 1};
 
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
-    bad = (struct viommu_resv_region)VIOMMU_RESV_REGION(0, 1, (enum viommu_resv_type)7);
+    bad = (struct viommu_resv_region)VIOMMU_RESV_REGION(
+        0, 1, (enum viommu_resv_type)7);
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
     ep.resv = NULL;
     assert_int_equal(viommu_endpoint_add(v, &ep), -EINVAL);
@@ -352,7 +360,8 @@ static void test_endpoint_declaration_errors(void **state)
     /* More regions than probe_size can report: refused now, not at PROBE. */
     struct viommu_resv_region many[32];
     for (int i = 0; i < 32; i++) {
-        many[i] = (struct viommu_resv_region)VIOMMU_RESV_REGION(i * 0x10000ull, i * 0x10000ull + 0xfff, VIOMMU_RESV_RESERVED);
+        many[i] = (struct viommu_resv_region)VIOMMU_RESV_REGION(
+            i * 0x10000ull, i * 0x10000ull + 0xfff, VIOMMU_RESV_RESERVED);
     }
     ep = (struct viommu_endpoint_config){
         .size = sizeof(ep), .id = 11, .resv = many, .nr_resv = 32};
@@ -389,10 +398,12 @@ static void test_reserved_access_affects_only_that_endpoint_R47(void **state)
     struct virtio_iommu_fault f;
 
     add_endpoint_with(v, 10, 0x100000, 0x1fffff, VIOMMU_RESV_RESERVED);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, 10, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, 10, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
     /* Even in bypass, the reserved region is not reachable... */
     assert_int_equal(viommu_translate(v, 10, 0x100040, VIOMMU_ACCESS_WRITE, &t),
                      -EFAULT);

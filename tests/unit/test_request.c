@@ -7,9 +7,11 @@ static void test_ok_on_success_R8(void **state)
     struct viommu *v = new_device(NULL);
 
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0, G - 1, 0, RW),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_unmap(VDRV_LOCAL(v), 1, 0, G - 1), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), EP1, NULL, 0), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_probe(VDRV_LOCAL(v), EP1, NULL, 0),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_detach(VDRV_LOCAL(v), 1, EP1), VIRTIO_IOMMU_S_OK);
     viommu_free(v);
 }
@@ -23,7 +25,8 @@ static void test_unknown_type_writes_nothing_R9(void **state)
         uint8_t req[72] = {types[i]};
         uint8_t out[16];
         memset(out, 0xa5, sizeof(out));
-        assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, sizeof(req), out, sizeof(out)), 0);
+        assert_int_equal(
+            vdrv_send(VDRV_LOCAL(v), req, sizeof(req), out, sizeof(out)), 0);
         for (size_t j = 0; j < sizeof(out); j++) {
             assert_int_equal(out[j], 0xa5);
         }
@@ -40,7 +43,8 @@ static void test_head_reserved_ignored_tail_reserved_zeroed_R10(void **state)
         .endpoint = htole32(EP1),
         .tail = {.status = 0xee, .reserved = {0xff, 0xff, 0xff}},
     };
-    uint32_t used = vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, &req.tail, 4);
+    uint32_t used =
+        vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, &req.tail, 4);
 
     assert_int_equal(used, 4);
     assert_int_equal(req.tail.status, VIRTIO_IOMMU_S_OK);
@@ -75,7 +79,8 @@ static void test_too_short_for_head_or_tail(void **state)
     /* No room for the tail. */
     for (size_t n = 0; n < 4; n++) {
         memset(out, 0xa5, sizeof(out));
-        assert_int_equal(vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, out, n), 0);
+        assert_int_equal(
+            vdrv_send(VDRV_LOCAL(v), &req, sizeof(req) - 4, out, n), 0);
         assert_int_equal(out[0], 0xa5);
     }
     /* Nothing was attached by the requests that got no answer. */
@@ -105,7 +110,8 @@ static void test_short_body_is_inval(void **state)
             /* A PROBE gets a full properties buffer so that only the short
              * body is wrong. */
             size_t out_len = cases[i].type == VIRTIO_IOMMU_T_PROBE ? 516 : 4;
-            assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, len, out, out_len), out_len);
+            assert_int_equal(vdrv_send(VDRV_LOCAL(v), req, len, out, out_len),
+                             out_len);
             assert_int_equal(out[out_len - 4], VIRTIO_IOMMU_S_INVAL);
         }
     }
@@ -142,8 +148,9 @@ static void test_larger_writable_area_tail_at_end(void **state)
     uint8_t out[32];
 
     memset(out, 0xa5, sizeof(out));
-    assert_int_equal(vdrv_send(VDRV_LOCAL(v), &d, sizeof(d) - 4, out, sizeof(out)),
-                     sizeof(out));
+    assert_int_equal(
+        vdrv_send(VDRV_LOCAL(v), &d, sizeof(d) - 4, out, sizeof(out)),
+        sizeof(out));
     for (size_t i = 0; i < 28; i++) {
         assert_int_equal(out[i], 0);
     }

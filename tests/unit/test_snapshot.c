@@ -153,17 +153,19 @@ static struct viommu *busy_device(void)
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP5, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP6, 0), VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP2, BYPASS), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 9, EP2, BYPASS),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0x10000, 0x1ffff, 0x80000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(
-        vdrv_map(VDRV_LOCAL(v), 3, 0x20000, 0x20fff, 0x40000, VIRTIO_IOMMU_MAP_F_READ),
-        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0x20000, 0x20fff, 0x40000,
+                              VIRTIO_IOMMU_MAP_F_READ),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0x30000, 0x30fff, 0xc0000000,
                               RW | VIRTIO_IOMMU_MAP_F_MMIO),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 3, 0xfffffffffffff000, UINT64_MAX, 0x1000, RW),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_map(VDRV_LOCAL(v), 3, 0xfffffffffffff000, UINT64_MAX, 0x1000, RW),
+        VIRTIO_IOMMU_S_OK);
     /* Six faults: four queued, two dropped. */
     for (uint64_t i = 0; i < 6; i++) {
         assert_int_equal(viommu_translate(v, i % 2 ? EP3 : EP1, 0x50000 + i,
@@ -198,7 +200,8 @@ static void assert_same_translations(struct viommu *a, struct viommu *b)
     for (uint32_t ep = EP1; ep <= EP9; ep++) {
         for (size_t i = 0; i < sizeof(iovas) / sizeof(iovas[0]); i++) {
             for (uint32_t access = 1; access <= 3; access++) {
-                struct viommu_translation ta = {.size = sizeof(ta)}, tb = {.size = sizeof(tb)};
+                struct viommu_translation ta = {.size = sizeof(ta)},
+                                          tb = {.size = sizeof(tb)};
                 int ra = viommu_translate(a, ep, iovas[i], access, &ta);
                 int rb = viommu_translate(b, ep, iovas[i], access, &tb);
                 assert_int_equal(ra, rb);
@@ -267,7 +270,8 @@ static void test_round_trip_same_bytes_same_answers(void **state)
     /* The restored device goes on: the guest maps, unmaps, detaches. */
     assert_int_equal(vdrv_map(VDRV_LOCAL(b), 3, 0x60000, 0x60fff, 0x1000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 3, 0x10000, 0x1ffff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 3, 0x10000, 0x1ffff),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_detach(VDRV_LOCAL(b), 9, EP2), VIRTIO_IOMMU_S_OK);
     assert_int_equal(domain_mappings(b, 9), -1);
     free(first.data);
@@ -384,15 +388,16 @@ static void host_world(struct viommu *v)
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 2, EP3, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 4, EP4, 0), VIRTIO_IOMMU_S_OK);
     for (uint64_t i = 0; i < 5; i++) {
-        assert_int_equal(
-            vdrv_map(VDRV_LOCAL(v), 1, i * 0x10000, i * 0x10000 + 0x1fff, i << 20, RW),
-            VIRTIO_IOMMU_S_OK);
-        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, i * 0x8000, i * 0x8000 + 0xfff, i << 24,
+        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, i * 0x10000,
+                                  i * 0x10000 + 0x1fff, i << 20, RW),
+                         VIRTIO_IOMMU_S_OK);
+        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 2, i * 0x8000,
+                                  i * 0x8000 + 0xfff, i << 24,
                                   VIRTIO_IOMMU_MAP_F_WRITE),
                          VIRTIO_IOMMU_S_OK);
-        assert_int_equal(
-            vdrv_map(VDRV_LOCAL(v), 4, i * 0x4000, i * 0x4000 + 0xfff, i << 12, 0),
-            VIRTIO_IOMMU_S_OK);
+        assert_int_equal(vdrv_map(VDRV_LOCAL(v), 4, i * 0x4000,
+                                  i * 0x4000 + 0xfff, i << 12, 0),
+                         VIRTIO_IOMMU_S_OK);
     }
 }
 
@@ -427,7 +432,8 @@ static void test_host_contexts_get_the_mappings(void **state)
     assert_same_bytes(&first, &second);
 
     /* The guest goes on; the contexts follow. */
-    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 1, 0, 0x1fff), VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_unmap(VDRV_LOCAL(b), 1, 0, 0x1fff),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_detach(VDRV_LOCAL(b), 2, EP3), VIRTIO_IOMMU_S_OK);
     assert_hosts_hold(b, &dst);
     assert_int_equal(dst.h[1].nr_maps, 0);
@@ -1058,7 +1064,7 @@ static void test_hostile_streams(void **state)
         baseline(&sp, viommu_device_features(v));
         hostile[i].change(&sp);
         struct stream s = encode(&sp);
-        print_message("%s\n", hostile[i].name);
+        print_message("# %s\n", hostile[i].name);
         if (hostile[i].change == h_valid) {
             assert_int_equal(restore(v, s.data, s.len), 0);
             struct stream again;
@@ -1127,15 +1133,16 @@ static void test_million_mappings_bounded_memory(void **state)
     struct viommu *a = new_device(big_config);
     struct fd_stream out = {memfd_create("first", MFD_CLOEXEC), 0, 0};
     struct fd_stream again = {memfd_create("second", MFD_CLOEXEC), 0, 0};
-    struct viommu_translation ta = {.size = sizeof(ta)}, tb = {.size = sizeof(tb)};
+    struct viommu_translation ta = {.size = sizeof(ta)},
+                              tb = {.size = sizeof(tb)};
 
     assert_true(out.fd >= 0 && again.fd >= 0);
     assert_int_equal(vdrv_attach(VDRV_LOCAL(a), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     for (uint64_t i = 0; i < MILLION; i++) {
         uint64_t iova = (1ULL << 32) + i * 0x2000;
-        assert_int_equal(
-            vdrv_map(VDRV_LOCAL(a), 1, iova, iova + 0xfff, (i * 7919) << 12, RW),
-            VIRTIO_IOMMU_S_OK);
+        assert_int_equal(vdrv_map(VDRV_LOCAL(a), 1, iova, iova + 0xfff,
+                                  (i * 7919) << 12, RW),
+                         VIRTIO_IOMMU_S_OK);
     }
 
     out.base = out.peak = heap_used();
@@ -1152,7 +1159,7 @@ static void test_million_mappings_bounded_memory(void **state)
     size_t after = heap_used();
     size_t held = after - out.base;
     size_t restore_extra = out.peak > after ? out.peak - after : 0;
-    print_message("save: %zu bytes of heap beyond the state; restore: %zu "
+    print_message("# save: %zu bytes of heap beyond the state; restore: %zu "
                   "beyond the %zu bytes of state (%.1f per mapping)\n",
                   save_extra, restore_extra, held, (double)held / MILLION);
     assert_true(save_extra <= BUFFER_BOUND);

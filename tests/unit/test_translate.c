@@ -9,9 +9,9 @@ static struct viommu *mapped(void (*tweak)(struct viommu_config *c))
     assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 1, EP1, 0), VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x10000, 0x1ffff, 0x80000, RW),
                      VIRTIO_IOMMU_S_OK);
-    assert_int_equal(
-        vdrv_map(VDRV_LOCAL(v), 1, 0x20000, 0x20fff, 0x40000, VIRTIO_IOMMU_MAP_F_WRITE),
-        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x20000, 0x20fff, 0x40000,
+                              VIRTIO_IOMMU_MAP_F_WRITE),
+                     VIRTIO_IOMMU_S_OK);
     assert_int_equal(vdrv_map(VDRV_LOCAL(v), 1, 0x30000, 0x30fff, 0xc0000000,
                               RW | VIRTIO_IOMMU_MAP_F_MMIO),
                      VIRTIO_IOMMU_S_OK);
@@ -203,8 +203,9 @@ static void test_bypass_domain_is_identity(void **state)
     struct viommu *v = new_device(NULL);
     struct viommu_translation t = {.size = sizeof(t)};
 
-    assert_int_equal(vdrv_attach(VDRV_LOCAL(v), 3, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
-                     VIRTIO_IOMMU_S_OK);
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 3, EP2, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
     assert_int_equal(
         viommu_translate(v, EP2, 0x123456789, VIOMMU_ACCESS_WRITE, &t), 0);
     assert_int_equal(t.gpa, 0x123456789);
