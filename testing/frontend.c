@@ -422,9 +422,9 @@ bool fe_signalled(int fd, int ms)
     return read(fd, &count, sizeof(count)) == sizeof(count);
 }
 
-/* Linux's virtqueue_kick_prepare for the chain just made available. */
-static bool device_wants_kick(struct fe *f, const struct fe_queue *q)
+bool fe_device_wants_kick(struct fe *f, unsigned qi)
 {
+    const struct fe_queue *q = &f->q[qi];
     const struct vring_used *used = fe_ptr(f, q->used);
     uint16_t now = q->avail_idx, old = (uint16_t)(now - 1);
 
@@ -468,7 +468,7 @@ uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
     avail->ring[q->avail_idx % FE_QUEUE_SIZE] = 0;
     q->avail_idx++;
     __atomic_store_n(&avail->idx, htole16(q->avail_idx), __ATOMIC_RELEASE);
-    if (!f->driver_kicks || device_wants_kick(f, q)) {
+    if (!f->driver_kicks || fe_device_wants_kick(f, 0)) {
         uint64_t one = 1;
         CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
     }

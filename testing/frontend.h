@@ -135,6 +135,10 @@ static inline void *fe_ptr(struct fe *f, uint64_t gpa)
 #define FE_POISON 0xa5
 uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
                  bool indirect);
+/* Linux's virtqueue_kick_prepare for the chain just made available on
+ * queue q: whether the device wants a kick (its avail event index, or
+ * VRING_USED_F_NO_NOTIFY). */
+bool fe_device_wants_kick(struct fe *f, unsigned q);
 /* Waits up to ms milliseconds for the device to return the request posted
  * last: its used length, or -1 if the call eventfd was not signalled. */
 int fe_wait_used(struct fe *f, int ms);
