@@ -8,6 +8,8 @@ The tree's layers, as DESIGN.md draws them:
 - Product code never includes test code: nothing under lib/, daemon/,
   tools/, examples/ or bench/ includes a header of tests/, and only
   examples/, bench/ and tests/ use the test kit in testing/.
+- The daemon, tools, examples and benchmarks see the public header only,
+  never a header of lib/.
 """
 import os
 import re
@@ -57,6 +59,7 @@ for node in sorted(edges):
 
 # Product code and the test kit.
 kit = set(os.listdir(os.path.join(root, "testing")))
+internals = set(n for n in os.listdir(lib) if n.endswith(".h"))
 tests_headers = set()
 for dirpath, _, files in os.walk(os.path.join(root, "tests")):
     tests_headers.update(f for f in files if f.endswith(".h"))
@@ -75,6 +78,11 @@ for top in ("lib", "daemon", "tools", "examples", "bench", "testing"):
                 if top in ("lib", "daemon", "tools") and base in kit and \
                         not os.path.exists(os.path.join(dirpath, base)):
                     failures.append(f"{rel} (product code) uses the test kit: {inc}")
+                if top in ("daemon", "tools", "examples", "bench") and \
+                        base in internals and \
+                        not os.path.exists(os.path.join(dirpath, base)):
+                    failures.append(f"{rel} reaches inside lib/: {inc} "
+                                    "(the public header is <viommu/viommu.h>)")
 
 for f in failures:
     print(f)
