@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct vu_dev d;
     struct conn c = {.d = &d};
 
-    dlog_level = (enum viommu_log_level) - 1; /* silent */
+    dlog_level = -1; /* silent */
     if (memfd < 0) {
         memfd = memfd_create("guest", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (memfd < 0 || ftruncate(memfd, MEM_SIZE) != 0) {
