@@ -4,14 +4,14 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-enum viommu_log_level dlog_level = VIOMMU_LOG_WARN;
+int dlog_level = VIOMMU_LOG_WARN;
 
 static const char *const names[] = {"error", "warning", "info", "debug"};
 
 static void emit(enum viommu_log_level level, const char *prefix,
                  const char *fmt, va_list ap)
 {
-    if (level > dlog_level) {
+    if ((int)level > dlog_level) {
         return;
     }
     fprintf(stderr, "viommu-vhost-user: %s: %s", names[level], prefix);

@@ -5,7 +5,9 @@
 
 #include <viommu/viommu.h>
 
-extern enum viommu_log_level dlog_level;
+/* The most verbose level logged (a viommu_log_level); below
+ * VIOMMU_LOG_ERR, nothing is. */
+extern int dlog_level;
 
 void dlog(enum viommu_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -152,6 +152,13 @@ int viommu_set_driver_features(struct viommu *v, uint64_t features)
     if ((features & ~v->offered) != 0 || !(features & VIOMMU_F_VERSION_1)) {
         return -EINVAL;
     }
+    /* The domains were made under the accepted features: new ones could
+     * leave a bypass domain without BYPASS_CONFIG or an MMIO mapping
+     * without MMIO, which the device would serve against the negotiation
+     * and a restore refuses. Only a reset frees the choice. */
+    if (features != v->accepted && v->domains.n > 0) {
+        return -EBUSY;
+    }
     bool bypassed = viommu_bypass_effective(v);
     v->accepted = features;
     invalidate_unattached(v, bypassed);

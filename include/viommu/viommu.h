@@ -212,6 +212,9 @@ VIOMMU_API uint64_t viommu_device_features(const struct viommu *v);
  * does not offer or lacks VERSION_1: the transport must then refuse
  * FEATURES_OK. Until the driver writes its features (after creation or a
  * reset), requests are served as if every offered feature was accepted.
+ * Once the device has domains the features are fixed until a reset:
+ * writing the same ones again is fine (vhost-user frontends do), other
+ * ones return -EBUSY and change nothing.
  */
 VIOMMU_MUST_CHECK VIOMMU_API int viommu_set_driver_features(struct viommu *v,
                                                             uint64_t features);

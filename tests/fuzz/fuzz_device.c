@@ -7,7 +7,9 @@
  * narrow geometry, in a host group, and with one host call set to fail.
  * After every operation the device's structure is checked: used lengths are
  * 0 or the whole writable size, every domain has endpoints, every attached
- * endpoint is listed in its domain, the mapping counts add up, and every
+ * endpoint is listed in its domain, the mapping counts add up, no domain
+ * or mapping is of a kind the accepted features exclude (bypass without
+ * BYPASS_CONFIG, MMIO without MMIO: a restore refuses those), and every
  * host context holds exactly its endpoints' domains' mappings (until a host
  * failure that could not be undone was counted, as the API documents).
  *
@@ -130,6 +132,16 @@ static void check_hosts(struct viommu *v)
     }
 }
 
+static int mmio_mapping(void *opaque, uint64_t iova, uint64_t last,
+                        uint64_t gpa, uint32_t flags)
+{
+    (void)opaque;
+    (void)iova;
+    (void)last;
+    (void)gpa;
+    return (flags & VIOMMU_XLATE_MMIO) != 0;
+}
+
 static void check(struct viommu *v)
 {
     uint64_t mappings = 0;
@@ -146,6 +158,12 @@ static void check(struct viommu *v)
             }
         }
         if (d->bypass && d->maps.count != 0) {
+            abort();
+        }
+        /* Only what the accepted features allow, as a restore checks. */
+        if ((d->bypass && !viommu_has(v, VIRTIO_IOMMU_F_BYPASS_CONFIG)) ||
+            (!viommu_has(v, VIRTIO_IOMMU_F_MMIO) &&
+             viommu_domain_foreach_mapping(v, d->id, 0, mmio_mapping, NULL))) {
             abort();
         }
         mappings += d->maps.count;

@@ -88,6 +88,24 @@ static void test_negotiation(void **state)
     viommu_free(v);
 }
 
+/* Found by fuzz_vhost_user (a frontend that changed the features under a
+ * bypass domain: the saved state did not restore). */
+static void test_features_fixed_while_domains_exist(void **state)
+{
+    struct viommu *v = new_device(NULL);
+    uint64_t f = viommu_device_features(v);
+    uint64_t no_bypass = f & ~BIT(VIRTIO_IOMMU_F_BYPASS_CONFIG);
+
+    assert_int_equal(
+        vdrv_attach(VDRV_LOCAL(v), 1, EP1, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+        VIRTIO_IOMMU_S_OK);
+    assert_int_equal(viommu_set_driver_features(v, no_bypass), -EBUSY);
+    assert_int_equal(viommu_set_driver_features(v, f), 0); /* the same */
+    assert_int_equal(viommu_reset(v, VIOMMU_RESET_DEVICE), 0);
+    assert_int_equal(viommu_set_driver_features(v, no_bypass), 0);
+    viommu_free(v);
+}
+
 static void test_default_config_R4(void **state)
 {
     struct viommu *v = new_device(NULL);
@@ -339,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_features_R1_R2_R3),
         cmocka_unit_test(test_no_probe_feature_and_zero_probe_size),
         cmocka_unit_test(test_negotiation),
+        cmocka_unit_test(test_features_fixed_while_domains_exist),
         cmocka_unit_test(test_default_config_R4),
         cmocka_unit_test(test_custom_config_R4),
         cmocka_unit_test(test_bad_configs_rejected),
