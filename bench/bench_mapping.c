@@ -27,6 +27,7 @@
 #include <glib.h>
 #include <linux/virtio_iommu.h>
 
+#include "bench.h"
 #include "driver.h"
 
 #define PAGE 0x1000ull
@@ -47,21 +48,6 @@ static uint64_t rnd(void)
 static uint64_t rnd_iova(void)
 {
     return (rnd() >> 16) & ~(PAGE - 1);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static size_t heap_used(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-
-    return mi.uordblks + mi.hblkhd;
 }
 
 /* ---- baseline: QEMU's interval-keyed GTree ---- */

@@ -30,6 +30,7 @@
 #include <linux/virtio_iommu.h>
 #include <linux/virtio_ring.h>
 
+#include "bench.h"
 #include "driver.h"
 #include "frontend.h"
 
@@ -42,14 +43,6 @@
 struct slot {
     uint64_t in, out; /* guest addresses */
 };
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Request i of a stream: MAP of a page, then UNMAP of the same page. */
 static void make_request(unsigned i, struct virtio_iommu_req_map *map,

@@ -23,6 +23,7 @@
 
 #include <linux/virtio_iommu.h>
 
+#include "bench.h"
 #include "driver.h"
 
 #define PAGE 0x1000ull
@@ -38,21 +39,6 @@ static uint64_t rnd(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-}
-
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static size_t heap_used(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-
-    return mi.uordblks + mi.hblkhd;
 }
 
 /* The stream, in a buffer allocated once before anything is measured. */

@@ -154,29 +154,33 @@ int fe_stop(struct fe *f)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+void fe_attach_fds(struct msghdr *mh, union fe_fd_control *control,
+                   const int *fds, unsigned nfds)
+{
+    if (nfds == 0) {
+        return;
+    }
+    mh->msg_control = control->buf;
+    mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+}
+
 bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
                 uint32_t size, const int *fds, unsigned nfds)
 {
     struct header h = {request, 1u | flags, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * FE_MAX_FDS)];
-        struct cmsghdr align;
-    } control;
+    union fe_fd_control control;
     struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
 
     if (nfds > FE_MAX_FDS) {
         return false;
     }
-    if (nfds > 0) {
-        mh.msg_control = control.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-    }
+    fe_attach_fds(&mh, &control, fds, nfds);
     return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
            (ssize_t)(sizeof(h) + size);
 }

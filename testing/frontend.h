@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #define FE_MEM_SIZE (1u << 20)
@@ -74,9 +75,18 @@ void fe_connect(struct fe *f);
 /* Closes the connection and the frontend's ring fds; guest memory stays. */
 void fe_disconnect(struct fe *f);
 
+#define FE_MAX_FDS 8
+/* Room for the fds of one message, aligned for a cmsghdr. */
+union fe_fd_control {
+    char buf[CMSG_SPACE(sizeof(int) * FE_MAX_FDS)];
+    struct cmsghdr align;
+};
+/* Attaches nfds (at most FE_MAX_FDS) fds to mh as SCM_RIGHTS, in
+ * control. */
+void fe_attach_fds(struct msghdr *mh, union fe_fd_control *control,
+                   const int *fds, unsigned nfds);
 /* Sends one vhost-user message with up to FE_MAX_FDS fds on any socket,
  * without waiting; false if the peer hung up or the socket is full. */
-#define FE_MAX_FDS 8
 bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
                 uint32_t size, const int *fds, unsigned nfds);
 /* The same on the frontend's connection. */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include "peer.h"
 
+#include "frontend.h"
+
 #include <dirent.h>
 #include <endian.h>
 #include <errno.h>
@@ -213,23 +215,12 @@ bool peer_pump(struct peer *p)
 static bool send_bytes(struct peer *p, const uint8_t *bytes, size_t len,
                        const int *fds, unsigned nfds)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * MEM_MAX_REGIONS)];
-        struct cmsghdr align;
-    } control;
+    union fe_fd_control control;
 
     for (unsigned tries = 0; len > 0 && tries < 64; tries++) {
         struct iovec iov = {(void *)bytes, len};
         struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        if (nfds > 0) {
-            mh.msg_control = control.buf;
-            mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-            struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-            c->cmsg_level = SOL_SOCKET;
-            c->cmsg_type = SCM_RIGHTS;
-            c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-            memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-        }
+        fe_attach_fds(&mh, &control, fds, nfds);
         ssize_t n = sendmsg(p->fe, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             bytes += n;
