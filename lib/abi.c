@@ -17,7 +17,7 @@
 NO_TAIL_PADDING(viommu_config, invalidate_opaque);
 NO_TAIL_PADDING(viommu_resv_region, end);
 NO_TAIL_PADDING(viommu_host_geometry, usable);
-NO_TAIL_PADDING(viommu_host_ops, geometry);
+NO_TAIL_PADDING(viommu_host_ops, table_free);
 NO_TAIL_PADDING(viommu_endpoint_config, geometry);
 NO_TAIL_PADDING(viommu_sriov, reserved);
 NO_TAIL_PADDING(viommu_translation, iova_last);

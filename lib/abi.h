@@ -12,6 +12,9 @@
  * here as the smallest the library takes.
  */
 #define ABI_FIRST_SIZE(type) sizeof(type)
+/* The 0.2 size of a struct that has grown since: up to its first field
+ * added later. */
+#define ABI_SIZE_BEFORE(type, first_new) offsetof(type, first_new)
 /* The largest size a caller may claim: no struct will ever be this big. */
 #define ABI_MAX_SIZE 4096u
 

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Host IOMMU contexts. Invariant: a context holds exactly the union of the
- * mappings of the domains its attached endpoints are in. Each domain keeps a
+ * mappings of the domains its attached endpoints are in (in one table, or
+ * in one table per domain when its ops have table_new). Each domain keeps a
  * link per context serving it, counting that context's endpoints in the
  * domain: the first one in replays the domain's mappings into the context,
- * the last one out takes them out, and MAP and UNMAP go to every context
- * with users. Every step that a request causes is all or nothing: a failed
- * host call is undone in every context before the error goes to the guest.
+ * coalescing runs contiguous in IOVA and guest-physical address into one
+ * host mapping each; the last one out takes them out; MAP and UNMAP go to
+ * every context with users. Every step that a request causes is all or
+ * nothing: a failed host call is undone in every context before the error
+ * goes to the guest.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -53,58 +56,214 @@ static void host_error(struct viommu *v, const char *what, uint64_t arg,
 
 enum op { OP_MAP, OP_UNMAP };
 
-/*
- * `forced` says how a host error is taken. NULL: it is returned, as the
- * errno of the guest's status, for the caller to undo what it did. Else the
- * operation goes on as if it had worked and the first error is kept in
- * *forced (removal, reset, and undoing cannot be refused).
- */
-static int op_mapping(struct viommu *v, struct hostctx *c, enum op op,
-                      const struct mapping *m, int *forced)
+/* The table a link's calls go to: the domain's own, or the context. */
+static void *table_of(const struct hostlink *l)
 {
+    return l->ctx->ops.table_new != NULL ? l->table : l->ctx->opaque;
+}
+
+/*
+ * One host call on the link's table. `forced` says how a host error is
+ * taken. NULL: it is returned, as the errno of the guest's status, for the
+ * caller to undo what it did. Else the operation goes on as if it had
+ * worked and the first error is kept in *forced (removal, reset, and
+ * undoing cannot be refused).
+ */
+static int call(struct viommu *v, struct hostlink *l, enum op op,
+                const struct hostrun *r, int *forced)
+{
+    const struct viommu_host_ops *ops = &l->ctx->ops;
     int err;
 
     if (op == OP_MAP) {
-        CALLBACK(v, err = c->ops.map(c->opaque, m->start, m->end, m->phys,
-                                     m->flags));
+        CALLBACK(v, err = ops->map(table_of(l), r->start, r->end, r->phys,
+                                   r->flags));
     } else {
-        CALLBACK(v, err = c->ops.unmap(c->opaque, m->start, m->end));
+        CALLBACK(v, err = ops->unmap(table_of(l), r->start, r->end));
     }
     if (err == 0) {
         return 0;
     }
     if (forced != NULL) {
-        host_error(v, op == OP_MAP ? "map" : "unmap", m->start, err, forced);
+        host_error(v, op == OP_MAP ? "map" : "unmap", r->start, err, forced);
         return 0;
     }
     return host_status(err);
 }
 
+/* Index of the first run of l that ends at or after addr. */
+static size_t run_lower_bound(const struct hostlink *l, uint64_t addr)
+{
+    size_t lo = 0, hi = l->nr_runs;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (l->runs[mid].end < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* The run of l holding addr, or NULL; its index in *at. */
+static struct hostrun *run_at(struct hostlink *l, uint64_t addr, size_t *at)
+{
+    size_t i = run_lower_bound(l, addr);
+
+    *at = i;
+    return i < l->nr_runs && l->runs[i].start <= addr ? &l->runs[i] : NULL;
+}
+
+/* Room for one more run. */
+static int run_reserve(struct hostlink *l)
+{
+    if (l->nr_runs < l->cap_runs) {
+        return 0;
+    }
+    size_t cap = l->cap_runs ? 2 * l->cap_runs : 8;
+    struct hostrun *runs = realloc(l->runs, cap * sizeof(*runs));
+    if (runs == NULL) {
+        return -ENOMEM;
+    }
+    l->runs = runs;
+    l->cap_runs = cap;
+    return 0;
+}
+
+/* Inserting back a run just removed never allocates. */
+static void run_insert(struct hostlink *l, size_t at, const struct hostrun *r)
+{
+    memmove(&l->runs[at + 1], &l->runs[at],
+            (l->nr_runs - at) * sizeof(*l->runs));
+    l->runs[at] = *r;
+    l->nr_runs++;
+}
+
+static void run_remove(struct hostlink *l, size_t at)
+{
+    l->nr_runs--;
+    memmove(&l->runs[at], &l->runs[at + 1],
+            (l->nr_runs - at) * sizeof(*l->runs));
+}
+
+/* Whether m continues r: next in IOVA and in guest-physical address. */
+static bool continues(const struct hostrun *r, const struct mapping *m)
+{
+    return m->start == r->end + 1 && m->flags == r->flags &&
+           m->phys >= r->phys && m->phys - r->phys == m->start - r->start;
+}
+
+static int unmap_range(struct viommu *v, struct hostlink *l,
+                       const struct mapstore *ms, uint64_t start,
+                       uint64_t end, int *forced);
+
 /*
- * Applies op to context c for every mapping of ms inside [start, end]. On a
- * failure (not forced) undoes what it did and returns the error.
+ * Maps the mappings of ms inside [start, end] into l's table, one host
+ * call per mapping, or per run of them when `coalesce` (a replay, which
+ * records the runs). All or nothing unless forced.
  */
-static int ctx_apply(struct viommu *v, struct hostctx *c,
+static int map_range(struct viommu *v, struct hostlink *l,
                      const struct mapstore *ms, uint64_t start, uint64_t end,
-                     enum op op, int *forced)
+                     bool coalesce, int *forced)
 {
     struct mapping m;
-    uint64_t addr = start;
+    bool more = mapstore_find_first(ms, start, &m) && m.start <= end;
 
-    while (mapstore_find_first(ms, addr, &m) && m.start <= end) {
-        int err = op_mapping(v, c, op, &m, forced);
+    while (more) {
+        struct hostrun r = {m.start, m.end, m.phys, m.flags};
+        bool run = false;
+        for (;;) {
+            more = m.end < end && mapstore_find_first(ms, m.end + 1, &m) &&
+                   m.start <= end;
+            if (!coalesce || !more || !continues(&r, &m)) {
+                break;
+            }
+            r.end = m.end;
+            run = true;
+        }
+        int err = run ? run_reserve(l) : 0;
+        if (err == 0) {
+            err = call(v, l, OP_MAP, &r, forced);
+        }
         if (err != 0) {
             int undo = 0;
-            if (m.start > start) {
-                ctx_apply(v, c, ms, start, m.start - 1,
-                          op == OP_MAP ? OP_UNMAP : OP_MAP, &undo);
+            if (r.start > start) {
+                unmap_range(v, l, ms, start, r.start - 1, &undo);
             }
             return err;
         }
-        if (m.end >= end) {
+        if (run) {
+            run_insert(l, l->nr_runs, &r); /* a replay goes up in IOVA */
+        }
+    }
+    return 0;
+}
+
+/* Turns a run back into one host mapping per mapping: the table translates
+ * the same before and after. */
+static int run_split(struct viommu *v, struct hostlink *l,
+                     const struct mapstore *ms, size_t at)
+{
+    struct hostrun r = l->runs[at];
+    int err = call(v, l, OP_UNMAP, &r, NULL);
+
+    if (err != 0) {
+        return err;
+    }
+    run_remove(l, at);
+    err = map_range(v, l, ms, r.start, r.end, false, NULL);
+    if (err != 0) {
+        int undo = 0;
+        call(v, l, OP_MAP, &r, &undo);
+        run_insert(l, at, &r);
+    }
+    return err;
+}
+
+/*
+ * Takes the mappings of ms inside [start, end] out of l's table. The host
+ * unmaps whole host mappings only: a run across either end is split first.
+ * All or nothing unless forced.
+ */
+static int unmap_range(struct viommu *v, struct hostlink *l,
+                       const struct mapstore *ms, uint64_t start,
+                       uint64_t end, int *forced)
+{
+    struct hostrun *r;
+    struct mapping m;
+    uint64_t addr = start;
+    size_t at;
+    int err;
+
+    if ((r = run_at(l, start, &at)) != NULL && r->start < start &&
+        (err = run_split(v, l, ms, at)) != 0) {
+        return err;
+    }
+    if ((r = run_at(l, end, &at)) != NULL && r->end > end &&
+        (err = run_split(v, l, ms, at)) != 0) {
+        return err;
+    }
+    while (mapstore_find_first(ms, addr, &m) && m.start <= end) {
+        struct hostrun one = {m.start, m.end, m.phys, m.flags};
+        r = run_at(l, m.start, &at);
+        err = call(v, l, OP_UNMAP, r != NULL ? r : &one, forced);
+        if (err != 0) {
+            int undo = 0;
+            if (one.start > start) {
+                map_range(v, l, ms, start, one.start - 1, false, &undo);
+            }
+            return err;
+        }
+        uint64_t last = r != NULL ? r->end : one.end;
+        if (r != NULL) {
+            run_remove(l, at);
+        }
+        if (last >= end) {
             break;
         }
-        addr = m.end + 1;
+        addr = last + 1;
     }
     return 0;
 }
@@ -125,10 +284,12 @@ int hostctx_get(struct viommu *v, const struct viommu_host_ops *ops,
     if (c == NULL) {
         return -ENOMEM;
     }
-    int err = copy_versioned(&c->ops, sizeof(c->ops), ops,
-                             ABI_FIRST_SIZE(struct viommu_host_ops));
+    int err = copy_versioned(
+        &c->ops, sizeof(c->ops), ops,
+        ABI_SIZE_BEFORE(struct viommu_host_ops, table_new));
     if (err != 0 || c->ops.attach == NULL || c->ops.detach == NULL ||
-        c->ops.map == NULL || c->ops.unmap == NULL) {
+        c->ops.map == NULL || c->ops.unmap == NULL ||
+        (c->ops.table_new == NULL) != (c->ops.table_free == NULL)) {
         free(c);
         return -EINVAL;
     }
@@ -167,6 +328,7 @@ void hostctx_put(struct viommu *v, struct hostctx *c)
             if ((*l)->ctx == c) {
                 struct hostlink *dead = *l;
                 *l = dead->next;
+                free(dead->runs);
                 free(dead);
             } else {
                 l = &(*l)->next;
@@ -192,9 +354,57 @@ static struct hostlink *link_find(const struct domain *d,
     return NULL;
 }
 
-/* One more endpoint of c in d: the first one replays d's mappings. Never
- * allocates when d already had a link for c, so undoing a link_put() does
- * not fail for want of memory. */
+/* The first endpoint of a context in a domain: the domain's table in the
+ * context (its own, or the context's one), with its mappings. */
+static int link_open(struct viommu *v, struct domain *d, struct hostlink *l,
+                     int *forced)
+{
+    struct hostctx *c = l->ctx;
+    int err = 0;
+
+    if (c->ops.table_new != NULL) {
+        /* Only a context without tables is entered again while undoing. */
+        CALLBACK(v, err = c->ops.table_new(c->opaque, d->id, &l->table));
+        if (err != 0) {
+            return host_status(err);
+        }
+    }
+    err = map_range(v, l, &d->maps, 0, UINT64_MAX, true, forced);
+    if (err != 0 && c->ops.table_new != NULL) {
+        int ignored;
+        CALLBACK(v, ignored = c->ops.table_free(c->opaque, l->table));
+        (void)ignored;
+        l->table = NULL;
+        l->nr_runs = 0;
+    }
+    return err;
+}
+
+/* The last endpoint of a context out of a domain: the domain's mappings
+ * out of the context, or its table freed with them. */
+static int link_close(struct viommu *v, struct domain *d, struct hostlink *l,
+                      int *forced)
+{
+    struct hostctx *c = l->ctx;
+    int err;
+
+    if (c->ops.table_new == NULL) {
+        return unmap_range(v, l, &d->maps, 0, UINT64_MAX, forced);
+    }
+    CALLBACK(v, err = c->ops.table_free(c->opaque, l->table));
+    if (err != 0) {
+        int ignored = 0;
+        host_error(v, "table free for domain", d->id, err,
+                   forced != NULL ? forced : &ignored);
+    }
+    l->table = NULL;
+    l->nr_runs = 0;
+    return 0;
+}
+
+/* One more endpoint of c in d: the first one brings d's mappings in. Never
+ * allocates when d already had a link for c, so undoing a link_put() of a
+ * context without tables does not fail for want of memory. */
 static int link_get(struct viommu *v, struct domain *d, struct hostctx *c,
                     int *forced)
 {
@@ -210,7 +420,7 @@ static int link_get(struct viommu *v, struct domain *d, struct hostctx *c,
         d->links = l;
     }
     if (l->users == 0) {
-        int err = ctx_apply(v, c, &d->maps, 0, UINT64_MAX, OP_MAP, forced);
+        int err = link_open(v, d, l, forced);
         if (err != 0) {
             return err;
         }
@@ -226,7 +436,7 @@ static int link_put(struct viommu *v, struct domain *d, struct hostctx *c,
     struct hostlink *l = link_find(d, c);
 
     if (l->users == 1) {
-        int err = ctx_apply(v, c, &d->maps, 0, UINT64_MAX, OP_UNMAP, forced);
+        int err = link_close(v, d, l, forced);
         if (err != 0) {
             return err;
         }
@@ -240,44 +450,85 @@ void host_links_free(struct domain *d)
     while (d->links != NULL) {
         struct hostlink *l = d->links;
         d->links = l->next;
+        free(l->runs);
         free(l);
     }
 }
 
-static int op_attach(struct viommu *v, struct hostctx *c, uint32_t ep,
-                     bool identity, int *forced)
+static int op_attach(struct viommu *v, struct endpoint *ep, struct domain *d,
+                     int *forced)
 {
+    struct hostlink *l = link_find(d, ep->host);
     int err;
 
-    CALLBACK(v, err = c->ops.attach(c->opaque, ep, identity));
+    CALLBACK(v, err = ep->host->ops.attach(table_of(l), ep->id, d->bypass));
     if (err != 0 && forced != NULL) {
-        host_error(v, "attach of endpoint", ep, err, forced);
+        host_error(v, "attach of endpoint", ep->id, err, forced);
         return 0;
     }
     return err == 0 ? 0 : host_status(err);
 }
 
-int host_enter(struct viommu *v, struct endpoint *ep, struct domain *to)
+static int op_detach(struct viommu *v, struct endpoint *ep, int *forced)
+{
+    struct hostlink *l = link_find(ep->domain, ep->host);
+    int err;
+
+    CALLBACK(v, err = ep->host->ops.detach(table_of(l), ep->id));
+    if (err != 0 && forced != NULL) {
+        host_error(v, "detach of endpoint", ep->id, err, forced);
+        return 0;
+    }
+    return err == 0 ? 0 : host_status(err);
+}
+
+/* A context with a table per domain: into the new table (replayed first if
+ * new), attached there in one step, and only then out of the old one. */
+static int enter_table(struct viommu *v, struct endpoint *ep, struct domain *to)
+{
+    int undo = 0;
+    int err = link_get(v, to, ep->host, NULL);
+
+    if (err != 0) {
+        return err;
+    }
+    err = op_attach(v, ep, to, NULL);
+    if (err != 0) {
+        link_put(v, to, ep->host, &undo);
+        return err;
+    }
+    if (ep->domain != NULL) {
+        link_put(v, ep->domain, ep->host, &undo);
+    }
+    return 0;
+}
+
+/* A context that is one table: the endpoint leaves the old domain and its
+ * mappings go (they may sit where the new domain's go), then the new
+ * domain's come in and the endpoint is attached. */
+static int enter_shared(struct viommu *v, struct endpoint *ep,
+                        struct domain *to)
 {
     struct hostctx *c = ep->host;
     struct domain *from = ep->domain;
     int undo = 0;
     int err;
 
-    if (c == NULL) {
-        return 0;
-    }
-    /* Out of the old domain first: the context is one address space, and
-     * the old domain's mappings may sit where the new domain's go. */
     if (from != NULL) {
-        err = link_put(v, from, c, NULL);
+        err = op_detach(v, ep, NULL);
+        if (err == 0) {
+            err = link_put(v, from, c, NULL);
+            if (err != 0) {
+                op_attach(v, ep, from, &undo);
+            }
+        }
         if (err != 0) {
             return err;
         }
     }
     err = link_get(v, to, c, NULL);
     if (err == 0) {
-        err = op_attach(v, c, ep->id, to->bypass, NULL);
+        err = op_attach(v, ep, to, NULL);
         if (err == 0) {
             return 0;
         }
@@ -285,47 +536,53 @@ int host_enter(struct viommu *v, struct endpoint *ep, struct domain *to)
     }
     if (from != NULL) {
         link_get(v, from, c, &undo);
+        op_attach(v, ep, from, &undo);
     }
     return err;
 }
 
+int host_enter(struct viommu *v, struct endpoint *ep, struct domain *to)
+{
+    if (ep->host == NULL) {
+        return 0;
+    }
+    return ep->host->ops.table_new != NULL ? enter_table(v, ep, to)
+                                            : enter_shared(v, ep, to);
+}
+
 int host_leave(struct viommu *v, struct endpoint *ep, int *forced)
 {
-    struct hostctx *c = ep->host;
     int undo = 0;
-    int err;
 
-    if (c == NULL) {
+    if (ep->host == NULL) {
         return 0;
     }
     /* Block the endpoint's DMA before its mappings go. */
-    CALLBACK(v, err = c->ops.detach(c->opaque, ep->id));
+    int err = op_detach(v, ep, forced);
     if (err != 0) {
-        if (forced == NULL) {
-            return host_status(err);
-        }
-        host_error(v, "detach of endpoint", ep->id, err, forced);
+        return err;
     }
-    err = link_put(v, ep->domain, c, forced);
+    err = link_put(v, ep->domain, ep->host, forced);
     if (err != 0) {
-        op_attach(v, c, ep->id, ep->domain->bypass, &undo);
+        op_attach(v, ep, ep->domain, &undo);
     }
     return err;
 }
 
 int host_map(struct viommu *v, struct domain *d, const struct mapping *m)
 {
+    struct hostrun one = {m->start, m->end, m->phys, m->flags};
     int undo = 0;
 
     for (struct hostlink *l = d->links; l != NULL; l = l->next) {
         if (l->users == 0) {
             continue;
         }
-        int err = op_mapping(v, l->ctx, OP_MAP, m, NULL);
+        int err = call(v, l, OP_MAP, &one, NULL);
         if (err != 0) {
             for (struct hostlink *k = d->links; k != l; k = k->next) {
                 if (k->users > 0) {
-                    op_mapping(v, k->ctx, OP_UNMAP, m, &undo);
+                    call(v, k, OP_UNMAP, &one, &undo);
                 }
             }
             return err;
@@ -343,11 +600,11 @@ int host_unmap_range(struct viommu *v, struct domain *d, uint64_t start,
         if (l->users == 0) {
             continue;
         }
-        int err = ctx_apply(v, l->ctx, &d->maps, start, end, OP_UNMAP, NULL);
+        int err = unmap_range(v, l, &d->maps, start, end, NULL);
         if (err != 0) {
             for (struct hostlink *k = d->links; k != l; k = k->next) {
                 if (k->users > 0) {
-                    ctx_apply(v, k->ctx, &d->maps, start, end, OP_MAP, &undo);
+                    map_range(v, k, &d->maps, start, end, false, &undo);
                 }
             }
             return err;

@@ -40,12 +40,22 @@ struct hostctx {
     struct hostctx *next;
 };
 
+/* Mappings of a domain pushed into a context as one host mapping. */
+struct hostrun {
+    uint64_t start, end, phys;
+    uint32_t flags;
+};
+
 /* A host context serving a domain. The first of its endpoints to enter the
  * domain replays the domain's mappings into it, the last one to leave takes
  * them out; the link itself lives as long as the domain. */
 struct hostlink {
     struct hostctx *ctx;
     uint32_t users; /* endpoints of ctx attached to the domain */
+    void *table;    /* the domain's table in ctx (ops.table_new), or NULL */
+    /* Runs of two or more mappings coalesced by the replay, sorted. */
+    struct hostrun *runs;
+    size_t nr_runs, cap_runs;
     struct hostlink *next;
 };
 

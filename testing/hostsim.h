@@ -58,7 +58,8 @@ void hostsim_destroy(struct hostsim *h);
 void hostsim_set_address_bits(struct hostsim *h, unsigned bits);
 /* Whether endpoint id is attached, and how. */
 bool hostsim_attached(const struct hostsim *h, uint32_t id, bool *identity);
-/* Writes a readable account of the context into buf. */
+/* Writes a readable account of the context into buf (its mappings with
+ * neighbours contiguous in IOVA and gpa merged: what it translates). */
 void hostsim_dump(const struct hostsim *h, char *buf, size_t len);
 
 /* Which context the VMM declared an endpoint with (NULL: emulated). */
@@ -70,7 +71,9 @@ struct hostsim_binding {
 /*
  * The invariant: every context holds exactly the union of the mappings of
  * the domains its attached endpoints are in, and has exactly those endpoints
- * attached, in identity mode for a bypass domain. `bindings` lists every
+ * attached, in identity mode for a bypass domain (mappings compared after
+ * merging neighbours contiguous in IOVA and gpa: a replay pushes such a run
+ * as one host mapping). `bindings` lists every
  * declared endpoint. Returns true, or false with the first difference
  * written into why.
  */

@@ -60,7 +60,7 @@ extern "C" {
 
 /* The version of this header. viommu_version() gives the library's. */
 #define VIOMMU_VERSION_MAJOR 0
-#define VIOMMU_VERSION_MINOR 2
+#define VIOMMU_VERSION_MINOR 3
 #define VIOMMU_VERSION_PATCH 0
 #define VIOMMU_VERSION_ENCODE(major, minor, patch)                             \
     (((major) << 16) | ((minor) << 8) | (patch))
@@ -352,13 +352,34 @@ struct viommu_host_ops {
     /** Map [iova, last] to gpa with VIOMMU_XLATE_READ/WRITE/MMIO flags. */
     int (*map)(void *ctx, uint64_t iova, uint64_t last, uint64_t gpa,
                uint32_t flags);
-    /** Unmap exactly one range earlier given to map. */
+    /** Unmap exactly one range earlier given to map. A domain's
+     *  mappings pushed into a context in one go (an endpoint entering a
+     *  domain that holds mappings) are coalesced: a run contiguous in IOVA
+     *  and guest-physical address, with the same flags, is one map call.
+     *  When the guest later unmaps part of such a run, the run is unmapped
+     *  and what remains of it mapped again mapping by mapping: DMA to those
+     *  remaining mappings may fault between the two calls. */
     int (*unmap)(void *ctx, uint64_t iova, uint64_t last);
     /** Optional: the geometry the endpoint sees, asked once when the
      *  endpoint is declared without a geometry of its own. `geometry` is
      *  zeroed with its size set: fill it up to that size. */
     int (*geometry)(void *ctx, uint32_t endpoint,
                     struct viommu_host_geometry *geometry);
+    /**
+     * Since 0.3, optional, both or neither: the context keeps one table per
+     * guest domain (an iommufd IOAS each) instead of one for all its
+     * endpoints. table_new makes the empty table of domain `domain` when
+     * the first endpoint of the context enters that domain, and the
+     * domain's mappings are pushed into it; attach, detach, map and unmap
+     * then get that table as their first argument instead of ctx. A move
+     * from one domain to another is a single attach to the new table (the
+     * kernel's replace: the endpoint never has no table or a stale one);
+     * table_free releases a table, its mappings with it, when the last
+     * endpoint of the context leaves its domain. Without them a move is
+     * detach, the old domain's mappings out, the new one's in, attach.
+     */
+    int (*table_new)(void *ctx, uint32_t domain, void **table);
+    int (*table_free)(void *ctx, void *table);
 };
 
 /** viommu_endpoint_config.flags */

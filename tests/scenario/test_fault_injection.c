@@ -260,7 +260,13 @@ static void story(struct world *w)
                       0x80000 + i * 4 * G, RW));
     }
     GUEST(lnx_map(l, pf_vfio, 0x800000, G, 0x90000, VIRTIO_IOMMU_MAP_F_READ));
+    /* Contiguous in IOVA and gpa: one host mapping when replayed below,
+     * split when the middle one goes. */
+    for (uint64_t i = 0; i < 3; i++) {
+        GUEST(lnx_map(l, pf_vfio, 0x900000 + i * G, G, 0xd0000 + i * G, RW));
+    }
     GUEST(lnx_attach(l, pf_vfio, a));             /* replayed into `shared` */
+    GUEST(lnx_unmap(l, pf_vfio, 0x901000, G));
     GUEST(lnx_endpoint_appear_in(l, b, pf_vfio)); /* `shared` again */
     GUEST(lnx_map(l, pf_vfio, 0x600000, 2 * G, 0xa0000, RW));
     GUEST(lnx_unmap(l, pf_vfio, 0x400000, 0x60000)); /* three at once */
