@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The host backends (include/viommu/vfio.h): what VFIO type1 and iommufd
+ * share. They sit on the public API of the device core, nothing below it.
+ */
+#ifndef VIOMMU_HOST_BACKEND_H
+#define VIOMMU_HOST_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "viommu/vfio.h"
+
+#define MAX_RESV 16
+
+struct type1_group;
+
+struct viommu_vfio {
+    struct viommu_vfio_config cfg;
+    int iommufd; /* iommufd: /dev/iommu; type1: -1 */
+    struct viommu_ram_region ram[VIOMMU_VFIO_MAX_RAM]; /* sorted by gpa */
+    size_t nr_ram;
+    struct viommu_vfio_device *devices;
+    struct type1_group *groups;
+};
+
+struct viommu_vfio_device {
+    struct viommu_vfio *h;
+    char bdf[16]; /* 0000:00:00.0 */
+    uint32_t endpoint;
+    uint32_t group_id;
+    int fd;
+    bool attached;
+    uint32_t devid;            /* iommufd: the bound device's ID */
+    struct type1_group *group; /* type1: its group's container */
+    struct viommu_resv_region resv[MAX_RESV];
+    size_t nr_resv;
+    struct viommu_host_geometry geometry;
+    struct viommu_vfio_device *next;
+};
+
+/* A table of IOVA -> guest RAM in the host: a type1 container or an IOAS,
+ * and how to map one contiguous piece of host memory into it. */
+struct table_ops {
+    int (*map)(void *table, uint64_t iova, uint64_t hva, uint64_t length,
+               uint32_t flags);
+    int (*unmap)(void *table, uint64_t iova, uint64_t length);
+};
+
+void backend_log(const struct viommu_vfio *h, enum viommu_log_level level,
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Maps guest [iova, last] -> gpa: its RAM parts, one host call each. All
+ * or nothing; -ERANGE when it covers no RAM. */
+int ram_map(const struct viommu_vfio *h, const struct table_ops *t,
+            void *table, uint64_t iova, uint64_t last, uint64_t gpa,
+            uint32_t flags);
+/* Takes every host mapping inside [iova, last] out of the table. */
+int range_unmap(const struct table_ops *t, void *table, uint64_t iova,
+                uint64_t last);
+/* All RAM at IOVA = gpa (a bypass domain), and out again. */
+int identity_map(const struct viommu_vfio *h, const struct table_ops *t,
+                 void *table);
+int identity_unmap(const struct viommu_vfio *h, const struct table_ops *t,
+                   void *table);
+
+/* The open device whose endpoint is `endpoint`, or NULL. */
+struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
+                                              uint32_t endpoint);
+
+/* Backend halves of viommu_vfio_open()/close(): d has its address, group
+ * and reserved regions; they set fd and geometry, or undo what they did. */
+int type1_open(struct viommu_vfio_device *d);
+void type1_close(struct viommu_vfio_device *d);
+extern const struct viommu_host_ops type1_ops;
+int iommufd_open(struct viommu_vfio_device *d);
+void iommufd_close(struct viommu_vfio_device *d);
+extern const struct viommu_host_ops iommufd_ops;
+
+/* The host context the device's endpoint is declared with. */
+void *type1_ctx(const struct viommu_vfio_device *d);
+
+#endif
