@@ -7,7 +7,17 @@ set -eu
 # bookworm has only in bookworm-backports.
 BACKPORTS_FILE=/etc/apt/sources.list.d/viommu-bookworm-backports.sources
 PACKAGES="gcc clang libclang-rt-14-dev meson ninja-build pkgconf
-    libcmocka-dev libglib2.0-dev libjson-c-dev linux-libc-dev"
+    libcmocka-dev libglib2.0-dev libjson-c-dev linux-libc-dev
+    busybox-static cpio xz-utils python3"
+# From bookworm-backports: QEMU 10.0 for the vm suite (bookworm's 7.2 lacks
+# what it needs), the 6.12 uapi headers, and the kernel source that
+# scripts/build-iommufd-kernel.sh builds.
+BACKPORTS_PACKAGES="qemu-system-x86 linux-libc-dev linux-source-6.12
+    bc bison flex libelf-dev libssl-dev"
+# The vm suite's guest kernel: bookworm-backports' 6.12, unpacked (never
+# installed) into the cache outside the tree.
+CACHE=${VIOMMU_CACHE:-/var/cache/viommu}
+GUEST_KERNEL_DIR=$CACHE/vm
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -35,7 +45,7 @@ debian_uri() {
 }
 
 have_everything() {
-    for p in $PACKAGES; do
+    for p in $PACKAGES $BACKPORTS_PACKAGES; do
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q 'install ok installed' || return 1
     done
@@ -56,5 +66,22 @@ if ! have_everything; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
         --no-install-recommends $PACKAGES
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -q -y \
-        --no-install-recommends -t bookworm-backports linux-libc-dev
+        --no-install-recommends -t bookworm-backports $BACKPORTS_PACKAGES
+fi
+
+if ! ls "$GUEST_KERNEL_DIR"/root/boot/vmlinuz-* >/dev/null 2>&1; then
+    # The kernel package that bookworm-backports' linux-image-amd64 names.
+    pkg=$(apt-cache depends -t bookworm-backports linux-image-amd64 |
+        awk '/Depends: linux-image-6/ { print $2; exit }')
+    if [ -z "$pkg" ]; then
+        echo "setup: no 6.x kernel in bookworm-backports" >&2
+        exit 1
+    fi
+    as_root mkdir -p "$GUEST_KERNEL_DIR"
+    tmp=$(mktemp -d)
+    chmod 755 "$tmp" # apt downloads as its own user
+    (cd "$tmp" && apt-get download -t bookworm-backports "$pkg" >/dev/null)
+    as_root rm -rf "$GUEST_KERNEL_DIR/root"
+    as_root dpkg-deb -x "$tmp"/*.deb "$GUEST_KERNEL_DIR/root"
+    rm -rf "$tmp"
 fi
