@@ -396,9 +396,10 @@ uint64_t fe_load_state(struct fe *f, const void *buf, size_t len)
     int p[2];
 
     CHECK(pipe2(p, O_CLOEXEC) == 0);
-    /* The daemon reads once it has replied. It may stop early (a refused
-     * stream) and close its end: the rest is not written, and the write
-     * fails with EPIPE instead of a signal, as QEMU has it. */
+    /* The daemon reads as the pipe gives, once it has replied. It may stop
+     * early (a stream beyond its bound) and close its end: the rest is not
+     * written, and the write fails with EPIPE instead of a signal, as QEMU
+     * has it. */
     signal(SIGPIPE, SIG_IGN);
     if ((fe_set_state_fd(f, FE_STATE_LOAD, &p[0]) & 0xff) == 0) {
         while (len > 0) {

@@ -121,9 +121,11 @@ void fe_start_rings(struct fe *f);
 #define FE_STATE_SAVE 0u
 #define FE_STATE_LOAD 1u
 /* Sends SET_DEVICE_STATE_FD with *fd (closed and set to -1 once sent)
- * for the stopped phase; returns the reply (bits 0-7: 0 or an error). */
+ * for the stopped phase; returns the reply (bits 0-7: 0 or an error), which
+ * comes at once: the transfer goes on in the daemon's event loop. */
 uint64_t fe_set_state_fd(struct fe *f, uint32_t direction, int *fd);
-/* CHECK_DEVICE_STATE: 0, or the daemon's errno for the last transfer. */
+/* CHECK_DEVICE_STATE: 0, or the daemon's errno for the last transfer. The
+ * daemon answers once the transfer has ended (fe_recv waits 2 s). */
 uint64_t fe_check_state(struct fe *f);
 /* Reads fd to its end into *buf (malloc'd, *len bytes). */
 void fe_read_all(int fd, uint8_t **buf, size_t *len);
