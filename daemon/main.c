@@ -53,8 +53,8 @@ static void usage(FILE *out)
             "                        ends its own connection, and the guest\n"
             "                        loses its IOMMU until it reconnects\n"
             "  --state-timeout=SECS  longest a device state transfer (for\n"
-            "                        migration) may take; the daemon serves\n"
-            "                        nothing else meanwhile (default 30)\n"
+            "                        migration) may go without moving on\n"
+            "                        before it fails (default 30)\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -144,8 +144,10 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
                   int conn_fd, int sig_fd, struct poller *poller)
 {
     for (;;) {
-        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + CONTROL_MAX_CLIENTS];
+        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + 1 + CONTROL_MAX_CLIENTS];
+        struct pollfd *state_pipe = &pfd[2 + VU_NR_QUEUES];
         unsigned nr_vu = 2, nr_ctl;
+        int wait_ms = -1;
 
         if (d->conn < 0 && listen_fd < 0) {
             if (conn_fd < 0) {
@@ -160,11 +162,13 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
                                      d->conn >= 0 ? vu_conn_events(d) : POLLIN};
         if (d->conn >= 0) {
             vu_kick_fds(d, &pfd[2]);
-            nr_vu += VU_NR_QUEUES;
+            /* A device state transfer's pipe, and its deadline. */
+            wait_ms = transfer_poll(&d->transfer, state_pipe);
+            nr_vu += VU_NR_QUEUES + 1;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
         bool spin = vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
-        if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : -1) < 0) {
+        if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : wait_ms) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -184,6 +188,9 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             }
         }
         ok = ok && poll_turn(d, poller, d->served != served);
+        if (ok && transfer_running(&d->transfer)) {
+            ok = vu_transfer(d, state_pipe->revents);
+        }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
         /* A control command may have caused a fault report. */
         ok = ok && vu_serve_events(d);
@@ -349,7 +356,7 @@ int main(int argc, char **argv)
     struct vu_dev d;
     vu_init(&d, v);
     d.mem.allow_unsealed = allow_unsealed;
-    d.transfer_timeout_ms = (int)state_timeout_s * 1000;
+    d.transfer.timeout_ms = (int)state_timeout_s * 1000;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
