@@ -354,32 +354,6 @@ static struct hostlink *link_find(const struct domain *d,
     return NULL;
 }
 
-/* The first endpoint of a context in a domain: the domain's table in the
- * context (its own, or the context's one), with its mappings. */
-static int link_open(struct viommu *v, struct domain *d, struct hostlink *l,
-                     int *forced)
-{
-    struct hostctx *c = l->ctx;
-    int err = 0;
-
-    if (c->ops.table_new != NULL) {
-        /* Only a context without tables is entered again while undoing. */
-        CALLBACK(v, err = c->ops.table_new(c->opaque, d->id, &l->table));
-        if (err != 0) {
-            return host_status(err);
-        }
-    }
-    err = map_range(v, l, &d->maps, 0, UINT64_MAX, true, forced);
-    if (err != 0 && c->ops.table_new != NULL) {
-        int ignored;
-        CALLBACK(v, ignored = c->ops.table_free(c->opaque, l->table));
-        (void)ignored;
-        l->table = NULL;
-        l->nr_runs = 0;
-    }
-    return err;
-}
-
 /* The last endpoint of a context out of a domain: the domain's mappings
  * out of the context, or its table freed with them. */
 static int link_close(struct viommu *v, struct domain *d, struct hostlink *l,
@@ -400,6 +374,29 @@ static int link_close(struct viommu *v, struct domain *d, struct hostlink *l,
     l->table = NULL;
     l->nr_runs = 0;
     return 0;
+}
+
+/* The first endpoint of a context in a domain: the domain's table in the
+ * context (its own, or the context's one), with its mappings. */
+static int link_open(struct viommu *v, struct domain *d, struct hostlink *l,
+                     int *forced)
+{
+    struct hostctx *c = l->ctx;
+    int err = 0;
+
+    if (c->ops.table_new != NULL) {
+        /* Only a context without tables is entered again while undoing. */
+        CALLBACK(v, err = c->ops.table_new(c->opaque, d->id, &l->table));
+        if (err != 0) {
+            return host_status(err);
+        }
+    }
+    err = map_range(v, l, &d->maps, 0, UINT64_MAX, true, forced);
+    if (err != 0 && c->ops.table_new != NULL) {
+        int undo = 0;
+        link_close(v, d, l, &undo);
+    }
+    return err;
 }
 
 /* One more endpoint of c in d: the first one brings d's mappings in. Never

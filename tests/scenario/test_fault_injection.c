@@ -241,6 +241,7 @@ static void story(struct world *w)
     int pf_vfio, c_vfio;
 
     hostsim_set_address_bits(narrow, 39);
+    shared->per_domain = true; /* a table per domain, as iommufd */
     VMM(vmm_add(w, pf, pf_host));
     VMM(vmm_add(w, a, shared));
     VMM(vmm_add(w, b, shared));
