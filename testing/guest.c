@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* What the programs in the vm suite's guest read and write in sysfs. */
+/* What programs in a guest with real VFIO read and write in sysfs. */
 #include "guest.h"
 
 #include <dirent.h>

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* What the programs in the vm suite's guest read and write in sysfs. */
-#ifndef VIOMMU_TESTS_VM_GUEST_H
-#define VIOMMU_TESTS_VM_GUEST_H
+/* What programs in a guest with real VFIO (the vm suite, bench-host) read
+ * and write in sysfs. */
+#ifndef VIOMMU_TESTING_GUEST_H
+#define VIOMMU_TESTING_GUEST_H
 
 #include <stdint.h>
 
