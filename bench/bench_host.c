@@ -69,14 +69,10 @@ static void raw_open(struct raw *r)
         }
         return;
     }
-    char dir[160], name[64] = "";
-    snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-    FILE *ls = popen(strcat(strcpy(path, "ls "), dir), "r");
-    if (ls == NULL || fscanf(ls, "%63s", name) != 1) {
-        die("no VFIO cdev", ENOENT);
+    int n = vfio_cdev_of(bdf, path, sizeof(path));
+    if (n != 0) {
+        die("no VFIO cdev", n);
     }
-    pclose(ls);
-    snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
     r->iommufd = open("/dev/iommu", O_RDWR);
     r->dev = open(path, O_RDWR);
     struct vfio_device_bind_iommufd bind = {.argsz = sizeof(bind),

@@ -95,3 +95,22 @@ int bind_vfio(const char *bdf)
     }
     return err;
 }
+
+int vfio_cdev_of(const char *bdf, char *path, size_t len)
+{
+    char dir[PATH_MAX];
+    struct dirent *e = NULL;
+
+    snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+    DIR *dp = opendir(dir);
+    if (dp == NULL) {
+        return -errno;
+    }
+    while ((e = readdir(dp)) != NULL && strncmp(e->d_name, "vfio", 4) != 0) {
+    }
+    if (e != NULL) {
+        snprintf(path, len, "/dev/vfio/devices/%s", e->d_name);
+    }
+    closedir(dp);
+    return e != NULL ? 0 : -ENOENT;
+}

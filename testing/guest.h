@@ -4,6 +4,7 @@
 #ifndef VIOMMU_TESTING_GUEST_H
 #define VIOMMU_TESTING_GUEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Writes value into a sysfs file: 0 or -errno. */
@@ -19,5 +20,8 @@ unsigned group_of(const char *bdf);
 uint32_t rid_of(const char *bdf);
 /* Binds the device to vfio-pci (driver_override, drivers_probe). */
 int bind_vfio(const char *bdf);
+/* The path of the device's VFIO cdev (/dev/vfio/devices/vfioN): 0 or
+ * -errno. */
+int vfio_cdev_of(const char *bdf, char *path, size_t len);
 
 #endif
