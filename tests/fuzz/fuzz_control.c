@@ -489,6 +489,34 @@ static void check_mappings(struct fuzz *f, uint32_t d, uint64_t mappings,
 }
 
 /*
+ * Runs, reading nothing new, what the other clients have already sent, until
+ * none has a command left in the daemon's buffer: from then on only the
+ * checker's own commands run, so a walk of the library taken now is what
+ * the daemon's queries see.
+ */
+static void quiesce(struct fuzz *f)
+{
+    for (unsigned turn = 0; turn < 4096; turn++) {
+        struct pollfd pfd[1 + CONTROL_MAX_CLIENTS];
+        bool buffered = false;
+        for (int k = 0; k < CONTROL_MAX_CLIENTS; k++) {
+            const struct control_client *cl = &f->ctl.clients[k];
+            buffered |= k != f->checker_slot && cl->fd >= 0 && !cl->dead &&
+                        cl->in_off < cl->in_len;
+        }
+        if (!buffered) {
+            return;
+        }
+        unsigned n = control_poll_fds(&f->ctl, pfd);
+        for (unsigned k = 0; k < n; k++) {
+            pfd[k].revents = 0;
+        }
+        control_serve(&f->ctl, pfd, n);
+    }
+    abort(); /* buffered commands that never run */
+}
+
+/*
  * Walks query-endpoints or query-domains page by page (a full page: ask
  * again from the last ID + 1) and checks each item against the library:
  * the same IDs in the same order, each endpoint's domain, each domain's
@@ -501,6 +529,7 @@ static void check_pages(struct fuzz *f, bool domains, unsigned limit)
     uint64_t from = 0;
     bool full = true;
 
+    quiesce(f);
     if ((domains ? viommu_foreach_domain(f->v, 0, collect, &lib)
                  : viommu_foreach_endpoint(f->v, 0, collect, &lib)) != 0) {
         abort();
