@@ -402,6 +402,11 @@ int cmd_assign(struct tool *t, const struct assign_args *a)
         return finish(t, EXIT_REFUSED, "no PCI device %s under %s/bus/pci",
                       a->bdf, t->sysfs);
     }
+    if (!driver_loaded(t, "vfio-pci")) {
+        return finish(t, EXIT_REFUSED,
+                      "vfio-pci is not loaded (modprobe vfio-pci); nothing "
+                      "changed");
+    }
     if (state_lock(t) != 0) {
         return finish(t, EXIT_REFUSED, "%s", t->why);
     }
@@ -447,8 +452,11 @@ int cmd_assign(struct tool *t, const struct assign_args *a)
         return ret;
     }
     if (!taken && take(t, &e) != 0) {
-        return finish(t, EXIT_ROLLED_BACK, "binding %s to vfio-pci: %s", a->bdf,
-                      t->why);
+        return finish(t, EXIT_ROLLED_BACK, "binding %s to vfio-pci: %s%s",
+                      a->bdf, t->why,
+                      e.group < 0 ? " (it has no IOMMU group: does an IOMMU "
+                                    "translate it?)"
+                                  : "");
     }
     if (e.group < 0) {
         /* Under virtio-iommu, a device joins its group when it is bound. */
@@ -612,6 +620,12 @@ int cmd_release(struct tool *t, const char *bdf, bool whole_group)
                          "%s is endpoint 0x%04" PRIx64 " of a daemon: give "
                          "its --control-socket",
                          set[i].bdf, set[i].endpoint);
+        } else if (set[i].driver[0] != '\0' &&
+                   !driver_loaded(t, set[i].driver)) {
+            ret = finish(t, EXIT_REFUSED,
+                         "%s's host driver, %s, is not loaded: load it, then "
+                         "release; nothing changed",
+                         set[i].bdf, set[i].driver);
         }
     }
     /* The daemon lets go first: the endpoints' host state goes. This is

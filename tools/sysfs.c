@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "viommuctl.h"
@@ -33,6 +33,14 @@ bool dev_has(const struct tool *t, const char *bdf, const char *attr)
     char path[TOOL_PATH_MAX];
 
     dev_path(t, path, sizeof(path), bdf, attr);
+    return access(path, F_OK) == 0;
+}
+
+bool driver_loaded(const struct tool *t, const char *driver)
+{
+    char path[TOOL_PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/bus/pci/drivers/%s", t->sysfs, driver);
     return access(path, F_OK) == 0;
 }
 
@@ -273,26 +281,20 @@ int group_regions(struct tool *t, int64_t g, struct region *r, unsigned *nr)
     return err;
 }
 
-/* The files whose holders matter, stat'ed: the group's, each device's. */
+/* The files whose holders matter (the group's, each device's), by their
+ * canonical paths: what /proc/PID/fd/N links to. */
 struct target {
     char path[TOOL_PATH_MAX];
-    struct stat st;
 };
-
-static bool same_file(const struct stat *a, const struct stat *b)
-{
-    if (S_ISCHR(a->st_mode) || S_ISCHR(b->st_mode)) {
-        return S_ISCHR(a->st_mode) && S_ISCHR(b->st_mode) &&
-               a->st_rdev == b->st_rdev;
-    }
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
-}
 
 static void add_target(struct target *tg, unsigned *n, unsigned max,
                        const char *path)
 {
-    if (*n < max && stat(path, &tg[*n].st) == 0) {
-        snprintf(tg[*n].path, sizeof(tg[*n].path), "%s", path);
+    char real[PATH_MAX];
+
+    if (*n < max && realpath(path, real) != NULL &&
+        strlen(real) < sizeof(tg[*n].path)) {
+        strcpy(tg[*n].path, real);
         (*n)++;
     }
 }
@@ -365,16 +367,18 @@ struct json_object *vfio_holders(struct tool *t, int64_t g,
         DIR *fds = opendir(path);
         struct dirent *f;
         while (fds != NULL && (f = readdir(fds)) != NULL) {
-            char fd_path[64];
-            struct stat st;
-            /* fd numbers: at most 10 digits */
+            char fd_path[64], file[TOOL_PATH_MAX];
+            /* The link's text only: following it could hang on a file
+             * of a dead network mount. */
             snprintf(fd_path, sizeof(fd_path), "/proc/%ld/fd/%.10s", pid,
                      f->d_name);
-            if (f->d_name[0] == '.' || stat(fd_path, &st) != 0) {
+            ssize_t len = readlink(fd_path, file, sizeof(file) - 1);
+            if (f->d_name[0] == '.' || len <= 0) {
                 continue;
             }
+            file[len] = '\0';
             for (unsigned i = 0; i < nt; i++) {
-                if (same_file(&st, &tg[i].st)) {
+                if (strcmp(file, tg[i].path) == 0) {
                     add_holder(list, pid, tg[i].path);
                 }
             }

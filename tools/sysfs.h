@@ -25,6 +25,8 @@ void dev_path(const struct tool *t, char *buf, size_t len, const char *bdf,
               const char *attr);
 bool dev_exists(const struct tool *t, const char *bdf);
 bool dev_has(const struct tool *t, const char *bdf, const char *attr);
+/* Whether a PCI driver is loaded (SYSFS/bus/pci/drivers/NAME). */
+bool driver_loaded(const struct tool *t, const char *driver);
 
 /* An attribute's text without its trailing newline. 0, or -errno with
  * t->why naming the file. */

@@ -52,7 +52,7 @@ static struct fakesys fs;
 static struct fe the_fe;
 static struct fe_control admin;
 static char ctl_path[160], ctl_arg[200];
-static int pf_index;
+static int pf_index, pair0_index;
 /* How spawn() runs the tool: in text mode, stderr goes with stdout. */
 static bool text_mode, without_daemon;
 
@@ -75,7 +75,7 @@ static void host(unsigned pf_flags, int total_msix)
                "0x0000000010000000 0x000000001fffffff reserved\n"
                "0x00000000000a0000 0x00000000000bffff direct-relaxable\n"
                "0x00000000fee00000 0x00000000feefffff msi\n");
-    fs_add(&fs, PAIR0, 0x020000, "e1000e", 3, 0);
+    pair0_index = fs_add(&fs, PAIR0, 0x020000, "e1000e", 3, 0);
     fs_add(&fs, PAIR1, 0x020000, "e1000e", 3, 0);
     fs_add(&fs, BRIDGE, 0x060400, "pcieport", 3, 0);
     fs_add(&fs, LATE, 0x020000, "", 4, FS_GROUP_ON_BIND);
@@ -528,10 +528,11 @@ static void test_text_output(void **state)
     assert_non_null(strstr(out, "DEVICE_DELETED nic0 (/machine/peripheral/"
                                 "nic0): endpoint 0x0020 removed\n"));
 
-    fs_unload(&fs, "vfio-pci");
-    assert_int_equal(exit_of("assign " NIC " --timeout=0.2", out, sizeof(out)),
-                     ROLLED_BACK);
-    assert_non_null(strstr(out, "  put back: " NIC " back to e1000e\n"));
+    fs_add(&fs, "0000:07:00.1", 0x020000, "e1000e", -1, 0);
+    assert_int_equal(
+        exit_of("assign 0000:07:00.1 --timeout=0.2", out, sizeof(out)),
+        ROLLED_BACK);
+    assert_non_null(strstr(out, "  put back: 0000:07:00.1 back to e1000e\n"));
     assert_non_null(strstr(out, "(everything changed is put back)"));
 }
 
@@ -781,15 +782,23 @@ static void test_assign_rollbacks(void **state)
     struct run r;
 
     (void)state;
-    /* vfio-pci not loaded: nothing takes the device. */
+    /* vfio-pci not loaded: said before anything changes. */
     fs_unload(&fs, "vfio-pci");
-    ctl(&r, ROLLED_BACK, "assign %s --endpoint=0x300 --timeout=0.3", NIC);
-    says(&r, "rolled-back", "vfio-pci did not take it");
-    assert_true(did(&r, "put back: " NIC " back to e1000e"));
+    ctl(&r, REFUSED, "assign %s --endpoint=0x300", NIC);
+    says(&r, "refused", "modprobe vfio-pci");
     run_free(&r);
     untouched(NIC, "e1000e");
-    assert_false(declared(0x300));
     fs_load(&fs, "vfio-pci");
+
+    /* No IOMMU group: vfio-pci does not take the device. */
+    fs_add(&fs, "0000:07:00.1", 0x020000, "e1000e", -1, 0);
+    ctl(&r, ROLLED_BACK, "assign 0000:07:00.1 --endpoint=0x300 --timeout=0.3");
+    says(&r, "rolled-back", "vfio-pci did not take it");
+    says(&r, "rolled-back", "no IOMMU group");
+    assert_true(did(&r, "put back: 0000:07:00.1 back to e1000e"));
+    run_free(&r);
+    untouched("0000:07:00.1", "e1000e");
+    assert_false(declared(0x300));
 
     /* In place of a range's endpoint: refused by the daemon (the group's
      * regions, with those of a member declared before, are more than a
@@ -989,16 +998,31 @@ static void test_release_rollback(void **state)
     (void)state;
     ctl(&r, DONE, "assign %s --group", PAIR0);
     run_free(&r);
-    /* The host driver is gone: the group goes back on vfio-pci. */
+    /* The host driver is gone: said before anything changes. */
     fs_unload(&fs, "e1000e");
+    ctl(&r, REFUSED, "release %s --group", PAIR0);
+    says(&r, "refused", "e1000e, is not loaded");
+    run_free(&r);
+    fs_load(&fs, "e1000e");
+
+    /* vfio-pci keeps the device given back second (PAIR1 was taken, and
+     * goes back, first): PAIR1 goes back on vfio-pci, the group stays
+     * assigned. */
+    pthread_mutex_lock(&fs.lock);
+    fs.d[pair0_index].flags |= FS_UNBIND_STUCK;
+    pthread_mutex_unlock(&fs.lock);
     ctl(&r, ROLLED_BACK, "release %s --group --timeout=0.3", PAIR0);
-    says(&r, "rolled-back", "e1000e did not take it");
+    says(&r, "rolled-back", "still bound to vfio-pci");
+    assert_true(did(&r, PAIR1 ": back to e1000e"));
+    assert_true(did(&r, "put back: " PAIR1 " back on vfio-pci"));
     run_free(&r);
     assert_string_equal(fs_driver(&fs, PAIR0), "vfio-pci");
     assert_string_equal(fs_driver(&fs, PAIR1), "vfio-pci");
     assert_non_null(entry(PAIR0));
     assert_non_null(entry(PAIR1));
-    fs_load(&fs, "e1000e");
+    pthread_mutex_lock(&fs.lock);
+    fs.d[pair0_index].flags &= ~(unsigned)FS_UNBIND_STUCK;
+    pthread_mutex_unlock(&fs.lock);
     ctl(&r, DONE, "release %s --group", PAIR0);
     run_free(&r);
     untouched(PAIR0, "e1000e");
