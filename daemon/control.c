@@ -609,9 +609,16 @@ static bool read_client(struct control *c, struct control_client *cl)
 {
     if (cl->in_off == cl->in_len) {
         ssize_t n = recv(cl->fd, cl->in, sizeof(cl->in), MSG_DONTWAIT);
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                drop_client(cl, n == 0 ? "it closed" : strerror(errno));
+        if (n == 0) {
+            /* The usual end of a session (viommuctl has one a command):
+             * no warning. */
+            dlog(VIOMMU_LOG_INFO, "control client closed");
+            cl->dead = true;
+            return false;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                drop_client(cl, strerror(errno));
             }
             return false;
         }
