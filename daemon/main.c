@@ -42,7 +42,8 @@ static void usage(FILE *out)
             "[,reserved=START-END]...\n"
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
-            "                        (endpoint-add, endpoint-remove, query-*)\n"
+            "                        (endpoint-add, endpoint-remove,\n"
+            "                        endpoint-replug, query-*)\n"
             "  --poll-max-ns=NS      longest the request queue is polled\n"
             "                        after serving, without a kick (default\n"
             "                        32768; 0: no polling)\n"
@@ -322,13 +323,14 @@ int main(int argc, char **argv)
         const char *why = NULL;
         int err = spec_from_text(&spec, endpoints[i], &why);
         if (err == 0) {
-            err = spec_declare(v, &spec);
+            err = spec_declare(v, &ctl.ranges, &spec);
         }
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--endpoint=%s: %s", endpoints[i],
                  why != NULL     ? why
                  : err == -E2BIG ? "more than 65536 endpoints in one range"
                                  : strerror(-err));
+            control_close(&ctl);
             viommu_free(v);
             return 1;
         }

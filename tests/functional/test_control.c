@@ -196,8 +196,9 @@ static void expect_error(struct client *cl, const char *text, const char *class)
 static void open_client(struct client *cl)
 {
     static const char *const commands[] = {
-        "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
-        "query-mappings", "query-stats",     "translate",
+        "endpoint-add",    "endpoint-remove", "endpoint-replug",
+        "query-endpoints", "query-domains",   "query-mappings",
+        "query-stats",     "translate",
     };
     const size_t n = sizeof(commands) / sizeof(commands[0]);
     unsigned seen = 0;
@@ -399,6 +400,76 @@ static void test_removal_while_attached(void **state)
     assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
     close_client(&c);
     close_client(&other);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* The reserved regions PROBE reports for endpoint ep, through the rings;
+ * returns how many. */
+static int probe_regions(uint32_t ep, struct viommu_resv_region *r, int max)
+{
+    struct virtio_iommu_req_probe probe = vdrv_probe_req(ep);
+    uint8_t props[512 + 4];
+
+    assert_int_equal(
+        fe_request(&the_fe, &probe, sizeof(probe), props, sizeof(props), false),
+        sizeof(props));
+    assert_int_equal(props[512], OK);
+    return vdrv_parse_resv(props, 512, r, max);
+}
+
+/*
+ * A removed endpoint of a declared range comes back with one command, as
+ * the range declared it (its reserved region included), whatever was
+ * declared in the slot meanwhile: a slot is what its range says. An
+ * endpoint no range holds, or one declared now, is refused.
+ */
+static void test_replug(void **state)
+{
+    struct client c;
+    struct viommu_resv_region r[4];
+
+    (void)state;
+    start();
+    fe_setup(&the_fe);
+    open_client(&c);
+    run_empty(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 32, "
+                  "\"last\": 35, \"reserved\": [{\"start\": 4096, "
+                  "\"end\": 8191}]}}");
+    expect_error(
+        &c, "{\"execute\": \"endpoint-replug\", \"arguments\": {\"id\": 33}}",
+        "GenericError");
+    run_empty(
+        &c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}");
+    /* An assigned device took the slot with its host's regions, and left. */
+    run_empty(&c, "{\"execute\": \"endpoint-add\", \"arguments\": {\"id\": 33, "
+                  "\"group\": 7, \"reserved\": [{\"start\": 65536, "
+                  "\"end\": 131071}]}}");
+    assert_int_equal(probe_regions(33, r, 4), 2);
+    assert_int_equal(r[0].start, 65536);
+    run_empty(
+        &c, "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 33}}");
+    run_empty(
+        &c, "{\"execute\": \"endpoint-replug\", \"arguments\": {\"id\": 33}}");
+    /* The range's region, and the MSI window every endpoint has. */
+    assert_int_equal(probe_regions(33, r, 4), 2);
+    assert_int_equal(r[0].start, 4096);
+    assert_int_equal(r[0].end, 8191);
+    assert_int_equal(r[1].type, VIOMMU_RESV_MSI);
+    struct virtio_iommu_req_attach attach = vdrv_attach_req(1, 33, 0);
+    assert_int_equal(ring_request(&attach, sizeof(attach)), OK);
+    /* Ranges given on the command line count too. */
+    run_empty(&c,
+              "{\"execute\": \"endpoint-remove\", \"arguments\": {\"id\": 9}}");
+    run_empty(&c,
+              "{\"execute\": \"endpoint-replug\", \"arguments\": {\"id\": 9}}");
+    expect_error(
+        &c, "{\"execute\": \"endpoint-replug\", \"arguments\": {\"id\": 40}}",
+        "DeviceNotFound");
+    expect_error(
+        &c, "{\"execute\": \"endpoint-replug\", \"arguments\": {\"id\": -1}}",
+        "GenericError");
+    assert_int_equal(nr_events(&c), 3);
+    close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -841,6 +912,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_commands_and_errors, teardown),
         cmocka_unit_test_teardown(test_removal_while_attached, teardown),
+        cmocka_unit_test_teardown(test_replug, teardown),
         cmocka_unit_test_teardown(test_garbage, teardown),
         cmocka_unit_test_teardown(test_fault_reaches_event_queue, teardown),
         cmocka_unit_test_teardown(test_bypass_set_config_R7_R11, teardown),

@@ -56,8 +56,8 @@
 #define TEXT_MAX 4096
 
 static const char *const commands[] = {
-    "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
-    "query-mappings", "query-stats",     "translate",
+    "endpoint-add",  "endpoint-remove", "endpoint-replug", "query-endpoints",
+    "query-domains", "query-mappings",  "query-stats",     "translate",
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -641,6 +641,7 @@ static const struct argument {
 } arguments[NR_COMMANDS][4] = {
     {{"id", false}, {"last", false}, {"group", false}, {"reserved", true}},
     {{"id", false}},
+    {{"id", false}},
     {{"from", false}, {"limit", false}},
     {{"from", false}, {"limit", false}},
     {{"domain", false}, {"limit", false}},
@@ -970,14 +971,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.max_log_level = VIOMMU_LOG_DEBUG;
     }
     f.v = viommu_new(&cfg);
+    control_init(&f.ctl);
     if (f.v == NULL || spec_from_text(&spec, "0-3", &why) != 0 ||
-        spec_declare(f.v, &spec) != 0) {
+        spec_declare(f.v, &f.ctl.ranges, &spec) != 0) {
         abort();
     }
     vu_init(&f.d, f.v);
     peer_init(&f.p, &f.d);
     peer_setup(&f.p, vu_features(&f.d), REPLY_ACK);
-    control_init(&f.ctl);
     if (control_open(&f.ctl, f.v, socket_path) != 0) {
         abort();
     }
@@ -1109,6 +1110,17 @@ static void write_seeds(const char *dir)
     says(&s, 0, ARGS("endpoint-remove", "\"id\": \"x\""));
     says(&s, 0, ARGS("endpoint-remove", ""));
     write_seed(dir, "endpoint-remove", &s);
+
+    connects(&s, 0);
+    says(&s, 0, ARGS("endpoint-remove", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-add", "\"id\": 8, \"last\": 9"));
+    says(&s, 0, ARGS("endpoint-remove", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": \"x\""));
+    write_seed(dir, "endpoint-replug", &s);
 
     connects(&s, 0);
     says(&s, 0, ARGS("query-endpoints", "\"from\": 2, \"limit\": 1"));
