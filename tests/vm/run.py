@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""run.py BACKEND PROGRAM [ARG...]
+"""run.py [--with=FILE]... [--module=NAME]... BACKEND PROGRAM [ARG...]
 
 Boots a Linux guest under QEMU (TCG) with an emulated Intel IOMMU in front
 of real emulated PCI devices (three `edu`, two of them behind a
-pcie-pci-bridge so that they share an IOMMU group, and an igb PF for
-SR-IOV), runs PROGRAM BACKEND ARG... in it as root, and relays the TAP it
+pcie-pci-bridge with a `pcnet`, so that the three share an IOMMU group, and
+an igb PF for SR-IOV), runs PROGRAM BACKEND ARG... in it as root, and relays the TAP it
 prints.
 
 BACKEND type1: Debian's bookworm-backports 6.12 kernel, unpacked by
@@ -12,6 +12,11 @@ scripts/deps.sh into $VIOMMU_CACHE/vm (default /var/cache/viommu); its
 VFIO and igb modules go into the initramfs. BACKEND iommufd: the kernel
 scripts/build-iommufd-kernel.sh builds into $VIOMMU_CACHE/iommufd-kernel,
 everything built in; without it the test is skipped, saying so.
+
+--with=FILE puts FILE (a static program PROGRAM starts, say) into the
+guest's / under its own name. --module=NAME loads a module of the type1
+kernel besides the VFIO and igb ones (pcnet32 binds the pcnet device
+that shares an IOMMU group with two of the edu).
 """
 import glob
 import lzma
@@ -38,6 +43,7 @@ QEMU_DEVICES = [
     "-device", "pcie-pci-bridge,bus=rp3,id=br0",
     "-device", "edu,bus=br0,addr=1,dma_mask=0xffffffffffffffff",
     "-device", "edu,bus=br0,addr=2,dma_mask=0xffffffffffffffff",
+    "-device", "pcnet,bus=br0,addr=3",
 ]
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -113,12 +119,14 @@ def add_modules(root, moddir):
             f.write(m + "\n")
 
 
-def initramfs(program, args, moddir, out):
+def initramfs(program, args, moddir, out, extra=()):
     with tempfile.TemporaryDirectory() as root:
         for d in ("bin", "proc", "sys", "dev"):
             os.makedirs(os.path.join(root, d))
         shutil.copy("/bin/busybox", os.path.join(root, "bin/busybox"))
         shutil.copy(program, os.path.join(root, "program"))
+        for path in extra:
+            shutil.copy(path, os.path.join(root, os.path.basename(path)))
         init = os.path.join(root, "init")
         with open(init, "w") as f:
             f.write(INIT.replace("@ARGS@", " ".join(args)))
@@ -149,16 +157,21 @@ def kernel(backend):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("type1", "iommufd"):
+    argv = sys.argv[1:]
+    extra = []
+    while argv and argv[0].startswith(("--with=", "--module=")):
+        opt, _, value = argv.pop(0).partition("=")
+        (extra if opt == "--with" else MODULES).append(value)
+    if len(argv) < 2 or argv[0] not in ("type1", "iommufd"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    backend, program, args = sys.argv[1], sys.argv[2], sys.argv[1:2] + sys.argv[3:]
+    backend, program, args = argv[0], argv[1], argv[0:1] + argv[2:]
     if shutil.which("qemu-system-x86_64") is None:
         bail("qemu-system-x86_64 missing: run scripts/deps.sh")
     vmlinuz, moddir = kernel(backend)
     with tempfile.TemporaryDirectory() as tmp:
         initrd = os.path.join(tmp, "initrd.cpio")
-        initramfs(program, args, moddir, initrd)
+        initramfs(program, args, moddir, initrd, extra)
         cmd = ["qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
                "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1G",
                "-smp", "2", "-nodefaults", "-display", "none",
