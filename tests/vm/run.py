@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""run.py BACKEND PROGRAM [ARG...]
+"""run.py [--with=FILE]... BACKEND PROGRAM [ARG...]
 
 Boots a Linux guest under QEMU (TCG) with an emulated Intel IOMMU in front
 of real emulated PCI devices (three `edu`, two of them behind a
@@ -12,6 +12,9 @@ scripts/deps.sh into $VIOMMU_CACHE/vm (default /var/cache/viommu); its
 VFIO and igb modules go into the initramfs. BACKEND iommufd: the kernel
 scripts/build-iommufd-kernel.sh builds into $VIOMMU_CACHE/iommufd-kernel,
 everything built in; without it the test is skipped, saying so.
+
+--with=FILE puts FILE (a static program PROGRAM starts, say) into the
+guest's / under its own name.
 """
 import glob
 import lzma
@@ -113,12 +116,14 @@ def add_modules(root, moddir):
             f.write(m + "\n")
 
 
-def initramfs(program, args, moddir, out):
+def initramfs(program, args, moddir, out, extra=()):
     with tempfile.TemporaryDirectory() as root:
         for d in ("bin", "proc", "sys", "dev"):
             os.makedirs(os.path.join(root, d))
         shutil.copy("/bin/busybox", os.path.join(root, "bin/busybox"))
         shutil.copy(program, os.path.join(root, "program"))
+        for path in extra:
+            shutil.copy(path, os.path.join(root, os.path.basename(path)))
         init = os.path.join(root, "init")
         with open(init, "w") as f:
             f.write(INIT.replace("@ARGS@", " ".join(args)))
@@ -149,16 +154,20 @@ def kernel(backend):
 
 
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("type1", "iommufd"):
+    argv = sys.argv[1:]
+    extra = []
+    while argv and argv[0].startswith("--with="):
+        extra.append(argv.pop(0)[len("--with="):])
+    if len(argv) < 2 or argv[0] not in ("type1", "iommufd"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    backend, program, args = sys.argv[1], sys.argv[2], sys.argv[1:2] + sys.argv[3:]
+    backend, program, args = argv[0], argv[1], argv[0:1] + argv[2:]
     if shutil.which("qemu-system-x86_64") is None:
         bail("qemu-system-x86_64 missing: run scripts/deps.sh")
     vmlinuz, moddir = kernel(backend)
     with tempfile.TemporaryDirectory() as tmp:
         initrd = os.path.join(tmp, "initrd.cpio")
-        initramfs(program, args, moddir, initrd)
+        initramfs(program, args, moddir, initrd, extra)
         cmd = ["qemu-system-x86_64", "-machine", "q35,kernel-irqchip=split",
                "-accel", "tcg,thread=multi", "-cpu", "max", "-m", "1G",
                "-smp", "2", "-nodefaults", "-display", "none",
