@@ -58,6 +58,8 @@
 static const char *const commands[] = {
     "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
     "query-mappings", "query-stats",     "translate",
+    /* Without vfio-user servers here: always an error reply. */
+    "device-add",     "device-remove",
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -617,6 +619,8 @@ static const struct argument {
     {{"domain", false}, {"limit", false}},
     {{NULL, false}},
     {{"endpoint", false}, {"iova", true}, {"write", false}},
+    {{"socket", false}, {"host", false}, {"endpoint", false}},
+    {{"endpoint", false}},
 };
 
 static void reserved(struct input *in, char *out, size_t cap, size_t *len)
