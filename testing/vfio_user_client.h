@@ -31,7 +31,7 @@ enum {
 #define VFUC_F_NO_REPLY (1u << 4)
 #define VFUC_F_ERROR (1u << 5)
 #define VFUC_MAX_FDS 16
-#define VFUC_MAX_MSG (1u << 20)
+#define VFUC_MAX_MSG (2u << 20)
 
 struct vfuc_hdr {
     uint16_t id, cmd;

@@ -129,7 +129,8 @@ static void test_protocol(void **state)
     start();
     connect_client(&c, dev_path);
     assert_non_null(strstr(c.caps, "\"max_msg_fds\":8"));
-    assert_non_null(strstr(c.caps, "\"max_data_xfer_size\":65536"));
+    assert_non_null(strstr(c.caps, "\"max_dma_maps\":64"));
+    assert_non_null(strstr(c.caps, "\"max_data_xfer_size\":1048576"));
     assert_null(strstr(c.caps, "migration"));
 
     assert_int_equal(vfuc_device_info(&c, &info), 0);
@@ -401,7 +402,7 @@ static void test_hostile_clients(void **state)
         {.id = 1, .cmd = VFUC_VERSION, .size = 8},
         {.id = 1, .cmd = VFUC_VERSION, .size = 20, .flags = VFUC_F_REPLY},
         {.id = 1, .cmd = VFUC_VERSION, .size = 0xffffffff},
-        {.id = 1, .cmd = VFUC_VERSION, .size = 16 + 16 + 65536 + 1},
+        {.id = 1, .cmd = VFUC_VERSION, .size = 16 + 16 + (1 << 20) + 1},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_true(vfuc_connect(&c, dev_path));
@@ -460,12 +461,17 @@ static void test_hostile_clients(void **state)
     assert_int_equal(vfuc_call(&c, 99, NULL, 0, NULL, 0), -ENOSYS);
     assert_int_equal(vfuc_call(&c, VFUC_VERSION, v, 4, NULL, 0), -EINVAL);
     /* Region accesses over max_data_xfer_size. */
-    static uint8_t big[65536 + 8];
-    assert_int_equal(vfuc_region_read(&c, BAR0, 0, big, 65537), -EINVAL);
-    assert_int_equal(vfuc_region_read(&c, BAR0, 0, big, 65536), 0);
-    assert_int_equal(vfuc_region_write(&c, BAR2_INDEX, 0, big, 65536),
+    static uint8_t big[(1 << 20) + 8];
+    struct {
+        uint64_t offset;
+        uint32_t region, count;
+    } rd = {0, BAR0, (1 << 20) + 1};
+    assert_int_equal(vfuc_call(&c, VFUC_REGION_READ, &rd, sizeof(rd), NULL, 0),
+                     -EINVAL);
+    assert_int_equal(vfuc_region_read(&c, BAR0, 0, big, 1 << 20), 0);
+    assert_int_equal(vfuc_region_write(&c, BAR2_INDEX, 0, big, 8192),
                      -EINVAL); /* BAR2 is 4 KiB */
-    assert_int_equal(vfuc_region_write(&c, BAR0, 0, big, 65536), 0);
+    assert_int_equal(vfuc_region_write(&c, BAR0, 0, big, 1 << 20), 0);
     /* A REGION_WRITE whose count disagrees with its size. */
     struct {
         uint64_t offset;
@@ -500,10 +506,7 @@ static void test_hostile_clients(void **state)
     /* A client that never reads its replies: the daemon stops reading it
      * and serves the others. */
     for (int i = 0; i < 64; i++) {
-        struct {
-            uint64_t offset;
-            uint32_t region, count;
-        } rd = {0, BAR0, 65536};
+        rd.count = 65536;
         if (!vfuc_send(&c, VFUC_REGION_READ, 0, 0, &rd, sizeof(rd), NULL, 0)) {
             break;
         }
