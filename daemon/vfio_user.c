@@ -969,6 +969,9 @@ static bool receive(struct vfu_set *s, struct vfu_device *d)
         return true;
     }
     bool ok = n > 0;
+    if (n < 0) {
+        mh.msg_controllen = 0; /* not written by a failed call */
+    }
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
          cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
