@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -325,6 +326,22 @@ static struct vfu_device *by_endpoint(struct vfu_set *s, uint32_t endpoint)
     return NULL;
 }
 
+/* Whether something listens on the UNIX socket at path. */
+static bool live(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+    if (fd < 0) {
+        return true; /* cannot tell: leave it */
+    }
+    snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+    bool up = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0 ||
+              errno == EAGAIN;
+    close(fd);
+    return up;
+}
+
 int vfu_device_add(struct vfu_set *s, const char *path, const char *bdf,
                    uint32_t endpoint)
 {
@@ -346,6 +363,12 @@ int vfu_device_add(struct vfu_set *s, const char *path, const char *bdf,
     }
     if (d == NULL) {
         return -ENOSPC;
+    }
+    /* Listening replaces a stale socket, and nothing else: not a file,
+     * not a socket something listens on (the daemon's own, say). */
+    struct stat st;
+    if (lstat(path, &st) == 0 && (!S_ISSOCK(st.st_mode) || live(path))) {
+        return -EEXIST;
     }
     *d = (struct vfu_device){.endpoint = endpoint, .listen_fd = -1};
     d->conn.fd = d->conn.tx_fd = -1;

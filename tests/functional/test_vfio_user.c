@@ -331,6 +331,27 @@ static void test_lifecycle_and_control(void **state)
              dev_path);
     r = ctl(&fc, cmd);
     assert_non_null(strstr(r, "DeviceNotFound"));
+    /* A socket something listens on, or a path that is no socket, is
+     * never replaced. */
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"%s\", \"host\": \"0000:00:06.0\", \"endpoint\": 56}}",
+             ctl_path);
+    r = ctl(&fc, cmd);
+    assert_non_null(strstr(r, "in use"));
+    char file[200];
+    snprintf(file, sizeof(file), "%s.file", dev_path);
+    FILE *keep = fopen(file, "w");
+    assert_non_null(keep);
+    fclose(keep);
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"%s\", \"host\": \"0000:00:06.0\", \"endpoint\": 56}}",
+             file);
+    r = ctl(&fc, cmd);
+    assert_non_null(strstr(r, "in use"));
+    assert_int_equal(access(file, F_OK), 0);
+    unlink(file);
     r = ctl(&fc, "{\"execute\": \"device-add\", \"arguments\": "
                  "{\"socket\": 5}}");
     assert_non_null(strstr(r, "GenericError"));
@@ -388,6 +409,10 @@ static void test_hostile_clients(void **state)
     assert_true(vfuc_send(&c, VFUC_DEVICE_GET_INFO, 0, 0, &in, 16, NULL, 0));
     assert_true(vfuc_hung_up(&c, 2000));
     vfuc_close(&c);
+    /* The fds of a daemon whose device no client holds (a request's round
+     * trip: the client's departure is over). */
+    assert_int_equal(vdrv_attach(&drv, 9, EP, 0), VIRTIO_IOMMU_S_NOENT);
+    int base = fe_daemon_fds(&the_fe);
 
     /* A wrong major version: an error reply, then a hang-up. */
     assert_true(vfuc_connect(&c, dev_path));
@@ -514,6 +539,11 @@ static void test_hostile_clients(void **state)
     assert_int_equal(vdrv_attach(&drv, 5, EP, 0), OK);
     vfuc_close(&c);
 
+    /* Every fd a client sent, and every client, is gone with it. */
+    for (int i = 0; i < 200 && fe_daemon_fds(&the_fe) != base; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(fe_daemon_fds(&the_fe), base);
     for (int i = 0; i < 12; i++) {
         close(fds[i]);
     }
