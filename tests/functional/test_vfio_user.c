@@ -288,6 +288,15 @@ static void test_dma_path(void **state)
     assert_int_equal(vdrv_attach(&drv, 2, EP, 0), OK);
     assert_int_equal(vdrv_map(&drv, 2, iova, iova + 0xffff, gpa, RW), OK);
     assert_true(edu_dma(&c, iova, EDU_BUF, sizeof(pattern), false, false));
+
+    /* A bypass domain: all guest RAM at IOVA = guest-physical, from the
+     * DMA windows the client gave; nothing beyond it. */
+    assert_int_equal(vdrv_attach(&drv, 4, EP, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+                     OK);
+    memset(fe_ptr(&the_fe, gpa2), 0, sizeof(pattern));
+    assert_true(edu_dma(&c, EDU_BUF, gpa2, sizeof(pattern), true, false));
+    assert_memory_equal(fe_ptr(&the_fe, gpa2), pattern, sizeof(pattern));
+    assert_false(edu_dma(&c, EDU_BUF, FE_MEM_SIZE, 16, true, false));
     vfuc_close(&c);
     stop();
 }

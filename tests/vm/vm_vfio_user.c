@@ -392,6 +392,21 @@ static void test_reconnect(void)
         !is_pattern(ram(GPA + 0x2000), PAGE, 11)) {
         fail("a new client's device does not reach the guest's mapping");
     }
+}
+
+static void test_bypass_maps_ram(void)
+{
+    if (!status(vdrv_attach(&drv, 3, ep, VIRTIO_IOMMU_ATTACH_F_BYPASS),
+                VIRTIO_IOMMU_S_OK, "ATTACH to a bypass domain")) {
+        return;
+    }
+    /* The buffer still holds pattern 11: all guest RAM is at IOVA =
+     * guest-physical, and only guest RAM. */
+    memset(ram(GPA + 0x3000), 0, PAGE);
+    if (edu_dma(&c, GPA + 0x3000, true) &&
+        !is_pattern(ram(GPA + 0x3000), PAGE, 11)) {
+        fail("a bypass domain does not reach guest RAM at its address");
+    }
     vfuc_close(&c);
     const char *ev = fe_control_read(&ctl);
     if (ev == NULL || strstr(ev, "ENDPOINT_REMOVED") == NULL) {
@@ -408,7 +423,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("1..7\n");
+    printf("1..8\n");
     mkdir("/tmp", 0755);
     if (!find_edu(bdf)) {
         printf("Bail out! no edu alone in its IOMMU group\n");
@@ -453,6 +468,9 @@ int main(int argc, char **argv)
            "DMA");
     test_reconnect();
     report("a new client gets the device again");
+    test_bypass_maps_ram();
+    report("a bypass domain reaches guest RAM at its guest-physical "
+           "address");
 
     int st = fe_stop(&fe);
     if (st != 0) {
