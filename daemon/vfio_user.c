@@ -173,6 +173,16 @@ void vfu_sync_ram(struct vfu_set *s)
 
 /* ---- devices ------------------------------------------------------------ */
 
+static struct vfu_device *by_endpoint(struct vfu_set *s, uint32_t endpoint)
+{
+    for (unsigned i = 0; i < VFU_MAX_DEVICES; i++) {
+        if (s->devs[i].used && s->devs[i].endpoint == endpoint) {
+            return &s->devs[i];
+        }
+    }
+    return NULL;
+}
+
 void vfu_endpoint_removed(void *opaque, uint32_t id, int host_err)
 {
     struct vfu_set *s = opaque;
@@ -180,6 +190,13 @@ void vfu_endpoint_removed(void *opaque, uint32_t id, int host_err)
     if (s->deferring && id == s->deferred_id) {
         s->deferred_err = host_err;
         return;
+    }
+    /* A device's endpoint removed by someone else (endpoint-remove): the
+     * device stays blocked until its client goes, and is not removed
+     * twice. */
+    struct vfu_device *d = by_endpoint(s, id);
+    if (d != NULL && d->declared) {
+        d->declared = false;
     }
     if (s->removed != NULL) {
         s->removed(s->removed_opaque, id, host_err);
@@ -316,15 +333,6 @@ static void conn_close(struct vfu_set *s, struct vfu_device *d)
          d->bdf, d->endpoint);
 }
 
-static struct vfu_device *by_endpoint(struct vfu_set *s, uint32_t endpoint)
-{
-    for (unsigned i = 0; i < VFU_MAX_DEVICES; i++) {
-        if (s->devs[i].used && s->devs[i].endpoint == endpoint) {
-            return &s->devs[i];
-        }
-    }
-    return NULL;
-}
 
 /* Whether something listens on the UNIX socket at path. */
 static bool live(const char *path)
