@@ -301,6 +301,50 @@ static void test_dma_path(void **state)
     stop();
 }
 
+/* Guest RAM comes from the vhost-user memory table and from the client's
+ * DMA windows, each alone or both. */
+static void test_ram_sources(void **state)
+{
+    struct vfuc c;
+    const uint64_t high = 1ull << 30; /* a window only the client gives */
+
+    (void)state;
+    start();
+    /* Only the memory table: a client that gives no window. */
+    assert_true(vfuc_connect(&c, dev_path));
+    assert_int_equal(vfuc_version(&c), 0);
+    assert_int_equal(vdrv_attach(&drv, 1, EP, 0), OK);
+    assert_int_equal(vdrv_map(&drv, 1, 0x1000, 0x1fff, 0x5000, RW), OK);
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high, RW),
+                     VIRTIO_IOMMU_S_RANGE);
+    *(uint8_t *)fe_ptr(&the_fe, 0x5000) = 0x77;
+    assert_true(edu_dma(&c, 0x1000, EDU_BUF, 1, false, false));
+    assert_true(edu_dma(&c, EDU_BUF, 0x1001, 1, true, false));
+    assert_int_equal(*(uint8_t *)fe_ptr(&the_fe, 0x5001), 0x77);
+
+    /* Only a window: RAM at 1 GiB from another memfd. */
+    int memfd = memfd_create("high-ram", MFD_CLOEXEC);
+    assert_true(memfd >= 0);
+    assert_int_equal(ftruncate(memfd, 1 << 20), 0);
+    uint8_t *mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
+                        memfd, 0);
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(vfuc_dma_map(&c, high, 1 << 20, memfd, 0, 3), 0);
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW),
+                     OK);
+    assert_true(edu_dma(&c, EDU_BUF, 0x2010, 1, true, false));
+    assert_int_equal(mem[0x3010], 0x77);
+    /* The window goes: what the guest maps there next is RANGE. */
+    assert_int_equal(vdrv_unmap(&drv, 1, 0x2000, 0x2fff), OK);
+    assert_int_equal(vfuc_dma_unmap(&c, high, 1 << 20, 0), 0);
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW),
+                     VIRTIO_IOMMU_S_RANGE);
+    munmap(mem, 1 << 20);
+    close(memfd);
+    vfuc_close(&c);
+    stop();
+}
+
 /* The removal event comes once the device's host state is released, from
  * a client leaving and from device-remove; device-add serves a device at
  * run time. */
@@ -587,6 +631,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_protocol),
         cmocka_unit_test(test_dma_path),
+        cmocka_unit_test(test_ram_sources),
         cmocka_unit_test(test_lifecycle_and_control),
         cmocka_unit_test(test_hostile_clients),
     };
