@@ -472,11 +472,12 @@ static struct json_object *cmd_device_add(struct control *c,
                                            ? "no such host device"
                                            : "not bound to vfio-pci");
     }
+    if (err == -EEXIST) {
+        return error("GenericError", "endpoint or socket in use");
+    }
     if (err != 0) {
         return error("GenericError",
-                     err == -EEXIST   ? "endpoint or socket in use"
-                     : err == -ENOSPC ? "too many devices"
-                                      : strerror(-err));
+                     err == -ENOSPC ? "too many devices" : strerror(-err));
     }
     return ret(NULL);
 }

@@ -150,8 +150,7 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
 /* Serves frontends and control clients until a signal, or until the --fd
  * frontend leaves. */
 static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
-                  int listen_fd, int conn_fd, int sig_fd,
-                  struct poller *poller)
+                  int listen_fd, int conn_fd, int sig_fd, struct poller *poller)
 {
     for (;;) {
         struct pollfd pfd[2 + VU_NR_QUEUES + 1 + CONTROL_MAX_CLIENTS +

@@ -40,7 +40,7 @@ enum {
 #define VFU_MINOR 1
 #define VFU_DMA_READ (1u << 0)
 #define VFU_DMA_WRITE (1u << 1)
-#define VFU_UNMAP_ALL (1u << 1) /* VFIO_DMA_UNMAP_FLAG_ALL */
+#define VFU_UNMAP_ALL (1u << 1)   /* VFIO_DMA_UNMAP_FLAG_ALL */
 #define VFU_REGION_INFO_MAX 4096u /* region info with its capabilities */
 
 struct vfu_hdr {
@@ -333,7 +333,6 @@ static void conn_close(struct vfu_set *s, struct vfu_device *d)
          d->bdf, d->endpoint);
 }
 
-
 /* Whether something listens on the UNIX socket at path. */
 static bool live(const char *path)
 {
@@ -392,8 +391,7 @@ int vfu_device_add(struct vfu_set *s, const char *path, const char *bdf,
         s->deferring = true; /* never announced: no event */
         s->deferred_id = endpoint;
         if (viommu_endpoint_remove(s->v, endpoint) != 0) {
-            dlog(VIOMMU_LOG_WARN, "vfio-user: %s: host state may remain",
-                 bdf);
+            dlog(VIOMMU_LOG_WARN, "vfio-user: %s: host state may remain", bdf);
         }
         s->deferring = false;
         (void)s->ops->close(d->dev);
@@ -472,8 +470,8 @@ void vfu_fini(struct vfu_set *s)
 /* Queues the reply to the message in c->rx (whose header it echoes):
  * payload, or an error reply (header only) when err != 0. fd (owned by
  * the device) goes with it when >= 0. */
-static void reply(struct vfu_conn *c, int err, const void *payload,
-                  size_t len, int fd)
+static void reply(struct vfu_conn *c, int err, const void *payload, size_t len,
+                  int fd)
 {
     const struct vfu_hdr *in = (const struct vfu_hdr *)c->rx;
     struct vfu_hdr out = {
@@ -707,9 +705,10 @@ static int cmd_get_info(struct vfu_device *d, struct vfu_conn *c)
     if (in.argsz < 16) {
         return -EINVAL;
     }
-    out.flags = d->info_flags & (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI);
-    out.num_regions = d->num_regions < VFU_MAX_REGIONS ? d->num_regions
-                                                       : VFU_MAX_REGIONS;
+    out.flags =
+        d->info_flags & (VFIO_DEVICE_FLAGS_RESET | VFIO_DEVICE_FLAGS_PCI);
+    out.num_regions =
+        d->num_regions < VFU_MAX_REGIONS ? d->num_regions : VFU_MAX_REGIONS;
     out.num_irqs = d->num_irqs;
     reply(c, 0, &out, 16, -1);
     return 0;
@@ -745,8 +744,8 @@ static int cmd_region_info(struct vfu_set *s, struct vfu_device *d,
      * wrote them: their offsets count from the info, as on the wire. */
     size_t full = out.info.argsz;
     if (full < sizeof(out.info) || full > sizeof(out) ||
-        (out.info.cap_offset != 0 &&
-         (out.info.cap_offset < sizeof(out.info) || out.info.cap_offset >= full))) {
+        (out.info.cap_offset != 0 && (out.info.cap_offset < sizeof(out.info) ||
+                                      out.info.cap_offset >= full))) {
         return -EIO;
     }
     size_t give = full;
@@ -865,8 +864,8 @@ static int cmd_region_rw(struct vfu_set *s, struct vfu_device *d,
         return -EINVAL;
     }
     const struct vfu_region *r = &d->regions[rw.region];
-    uint32_t need = write ? VFIO_REGION_INFO_FLAG_WRITE
-                          : VFIO_REGION_INFO_FLAG_READ;
+    uint32_t need =
+        write ? VFIO_REGION_INFO_FLAG_WRITE : VFIO_REGION_INFO_FLAG_READ;
     if (!(r->flags & need) || rw.offset > r->size ||
         rw.count > r->size - rw.offset) {
         return -EINVAL;
@@ -967,8 +966,8 @@ static bool handle(struct vfu_set *s, struct vfu_device *d)
         break;
     }
     if (err != 0) {
-        dlog(VIOMMU_LOG_DEBUG, "vfio-user: %s: command %u refused: %s",
-             d->bdf, h.cmd, strerror(-err));
+        dlog(VIOMMU_LOG_DEBUG, "vfio-user: %s: command %u refused: %s", d->bdf,
+             h.cmd, strerror(-err));
         reply(c, err, NULL, 0, -1);
     }
     return true;
@@ -1025,8 +1024,8 @@ static bool receive(struct vfu_set *s, struct vfu_device *d)
     }
     if (!ok) {
         if (n > 0) {
-            dlog(VIOMMU_LOG_WARN, "vfio-user: %s: more than %d fds",
-                 d->bdf, VFU_MAX_FDS);
+            dlog(VIOMMU_LOG_WARN, "vfio-user: %s: more than %d fds", d->bdf,
+                 VFU_MAX_FDS);
         }
         return false;
     }
@@ -1066,16 +1065,15 @@ static void accept_client(struct vfu_set *s, struct vfu_device *d)
     }
     if (d->conn.fd >= 0) {
         /* One VMM per device. */
-        dlog(VIOMMU_LOG_WARN, "vfio-user: %s: a second client refused",
-             d->bdf);
+        dlog(VIOMMU_LOG_WARN, "vfio-user: %s: a second client refused", d->bdf);
         close(fd);
         return;
     }
     struct vfu_conn *c = &d->conn;
     c->rx = malloc(VFU_MAX_MSG);
     c->tx = malloc(VFU_MAX_MSG);
-    if (c->rx == NULL || c->tx == NULL || (d->dev == NULL &&
-                                           device_open(s, d) != 0)) {
+    if (c->rx == NULL || c->tx == NULL ||
+        (d->dev == NULL && device_open(s, d) != 0)) {
         free(c->rx);
         free(c->tx);
         c->rx = c->tx = NULL;
@@ -1098,9 +1096,9 @@ unsigned vfu_poll_fds(const struct vfu_set *s, struct pollfd *pfd)
         pfd[n++] = (struct pollfd){.fd = d->listen_fd, .events = POLLIN};
         if (d->conn.fd >= 0) {
             /* Nothing more is read while a reply waits. */
-            pfd[n++] = (struct pollfd){
-                .fd = d->conn.fd,
-                .events = d->conn.tx_len > 0 ? POLLOUT : POLLIN};
+            pfd[n++] = (struct pollfd){.fd = d->conn.fd,
+                                       .events = d->conn.tx_len > 0 ? POLLOUT
+                                                                    : POLLIN};
         }
     }
     return n;
@@ -1125,8 +1123,8 @@ void vfu_serve(struct vfu_set *s, const struct pollfd *pfd, unsigned n)
                     break;
                 }
                 if (pass == 0 && pfd[k].fd == d->conn.fd) {
-                    bool ok = d->conn.tx_len > 0 ? flush(&d->conn)
-                                                 : receive(s, d);
+                    bool ok =
+                        d->conn.tx_len > 0 ? flush(&d->conn) : receive(s, d);
                     short ev = pfd[k].revents;
                     if (!ok || (ev & (POLLERR | POLLNVAL)) ||
                         ((ev & POLLHUP) && !(ev & POLLIN))) {

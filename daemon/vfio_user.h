@@ -37,11 +37,11 @@
 #include "mem.h"
 
 #define VFU_MAX_DEVICES 8
-#define VFU_MAX_FDS 8            /* max_msg_fds: fds one message may carry */
-#define VFU_MAX_XFER (1u << 20)  /* max_data_xfer_size, the spec's default */
-#define VFU_MAX_DMA 64           /* DMA_MAP windows of one client */
-#define VFU_MAX_REGIONS 16       /* device regions served */
-#define VFU_MAX_IRQ_SET 2048     /* sub-indexes of one SET_IRQS */
+#define VFU_MAX_FDS 8           /* max_msg_fds: fds one message may carry */
+#define VFU_MAX_XFER (1u << 20) /* max_data_xfer_size, the spec's default */
+#define VFU_MAX_DMA 64          /* DMA_MAP windows of one client */
+#define VFU_MAX_REGIONS 16      /* device regions served */
+#define VFU_MAX_IRQ_SET 2048    /* sub-indexes of one SET_IRQS */
 #define VFU_HDR 16
 /* The largest message either way: a REGION_READ reply or REGION_WRITE with
  * the most data, or a SET_IRQS with a boolean per sub-index. */

@@ -272,7 +272,8 @@ static int dev_fd(void *dev)
 
 static int region_info(struct vfio_region_info *r)
 {
-    const uint32_t rw = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
+    const uint32_t rw =
+        VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE;
 
     if (r->argsz < sizeof(*r) || r->index >= VFIO_PCI_NUM_REGIONS) {
         return -EINVAL;

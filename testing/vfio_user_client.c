@@ -61,8 +61,8 @@ void vfuc_close(struct vfuc *c)
     c->payload = NULL;
 }
 
-bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len,
-                   const int *fds, unsigned nfds)
+bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len, const int *fds,
+                   unsigned nfds)
 {
     union {
         char buf[CMSG_SPACE(sizeof(int) * VFUC_MAX_FDS)];
@@ -257,8 +257,7 @@ int vfuc_dma_map(struct vfuc *c, uint64_t iova, uint64_t size, int fd,
     return vfuc_call(c, VFUC_DMA_MAP, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0);
 }
 
-int vfuc_dma_unmap(struct vfuc *c, uint64_t iova, uint64_t size,
-                   uint32_t flags)
+int vfuc_dma_unmap(struct vfuc *c, uint64_t iova, uint64_t size, uint32_t flags)
 {
     struct {
         uint32_t argsz, flags;
@@ -289,8 +288,8 @@ int vfuc_region_info(struct vfuc *c, uint32_t index,
     struct vfio_region_info in = {.argsz = sizeof(in), .index = index};
 
     *fd = -1;
-    int err = vfuc_call(c, VFUC_DEVICE_GET_REGION_INFO, &in, sizeof(in), NULL,
-                        0);
+    int err =
+        vfuc_call(c, VFUC_DEVICE_GET_REGION_INFO, &in, sizeof(in), NULL, 0);
     if (err == 0 && c->len < sizeof(*info)) {
         err = -EPROTO;
     }
@@ -363,8 +362,7 @@ int vfuc_region_write(struct vfuc *c, uint32_t region, uint64_t offset,
     }
     memcpy(msg, &rw, sizeof(rw));
     memcpy(msg + sizeof(rw), buf, count);
-    int err = vfuc_call(c, VFUC_REGION_WRITE, msg, sizeof(rw) + count, NULL,
-                        0);
+    int err = vfuc_call(c, VFUC_REGION_WRITE, msg, sizeof(rw) + count, NULL, 0);
     free(msg);
     if (err == 0 && c->len != sizeof(rw)) {
         err = -EPROTO;

@@ -59,11 +59,10 @@ void vfuc_close(struct vfuc *c);
 /* Sends a message: header with a fresh id and `size` (0: the real size),
  * payload, fds. False if the server hung up. */
 bool vfuc_send(struct vfuc *c, uint16_t cmd, uint32_t flags, uint32_t size,
-               const void *payload, size_t len, const int *fds,
-               unsigned nfds);
+               const void *payload, size_t len, const int *fds, unsigned nfds);
 /* Raw bytes with fds, as one sendmsg. */
-bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len,
-                   const int *fds, unsigned nfds);
+bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len, const int *fds,
+                   unsigned nfds);
 /* Receives one reply (up to 2 s): 0 with c->hdr, c->payload, c->len;
  * -EPIPE when the server hung up; -ETIMEDOUT. Fds of an earlier reply
  * still unread are closed. */

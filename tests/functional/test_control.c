@@ -197,9 +197,9 @@ static void expect_error(struct client *cl, const char *text, const char *class)
 static void open_client(struct client *cl)
 {
     static const char *const commands[] = {
-        "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
-        "query-mappings", "query-stats",     "translate",
-        "device-add",     "device-remove",
+        "endpoint-add",  "endpoint-remove", "query-endpoints",
+        "query-domains", "query-mappings",  "query-stats",
+        "translate",     "device-add",      "device-remove",
     };
     const size_t n = sizeof(commands) / sizeof(commands[0]);
     unsigned seen = 0;

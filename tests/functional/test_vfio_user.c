@@ -141,16 +141,14 @@ static void test_protocol(void **state)
     assert_int_equal(info.num_irqs, VFIO_PCI_NUM_IRQS);
 
     /* Config space: relayed, no fd. */
-    assert_int_equal(vfuc_region_info(&c, VFIO_PCI_CONFIG_REGION_INDEX, &ri,
-                                      &fd),
-                     0);
+    assert_int_equal(
+        vfuc_region_info(&c, VFIO_PCI_CONFIG_REGION_INDEX, &ri, &fd), 0);
     assert_int_equal(fd, -1);
     assert_int_equal(ri.size, 256);
     assert_false(ri.flags & VFIO_REGION_INFO_FLAG_MMAP);
     uint32_t ids = 0;
-    assert_int_equal(vfuc_region_read(&c, VFIO_PCI_CONFIG_REGION_INDEX, 0,
-                                      &ids, 4),
-                     0);
+    assert_int_equal(
+        vfuc_region_read(&c, VFIO_PCI_CONFIG_REGION_INDEX, 0, &ids, 4), 0);
     assert_int_equal(ids, 0x11e81234);
 
     /* BAR0 traps (its registers start DMA): relayed. */
@@ -171,9 +169,8 @@ static void test_protocol(void **state)
     assert_true(bar2 != MAP_FAILED);
     memcpy(bar2, "direct", 6);
     char got[6];
-    assert_int_equal(vfuc_region_read(&c, VFIO_PCI_BAR2_REGION_INDEX, 0, got,
-                                      6),
-                     0);
+    assert_int_equal(
+        vfuc_region_read(&c, VFIO_PCI_BAR2_REGION_INDEX, 0, got, 6), 0);
     assert_memory_equal(got, "direct", 6);
     munmap(bar2, ri.size);
     close(fd);
@@ -191,9 +188,8 @@ static void test_protocol(void **state)
     assert_true(ii.flags & VFIO_IRQ_INFO_EVENTFD);
     assert_int_equal(vfuc_irq_info(&c, 77, &ii), -EINVAL);
     int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    assert_int_equal(vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX, 0, &efd,
-                                           1),
-                     0);
+    assert_int_equal(
+        vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX, 0, &efd, 1), 0);
     edu_dma(&c, EDU_BUF, EDU_BUF, 0, true, true);
     assert_true(fe_signalled(efd, 1000));
     close(efd);
@@ -207,9 +203,9 @@ static void test_protocol(void **state)
     assert_int_equal(vfuc_dma_map(&c, 0, 4096, the_fe.memfd, 0, 3), -EEXIST);
     assert_int_equal(vfuc_dma_unmap(&c, 0, 4096, 0), -ENOENT);
     assert_int_equal(vfuc_dma_map(&c, 1ull << 32, 8192, -1, 0, 3), 0);
-    assert_int_equal(vfuc_dma_map(&c, 1ull << 33, 4096, the_fe.memfd,
-                                  FE_MEM_SIZE, 3),
-                     -EINVAL); /* past the end of the file */
+    assert_int_equal(
+        vfuc_dma_map(&c, 1ull << 33, 4096, the_fe.memfd, FE_MEM_SIZE, 3),
+        -EINVAL); /* past the end of the file */
     assert_int_equal(vfuc_dma_map(&c, 1ull << 33, 100, the_fe.memfd, 0, 3),
                      -EINVAL);
     assert_int_equal(vfuc_dma_unmap(&c, 1ull << 32, 8192, 0), 0);
@@ -245,14 +241,13 @@ static void test_dma_path(void **state)
     assert_int_equal(vdrv_map(&drv, 1, iova, iova + 0xffff, gpa, RW), OK);
     /* RAM -> device from the IOVA, then device -> RAM further in. */
     assert_true(edu_dma(&c, iova, EDU_BUF, sizeof(pattern), false, false));
-    assert_true(edu_dma(&c, EDU_BUF, iova + 0x8000, sizeof(pattern), true,
-                        false));
+    assert_true(
+        edu_dma(&c, EDU_BUF, iova + 0x8000, sizeof(pattern), true, false));
     assert_memory_equal(fe_ptr(&the_fe, gpa + 0x8000), pattern,
                         sizeof(pattern));
     /* Exactly there: the byte after is untouched. */
-    assert_int_equal(*(uint8_t *)fe_ptr(&the_fe, gpa + 0x8000 +
-                                                     sizeof(pattern)),
-                     0);
+    assert_int_equal(
+        *(uint8_t *)fe_ptr(&the_fe, gpa + 0x8000 + sizeof(pattern)), 0);
     /* Guest-physical RAM at an IOVA not mapped: fault, nothing written. */
     assert_false(edu_dma(&c, EDU_BUF, gpa2, 16, true, false));
     assert_int_equal(*(uint8_t *)fe_ptr(&the_fe, gpa2), 0);
@@ -326,12 +321,11 @@ static void test_ram_sources(void **state)
     int memfd = memfd_create("high-ram", MFD_CLOEXEC);
     assert_true(memfd >= 0);
     assert_int_equal(ftruncate(memfd, 1 << 20), 0);
-    uint8_t *mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED,
-                        memfd, 0);
+    uint8_t *mem =
+        mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     assert_true(mem != MAP_FAILED);
     assert_int_equal(vfuc_dma_map(&c, high, 1 << 20, memfd, 0, 3), 0);
-    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW),
-                     OK);
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW), OK);
     assert_true(edu_dma(&c, EDU_BUF, 0x2010, 1, true, false));
     assert_int_equal(mem[0x3010], 0x77);
     /* The window goes: what the guest maps there next is RANGE. */
@@ -528,25 +522,25 @@ static void test_hostile_clients(void **state)
         .index = VFIO_PCI_MSI_IRQ_INDEX,
         .count = 12,
     };
-    assert_true(vfuc_send(&c, VFUC_DEVICE_SET_IRQS, 0, 0, &set, sizeof(set),
-                          fds, 12));
+    assert_true(
+        vfuc_send(&c, VFUC_DEVICE_SET_IRQS, 0, 0, &set, sizeof(set), fds, 12));
     assert_true(vfuc_hung_up(&c, 2000));
     vfuc_close(&c);
 
     /* Wrong fd counts and wrong shapes: error replies, session kept. */
     connect_client(&c, dev_path);
     set.count = 2;
-    assert_int_equal(vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set),
-                               fds, 1),
-                     -EINVAL);
+    assert_int_equal(
+        vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
+        -EINVAL);
     set.count = 1;
     set.flags |= VFIO_IRQ_SET_DATA_BOOL;
-    assert_int_equal(vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set),
-                               fds, 1),
-                     -EINVAL);
-    assert_int_equal(vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX,
-                                           UINT32_MAX, fds, 1),
-                     -EINVAL);
+    assert_int_equal(
+        vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
+        -EINVAL);
+    assert_int_equal(
+        vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX, UINT32_MAX, fds, 1),
+        -EINVAL);
     assert_int_equal(vfuc_call(&c, VFUC_DEVICE_RESET, NULL, 0, fds, 2),
                      -EINVAL);
     struct {
@@ -582,8 +576,8 @@ static void test_hostile_clients(void **state)
     assert_int_equal(vfuc_call(&c, VFUC_REGION_WRITE, &w, sizeof(w), NULL, 0),
                      -EINVAL);
     /* No reply asked: none sent, the next reply is the next command's. */
-    assert_true(vfuc_send(&c, VFUC_DEVICE_RESET, VFUC_F_NO_REPLY, 0, NULL, 0,
-                          NULL, 0));
+    assert_true(
+        vfuc_send(&c, VFUC_DEVICE_RESET, VFUC_F_NO_REPLY, 0, NULL, 0, NULL, 0));
     struct vfio_device_info info;
     assert_int_equal(vfuc_device_info(&c, &info), 0);
 

@@ -55,11 +55,12 @@
 #define SETTLE_STEPS 3
 #define TEXT_MAX 4096
 
+/* device-add and device-remove: without vfio-user servers here, always an
+ * error reply. */
 static const char *const commands[] = {
-    "endpoint-add",   "endpoint-remove", "query-endpoints", "query-domains",
-    "query-mappings", "query-stats",     "translate",
-    /* Without vfio-user servers here: always an error reply. */
-    "device-add",     "device-remove",
+    "endpoint-add",  "endpoint-remove", "query-endpoints",
+    "query-domains", "query-mappings",  "query-stats",
+    "translate",     "device-add",      "device-remove",
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -54,8 +54,8 @@ static bool verbose;
 struct fuzz {
     struct viommu *v;
     struct vfu_set s;
-    int sock;   /* the client, -1: none */
-    int memfd;  /* guest RAM */
+    int sock;  /* the client, -1: none */
+    int memfd; /* guest RAM */
     bool listening;
 };
 
@@ -288,8 +288,8 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         size_t n = sizeof(rw);
         if (cmd == VFUC_REGION_WRITE) {
             size_t data = rw.count <= cap - n ? rw.count : 8;
-            uint64_t v = take(in, 1) % 2 ? (take(in, 1) % 32) << 12
-                                         : take(in, 1) % 8;
+            uint64_t v =
+                take(in, 1) % 2 ? (take(in, 1) % 32) << 12 : take(in, 1) % 8;
             memset(p + n, 0, data);
             memcpy(p + n, &v, data < 8 ? data : 8);
             n += data;
@@ -306,15 +306,22 @@ static void message(struct fuzz *f, struct input *in)
 {
     static uint8_t msg[VFUC_HDR + 4096];
     static const uint16_t cmds[] = {
-        VFUC_VERSION,           VFUC_DMA_MAP,          VFUC_DMA_UNMAP,
-        VFUC_DEVICE_GET_INFO,   VFUC_DEVICE_GET_REGION_INFO,
-        VFUC_DEVICE_GET_IRQ_INFO, VFUC_DEVICE_SET_IRQS, VFUC_REGION_READ,
-        VFUC_REGION_WRITE,      VFUC_DEVICE_RESET,     14,
+        VFUC_VERSION,
+        VFUC_DMA_MAP,
+        VFUC_DMA_UNMAP,
+        VFUC_DEVICE_GET_INFO,
+        VFUC_DEVICE_GET_REGION_INFO,
+        VFUC_DEVICE_GET_IRQ_INFO,
+        VFUC_DEVICE_SET_IRQS,
+        VFUC_REGION_READ,
+        VFUC_REGION_WRITE,
+        VFUC_DEVICE_RESET,
+        14,
     };
     uint16_t cmd = cmds[take(in, 1) % (sizeof(cmds) / sizeof(cmds[0]))];
     unsigned nfds = 0;
-    size_t len = payload(f, in, cmd, msg + VFUC_HDR, sizeof(msg) - VFUC_HDR,
-                         &nfds);
+    size_t len =
+        payload(f, in, cmd, msg + VFUC_HDR, sizeof(msg) - VFUC_HDR, &nfds);
     struct vfuc_hdr h = {.id = (uint16_t)take(in, 2),
                          .cmd = cmd,
                          .size = (uint32_t)(VFUC_HDR + len)};
@@ -433,8 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     f.s.v = f.v;
-    (void)vdrv_set_features(VDRV_LOCAL(f.v),
-                            viommu_device_features(f.v));
+    (void)vdrv_set_features(VDRV_LOCAL(f.v), viommu_device_features(f.v));
     f.listening = vfu_device_add(&f.s, socket_path, "0000:00:04.0", EP) == 0;
     if (!f.listening) {
         abort();

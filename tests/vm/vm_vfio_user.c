@@ -131,8 +131,8 @@ static bool find_edu(char bdf[16])
         }
         if (strncmp(buf, "0x11e8", 6) == 0 && k < 3) {
             snprintf(found[k], 16, "%.15s", list[i]->d_name);
-            snprintf(path, sizeof(path),
-                     "/sys/bus/pci/devices/%s/iommu_group", found[k]);
+            snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+                     found[k]);
             ssize_t len = readlink(path, groups[k], sizeof(groups[k]) - 1);
             groups[k][len > 0 ? len : 0] = '\0';
             k++;
@@ -245,7 +245,8 @@ static bool status(uint8_t got, uint8_t want, const char *what)
     return got == want;
 }
 
-/* --- tests ----------------------------------------------------------------- */
+/* --- tests -----------------------------------------------------------------
+ */
 
 static struct vfuc c;
 
@@ -268,7 +269,8 @@ static void test_device_served(void)
     err = vfuc_region_info(&c, BAR0, &ri, &fd);
     if (err != 0 || !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || fd < 0) {
         fail("BAR0 is mmappable on the host and must come with the device "
-             "fd: %d, flags %#x, fd %d", err, ri.flags, fd);
+             "fd: %d, flags %#x, fd %d",
+             err, ri.flags, fd);
         return;
     }
     volatile uint32_t *bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE,
@@ -287,8 +289,8 @@ static void test_device_served(void)
         fail("REGION_READ of BAR0");
     } else if (direct != 0x010000ed || relayed[0] != direct ||
                relayed[1] != ~0x5a5a0f0fu) {
-        fail("identification %#x direct, %#x relayed; liveness %#x",
-             direct, relayed[0], relayed[1]);
+        fail("identification %#x direct, %#x relayed; liveness %#x", direct,
+             relayed[0], relayed[1]);
     }
     munmap((void *)bar, ri.size);
 }
