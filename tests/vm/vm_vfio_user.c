@@ -23,7 +23,9 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,10 +214,10 @@ static bool edu_load(struct vfuc *c, uint64_t iova, uint64_t gpa, unsigned seed)
 /* A client through VERSION, with guest RAM given by DMA_MAP at IOVA =
  * guest-physical, and bus mastering on through config space (the VMM's
  * relay of the guest's config write). */
-static bool client(struct vfuc *c)
+static bool client_on(struct vfuc *c, const char *path)
 {
-    if (!vfuc_connect(c, DEV_SOCK)) {
-        fail("cannot connect to %s", DEV_SOCK);
+    if (!vfuc_connect(c, path)) {
+        fail("cannot connect to %s", path);
         return false;
     }
     int err = vfuc_version(c);
@@ -234,6 +236,11 @@ static bool client(struct vfuc *c)
         fail("client set-up: %s", strerror(-err));
     }
     return err == 0;
+}
+
+static bool client(struct vfuc *c)
+{
+    return client_on(c, DEV_SOCK);
 }
 
 static bool status(uint8_t got, uint8_t want, const char *what)
@@ -416,16 +423,99 @@ static void test_bypass_maps_ram(void)
     }
 }
 
+static char bdf[16];
+
+static bool sysfs_write(const char *path, const char *value)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    bool ok =
+        fd >= 0 && write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+
+    if (fd >= 0) {
+        close(fd);
+    }
+    return ok;
+}
+
+/* Once ENDPOINT_REMOVED is out, the device can go back to a host driver
+ * at once (viommuctl release): unbinding it from vfio-pci does not wait
+ * for the daemon. Then bound again, removed and added on the control
+ * socket, it is served anew. */
+static void test_release_and_add_again(void)
+{
+    char cmd[256];
+    const char *r;
+    int st;
+
+    /* In a child: a device still held makes the write wait, unkillably,
+     * until it is released (here: when the daemon ends). */
+    pid_t pid = fork();
+    if (pid == 0) {
+        _exit(sysfs_write("/sys/bus/pci/drivers/vfio-pci/unbind", bdf) ? 0 : 1);
+    }
+    pid_t done = 0;
+    for (int i = 0; i < 500 && pid > 0 && done == 0; i++) {
+        done = waitpid(pid, &st, WNOHANG);
+        if (done == 0) {
+            usleep(10000);
+        }
+    }
+    if (pid < 0 || done != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fail("unbinding %s from vfio-pci after ENDPOINT_REMOVED %s", bdf,
+             done == 0 ? "waits: the device is still held" : "failed");
+        return;
+    }
+    if (!sysfs_write("/sys/bus/pci/drivers_probe", bdf)) {
+        fail("binding %s to vfio-pci again", bdf);
+        return;
+    }
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-remove\", \"arguments\": "
+             "{\"endpoint\": %u}}",
+             ep);
+    r = fe_control_command(&ctl, cmd);
+    if (r == NULL || strcmp(r, "{\"return\":{}}") != 0) {
+        fail("device-remove: %s", r != NULL ? r : "(nothing)");
+        return;
+    }
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"/tmp/edu2.sock\", \"host\": \"%s\", \"endpoint\": %u}}",
+             bdf, ep);
+    r = fe_control_command(&ctl, cmd);
+    if (r == NULL || strcmp(r, "{\"return\":{}}") != 0) {
+        fail("device-add: %s", r != NULL ? r : "(nothing)");
+        return;
+    }
+    if (!client_on(&c, "/tmp/edu2.sock") ||
+        !status(vdrv_attach(&drv, 5, ep, 0), VIRTIO_IOMMU_S_OK, "ATTACH") ||
+        !status(vdrv_map(&drv, 5, IOVA, IOVA + 0xffff, GPA, RW),
+                VIRTIO_IOMMU_S_OK, "MAP") ||
+        !edu_load(&c, IOVA, GPA, 13)) {
+        return;
+    }
+    memset(ram(GPA + 0x5000), 0, PAGE);
+    if (edu_dma(&c, IOVA + 0x5000, true) &&
+        !is_pattern(ram(GPA + 0x5000), PAGE, 13)) {
+        fail("the device added again does not reach the guest's mapping");
+    }
+    vfuc_close(&c);
+    r = fe_control_read(&ctl);
+    if (r == NULL || strstr(r, "ENDPOINT_REMOVED") == NULL) {
+        fail("no ENDPOINT_REMOVED after the last client left");
+    }
+}
+
 int main(int argc, char **argv)
 {
-    char bdf[16], dev_arg[128], ctl_arg[64];
+    char dev_arg[128], ctl_arg[64];
 
     if (argc != 2 || (strcmp(argv[1], "type1") && strcmp(argv[1], "iommufd"))) {
         fprintf(stderr, "usage: vm-vfio-user type1|iommufd\n");
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("1..8\n");
+    printf("1..9\n");
     mkdir("/tmp", 0755);
     if (!find_edu(bdf)) {
         printf("Bail out! no edu alone in its IOMMU group\n");
@@ -473,6 +563,9 @@ int main(int argc, char **argv)
     test_bypass_maps_ram();
     report("a bypass domain reaches guest RAM at its guest-physical "
            "address");
+    test_release_and_add_again();
+    report("after ENDPOINT_REMOVED the device leaves vfio-pci at once; "
+           "device-remove and device-add serve it anew");
 
     int st = fe_stop(&fe);
     if (st != 0) {
