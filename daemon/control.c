@@ -11,7 +11,6 @@
 
 #include "listen.h"
 #include "log.h"
-#include "spec.h"
 #include "vfio_user.h"
 
 /* Items in one reply of a query, at most and by default: a page costs the
@@ -82,6 +81,7 @@ void control_close(struct control *c)
         close(c->listen_fd);
         c->listen_fd = -1;
     }
+    spec_ranges_free(&c->ranges);
 }
 
 /* Queues obj and a newline for the client, frees obj, and sends what the
@@ -192,12 +192,13 @@ static struct json_object *cmd_endpoint_add(struct control *c,
     if (spec_from_json(&spec, args, &why) != 0) {
         return error("GenericError", why);
     }
-    int err = spec_declare(c->v, &spec);
+    int err = spec_declare(c->v, &c->ranges, &spec);
     if (err != 0) {
         return error("GenericError",
                      err == -EEXIST   ? "endpoint already declared"
                      : err == -E2BIG  ? "more than 65536 endpoints at once"
                      : err == -EINVAL ? "invalid endpoint"
+                     : err == -ENOSPC ? "more than 1024 declared ranges"
                                       : strerror(-err));
     }
     return ret(NULL);
@@ -215,6 +216,26 @@ static struct json_object *cmd_endpoint_remove(struct control *c,
      * and its ENDPOINT_REMOVED event says what the host left. */
     if (viommu_endpoint_remove(c->v, (uint32_t)id) == -ENOENT) {
         return error("DeviceNotFound", "no such endpoint");
+    }
+    return ret(NULL);
+}
+
+static struct json_object *cmd_endpoint_replug(struct control *c,
+                                               struct json_object *args)
+{
+    uint64_t id;
+
+    if (!get_uint(args, "id", UINT32_MAX, &id)) {
+        return error("GenericError", "'id' must be an endpoint ID");
+    }
+    int err = spec_redeclare(c->v, &c->ranges, (uint32_t)id);
+    if (err == -ENOENT) {
+        return error("DeviceNotFound", "no declared range holds it");
+    }
+    if (err != 0) {
+        return error("GenericError", err == -EEXIST
+                                         ? "endpoint already declared"
+                                         : strerror(-err));
     }
     return ret(NULL);
 }
@@ -505,6 +526,7 @@ static const struct command {
 } commands[] = {
     {"endpoint-add", cmd_endpoint_add},
     {"endpoint-remove", cmd_endpoint_remove},
+    {"endpoint-replug", cmd_endpoint_replug},
     {"query-endpoints", cmd_query_endpoints},
     {"query-domains", cmd_query_domains},
     {"query-mappings", cmd_query_mappings},
@@ -646,9 +668,16 @@ static bool read_client(struct control *c, struct control_client *cl)
 {
     if (cl->in_off == cl->in_len) {
         ssize_t n = recv(cl->fd, cl->in, sizeof(cl->in), MSG_DONTWAIT);
-        if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-                drop_client(cl, n == 0 ? "it closed" : strerror(errno));
+        if (n == 0) {
+            /* The usual end of a session (viommuctl has one a command):
+             * no warning. */
+            dlog(VIOMMU_LOG_INFO, "control client closed");
+            cl->dead = true;
+            return false;
+        }
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EINTR) {
+                drop_client(cl, strerror(errno));
             }
             return false;
         }

@@ -9,8 +9,10 @@
  * to CONTROL_MAX_OUTPUT, beyond which the client is dropped.
  *
  * Commands: endpoint-add {id, last?, group?, reserved?: [{start, end}]},
- * endpoint-remove {id}, query-endpoints and query-domains {from?, limit?}
- * (a page of at most 256, in ID order: a full page means ask again from
+ * endpoint-remove {id}, endpoint-replug {id} (an endpoint removed from a
+ * declared range, declared again as that range declared it: the next
+ * device plugged into the slot), query-endpoints and query-domains {from?,
+ * limit?} (a page of at most 256, in ID order: a full page means ask again from
  * the last ID + 1), query-mappings {domain, from?, limit?} (the same, by
  * IOVA: from the last mapping's last IOVA + 1), query-stats, and
  * translate {endpoint, iova, write?} (would this DMA pass? a refusal queues
@@ -27,6 +29,8 @@
 
 #include <json-c/json.h>
 #include <viommu/viommu.h>
+
+#include "spec.h"
 
 #define CONTROL_MAX_CLIENTS 8
 /* With every slot taken, a new client evicts the one idle longest, if it
@@ -57,6 +61,9 @@ struct control {
     int listen_fd; /* -1: no control socket */
     struct viommu *v;
     struct vfu_set *vfu; /* assigned devices (device-add), or NULL */
+    /* Every range declared (--endpoint and endpoint-add), for
+     * endpoint-replug; the daemon declares its --endpoint ranges here. */
+    struct spec_ranges ranges;
     struct control_client clients[CONTROL_MAX_CLIENTS];
     unsigned next_turn; /* the client whose command runs first */
 };
@@ -64,6 +71,7 @@ struct control {
 void control_init(struct control *c);
 /* Listens on path; -1 on error (logged). */
 int control_open(struct control *c, struct viommu *v, const char *path);
+/* Closes the socket and its clients, and forgets the ranges. */
 void control_close(struct control *c);
 
 /* Fills pfd with the fds to watch; returns how many (at most

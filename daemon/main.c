@@ -51,7 +51,8 @@ static void usage(FILE *out)
             "  --iommufd             open those devices through iommufd\n"
             "                        (default: VFIO type1)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
-            "                        (endpoint-add, endpoint-remove, query-*)\n"
+            "                        (endpoint-add, endpoint-remove,\n"
+            "                        endpoint-replug, query-*)\n"
             "  --poll-max-ns=NS      longest the request queue is polled\n"
             "                        after serving, without a kick (default\n"
             "                        32768; 0: no polling)\n"
@@ -62,8 +63,8 @@ static void usage(FILE *out)
             "                        ends its own connection, and the guest\n"
             "                        loses its IOMMU until it reconnects\n"
             "  --state-timeout=SECS  longest a device state transfer (for\n"
-            "                        migration) may take; the daemon serves\n"
-            "                        nothing else meanwhile (default 30)\n"
+            "                        migration) may go without moving on\n"
+            "                        before it fails (default 30)\n"
             "  --print-capabilities  print the backend's capabilities (JSON)\n"
             "  -v, --verbose         more log messages (info, then debug)\n"
             "  -h, --help            this text\n");
@@ -153,9 +154,11 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
                   int listen_fd, int conn_fd, int sig_fd, struct poller *poller)
 {
     for (;;) {
-        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + CONTROL_MAX_CLIENTS +
+        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + 1 + CONTROL_MAX_CLIENTS +
                           2 * VFU_MAX_DEVICES];
+        struct pollfd *state_pipe = &pfd[2 + VU_NR_QUEUES];
         unsigned nr_vu = 2, nr_ctl, nr_vfu;
+        int wait_ms = -1;
 
         if (d->conn < 0 && listen_fd < 0) {
             if (conn_fd < 0) {
@@ -170,12 +173,14 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
                                      d->conn >= 0 ? vu_conn_events(d) : POLLIN};
         if (d->conn >= 0) {
             vu_kick_fds(d, &pfd[2]);
-            nr_vu += VU_NR_QUEUES;
+            /* A device state transfer's pipe, and its deadline. */
+            wait_ms = transfer_poll(&d->transfer, state_pipe);
+            nr_vu += VU_NR_QUEUES + 1;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
         nr_vfu = vfu_poll_fds(vfu, &pfd[nr_vu + nr_ctl]);
         bool spin = vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
-        if (poll(pfd, nr_vu + nr_ctl + nr_vfu, spin ? 0 : -1) < 0) {
+        if (poll(pfd, nr_vu + nr_ctl + nr_vfu, spin ? 0 : wait_ms) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -195,6 +200,9 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
             }
         }
         ok = ok && poll_turn(d, poller, d->served != served);
+        if (ok && transfer_running(&d->transfer)) {
+            ok = vu_transfer(d, state_pipe->revents);
+        }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
         vfu_serve(vfu, &pfd[nr_vu + nr_ctl], nr_vfu);
         /* A control command may have caused a fault report. */
@@ -352,13 +360,14 @@ int main(int argc, char **argv)
         const char *why = NULL;
         int err = spec_from_text(&spec, endpoints[i], &why);
         if (err == 0) {
-            err = spec_declare(v, &spec);
+            err = spec_declare(v, &ctl.ranges, &spec);
         }
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--endpoint=%s: %s", endpoints[i],
                  why != NULL     ? why
                  : err == -E2BIG ? "more than 65536 endpoints in one range"
                                  : strerror(-err));
+            control_close(&ctl);
             viommu_free(v);
             return 1;
         }
@@ -370,6 +379,7 @@ int main(int argc, char **argv)
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--vfio-user=%s: %s", devices[i],
                  why != NULL ? why : strerror(-err));
+            control_close(&ctl);
             vfu_fini(&vfu);
             viommu_free(v);
             return 1;
@@ -399,7 +409,7 @@ int main(int argc, char **argv)
     struct vu_dev d;
     vu_init(&d, v);
     d.mem.allow_unsealed = allow_unsealed;
-    d.transfer_timeout_ms = (int)state_timeout_s * 1000;
+    d.transfer.timeout_ms = (int)state_timeout_s * 1000;
     vfu.vu_mem = &d.mem;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);

@@ -177,7 +177,8 @@ int spec_from_json(struct endpoint_spec *s, struct json_object *args,
     return err;
 }
 
-int spec_declare(struct viommu *v, const struct endpoint_spec *s)
+static int declare(struct viommu *v, const struct endpoint_spec *s,
+                   uint32_t first, uint32_t last)
 {
     struct viommu_endpoint_config ep = {
         .size = sizeof(ep),
@@ -187,5 +188,69 @@ int spec_declare(struct viommu *v, const struct endpoint_spec *s)
         .group = s->group,
     };
 
-    return viommu_endpoint_add_range(v, s->first, s->last, &ep);
+    return viommu_endpoint_add_range(v, first, last, &ep);
+}
+
+/* The oldest remembered range holding id, or NULL. */
+static const struct endpoint_spec *range_of(const struct spec_ranges *r,
+                                            uint32_t id)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->spec[i].first <= id && id <= r->spec[i].last) {
+            return &r->spec[i];
+        }
+    }
+    return NULL;
+}
+
+/* Whether remembered ranges hold every ID of s: hop from range to range. */
+static bool covered(const struct spec_ranges *r, const struct endpoint_spec *s)
+{
+    uint64_t id = s->first;
+
+    while (id <= s->last) {
+        const struct endpoint_spec *in = range_of(r, (uint32_t)id);
+        if (in == NULL) {
+            return false;
+        }
+        id = (uint64_t)in->last + 1;
+    }
+    return true;
+}
+
+int spec_declare(struct viommu *v, struct spec_ranges *r,
+                 const struct endpoint_spec *s)
+{
+    bool remember = !covered(r, s);
+
+    if (remember && r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        if (r->n == SPEC_MAX_RANGES) {
+            return -ENOSPC;
+        }
+        struct endpoint_spec *spec = realloc(r->spec, cap * sizeof(*spec));
+        if (spec == NULL) {
+            return -ENOMEM;
+        }
+        r->spec = spec;
+        r->cap = cap;
+    }
+    int err = declare(v, s, s->first, s->last);
+    if (err == 0 && remember) {
+        r->spec[r->n++] = *s;
+    }
+    return err;
+}
+
+int spec_redeclare(struct viommu *v, const struct spec_ranges *r, uint32_t id)
+{
+    const struct endpoint_spec *s = range_of(r, id);
+
+    return s == NULL ? -ENOENT : declare(v, s, id, id);
+}
+
+void spec_ranges_free(struct spec_ranges *r)
+{
+    free(r->spec);
+    *r = (struct spec_ranges){0};
 }

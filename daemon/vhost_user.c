@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/vhost_types.h>
@@ -82,8 +81,7 @@ void vu_init(struct vu_dev *d, struct viommu *v)
     memset(d, 0, sizeof(*d));
     d->v = v;
     d->conn = -1;
-    d->transfer_timeout_ms = VU_TRANSFER_TIMEOUT_MS;
-    d->transfer_err = -ENODATA;
+    transfer_init(&d->transfer, VU_TRANSFER_TIMEOUT_MS);
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
         vq_init(&d->vq[i]);
     }
@@ -108,7 +106,8 @@ static void reset_state(struct vu_dev *d)
     d->backlog = false;
     d->features = 0;
     d->protocol_features = 0;
-    d->transfer_err = -ENODATA;
+    transfer_end(&d->transfer, -ENODATA);
+    d->check_waiting = false;
     if (viommu_reset(d->v, VIOMMU_RESET_DEVICE) != 0) {
         dlog(VIOMMU_LOG_ERR, "device reset refused");
     }
@@ -136,14 +135,6 @@ void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd)
     for (unsigned i = 0; i < VU_NR_QUEUES; i++) {
         pfd[i] = (struct pollfd){.fd = d->vq[i].kick_fd, .events = POLLIN};
     }
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The fds that came with a message's first bytes. */
@@ -247,30 +238,31 @@ bool vu_flush(struct vu_dev *d)
 
 short vu_conn_events(const struct vu_dev *d)
 {
-    return (short)(POLLIN | (d->tx_len > 0 ? POLLOUT : 0));
+    return (short)((d->check_waiting ? 0 : POLLIN) |
+                   (d->tx_len > 0 ? POLLOUT : 0));
 }
 
 /* Queues a reply after the ones not yet sent and sends what the socket
  * takes; false when the frontend leaves more than VU_TX_MAX unread. */
-static bool send_reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
+static bool send_reply(struct vu_dev *d, uint32_t request, const void *payload,
+                       uint32_t size)
 {
-    struct vu_header h = {m->h.request,
-                          VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY, size};
+    struct vu_header h = {request, VHOST_USER_VERSION | VHOST_USER_FLAG_REPLY,
+                          size};
 
     if (d->tx_len + sizeof(h) + size > sizeof(d->tx)) {
         dlog(VIOMMU_LOG_ERR, "frontend does not read its replies");
         return false;
     }
     memcpy(d->tx + d->tx_len, &h, sizeof(h));
-    memcpy(d->tx + d->tx_len + sizeof(h), &m->p, size);
+    memcpy(d->tx + d->tx_len + sizeof(h), payload, size);
     d->tx_len += sizeof(h) + size;
     return vu_flush(d);
 }
 
-static bool reply_u64(struct vu_dev *d, struct vu_msg *m, uint64_t value)
+static bool reply_u64(struct vu_dev *d, uint32_t request, uint64_t value)
 {
-    m->p.u64 = value;
-    return send_reply(d, m, sizeof(m->p.u64));
+    return send_reply(d, request, &value, sizeof(value));
 }
 
 /* Checks a ring index; a message naming an unknown queue is refused. */
@@ -419,78 +411,6 @@ static bool has_reply(uint32_t request)
     }
 }
 
-/*
- * Device state transfer (vhost-user.rst, "Migrating back-end state"): the
- * state is the stream of viommu_save(), written into or read from the
- * frontend's pipe once the reply has told the frontend to go on, while the
- * device is suspended (no ring started). The daemon serves nothing else
- * meanwhile, so the transfer must end within transfer_timeout_ms or it
- * fails; either way CHECK_DEVICE_STATE then reports how it went.
- */
-struct transfer_io {
-    int fd;
-    int64_t deadline;
-};
-
-/* Waits until the pipe is ready for `events`; -ETIMEDOUT after the
- * deadline. */
-static int transfer_wait(struct transfer_io *io, short events)
-{
-    struct pollfd pfd = {.fd = io->fd, .events = events};
-    int64_t left = io->deadline - now_ms();
-
-    if (left <= 0) {
-        return -ETIMEDOUT;
-    }
-    int n = poll(&pfd, 1, (int)left);
-    if (n < 0) {
-        return errno == EINTR ? 0 : -errno;
-    }
-    return n == 0 ? -ETIMEDOUT : 0;
-}
-
-static int transfer_write(void *opaque, const void *buf, size_t len)
-{
-    struct transfer_io *io = opaque;
-    const uint8_t *p = buf;
-
-    while (len > 0) {
-        ssize_t n = write(io->fd, p, len);
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno != EINTR && errno != EAGAIN) {
-            return -errno;
-        }
-        int err = transfer_wait(io, POLLOUT);
-        if (err != 0) {
-            return err;
-        }
-    }
-    return 0;
-}
-
-static ssize_t transfer_read(void *opaque, void *buf, size_t len)
-{
-    struct transfer_io *io = opaque;
-
-    for (;;) {
-        ssize_t n = read(io->fd, buf, len);
-        if (n >= 0) {
-            return n;
-        }
-        if (errno != EINTR && errno != EAGAIN) {
-            return -errno;
-        }
-        int err = transfer_wait(io, POLLIN);
-        if (err != 0) {
-            return err;
-        }
-    }
-}
-
 /* A device is suspended when none of its rings is started (by a kick fd,
  * until GET_VRING_BASE stops it). */
 static bool suspended(const struct vu_dev *d)
@@ -515,15 +435,21 @@ static int check_transfer(const struct vu_dev *d, const struct vu_msg *m)
         t->phase != PHASE_STOPPED) {
         return -EINVAL;
     }
-    if (!suspended(d)) {
+    if (!suspended(d) || transfer_running(&d->transfer)) {
         return -EBUSY;
     }
     return 0;
 }
 
+/*
+ * Device state transfer (vhost-user.rst, "Migrating back-end state"): the
+ * reply comes at once, and the transfer then moves on in the event loop
+ * (vu_transfer()) while everything else is served. A refusal ends any
+ * transfer running too, with the same error (a frontend that starts a
+ * second one has lost track of the first): CHECK_DEVICE_STATE reports it.
+ */
 static int set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
 {
-    bool save = m->p.transfer.direction == TRANSFER_SAVE;
     int err = check_transfer(d, m);
     int fd = -1;
 
@@ -531,37 +457,28 @@ static int set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
         fd = m->fds[0];
         m->nfds = 0;
     }
-    if (err == 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
-        err = -errno;
-    }
-    d->transfer_err = err;
-    /* Bits 0-7: 0 or an error; the daemon uses the frontend's channel. */
-    if (!reply_u64(d, m, VRING_NOFD | (err != 0 ? 1u : 0u))) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        return REPLY_FAILED;
-    }
-    if (err != 0) {
-        if (fd >= 0) {
-            close(fd);
-        }
+    if (err == 0) {
+        err = transfer_start(&d->transfer, d->v,
+                             m->p.transfer.direction == TRANSFER_SAVE, &fd);
+    } else {
         dlog(VIOMMU_LOG_WARN, "device state transfer refused: %s",
              strerror(-err));
-        return REPLIED;
+        transfer_end(&d->transfer, err);
+        if (fd >= 0) {
+            close(fd);
+        }
     }
-    struct transfer_io io = {fd, now_ms() + d->transfer_timeout_ms};
-    err = save ? viommu_save(d->v, transfer_write, &io)
-               : viommu_restore(d->v, transfer_read, &io);
-    close(fd);
-    d->transfer_err = err;
-    if (err != 0) {
-        dlog(VIOMMU_LOG_ERR, "device state %s failed: %s",
-             save ? "save" : "load", strerror(-err));
-    } else {
-        dlog(VIOMMU_LOG_INFO, "device state %s", save ? "saved" : "loaded");
-    }
-    return REPLIED;
+    /* Bits 0-7: 0 or an error; the daemon uses the frontend's channel. */
+    return reply_u64(d, m->h.request, VRING_NOFD | (err != 0 ? 1u : 0u))
+               ? REPLIED
+               : REPLY_FAILED;
+}
+
+/* CHECK_DEVICE_STATE's answer: 0, or the errno of what went wrong. */
+static bool answer_check(struct vu_dev *d)
+{
+    return reply_u64(d, VHOST_USER_CHECK_DEVICE_STATE,
+                     (uint64_t)-d->transfer.result);
 }
 
 static int dispatch(struct vu_dev *d, struct vu_msg *m)
@@ -576,7 +493,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
      * SET_DEVICE_STATE_FD carry fds. */
     switch (m->h.request) {
     case VHOST_USER_GET_FEATURES:
-        return reply_u64(d, m, vu_features(d)) ? REPLIED : REPLY_FAILED;
+        return reply_u64(d, m->h.request, vu_features(d)) ? REPLIED
+                                                          : REPLY_FAILED;
     case VHOST_USER_SET_FEATURES:
         return set_features(d, m->p.u64);
     case VHOST_USER_SET_OWNER:
@@ -586,7 +504,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         reset_state(d);
         return 0;
     case VHOST_USER_GET_PROTOCOL_FEATURES:
-        return reply_u64(d, m, PROTOCOL_FEATURES) ? REPLIED : REPLY_FAILED;
+        return reply_u64(d, m->h.request, PROTOCOL_FEATURES) ? REPLIED
+                                                             : REPLY_FAILED;
     case VHOST_USER_SET_PROTOCOL_FEATURES:
         if (m->p.u64 & ~PROTOCOL_FEATURES) {
             return -EINVAL;
@@ -594,7 +513,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         d->protocol_features = m->p.u64;
         return 0;
     case VHOST_USER_GET_QUEUE_NUM:
-        return reply_u64(d, m, VU_NR_QUEUES) ? REPLIED : REPLY_FAILED;
+        return reply_u64(d, m->h.request, VU_NR_QUEUES) ? REPLIED
+                                                        : REPLY_FAILED;
     case VHOST_USER_SET_MEM_TABLE:
         return set_mem_table(d, m);
     case VHOST_USER_SET_VRING_NUM:
@@ -632,7 +552,9 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         /* The ring stops: it must be set up again to restart. */
         m->p.state.num = vq->last_avail;
         vq_reset(vq);
-        return send_reply(d, m, sizeof(m->p.state)) ? REPLIED : REPLY_FAILED;
+        return send_reply(d, m->h.request, &m->p, sizeof(m->p.state))
+                   ? REPLIED
+                   : REPLY_FAILED;
     case VHOST_USER_SET_VRING_KICK:
     case VHOST_USER_SET_VRING_CALL:
     case VHOST_USER_SET_VRING_ERR:
@@ -657,7 +579,8 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
         if (viommu_config_read(d->v, c->offset, c->region, c->size) != 0) {
             return -EINVAL;
         }
-        return send_reply(d, m, m->h.size) ? REPLIED : REPLY_FAILED;
+        return send_reply(d, m->h.request, &m->p, m->h.size) ? REPLIED
+                                                             : REPLY_FAILED;
     }
     case VHOST_USER_SET_CONFIG:
         return viommu_config_write(d->v, m->p.config.offset, m->p.config.region,
@@ -669,9 +592,11 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
               (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))) {
             return -EOPNOTSUPP;
         }
-        /* 0, or the errno of what went wrong. */
-        return reply_u64(d, m, (uint64_t)-d->transfer_err) ? REPLIED
-                                                           : REPLY_FAILED;
+        if (transfer_running(&d->transfer)) {
+            d->check_waiting = true; /* answered once it ends */
+            return REPLIED;
+        }
+        return answer_check(d) ? REPLIED : REPLY_FAILED;
     default:
         dlog(VIOMMU_LOG_WARN, "request %u is not supported", m->h.request);
         return -EOPNOTSUPP;
@@ -701,12 +626,12 @@ static bool handle_message(struct vu_dev *d)
         dlog(VIOMMU_LOG_WARN, "request %u refused: %s", m->h.request,
              strerror(-ret));
         if (has_reply(m->h.request)) {
-            return send_reply(d, m, 0);
+            return send_reply(d, m->h.request, &m->p, 0);
         }
     }
     if (ret <= 0 && (m->h.flags & VHOST_USER_FLAG_NEED_REPLY) &&
         (d->protocol_features & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK))) {
-        return reply_u64(d, m, ret == 0 ? 0 : 1);
+        return reply_u64(d, m->h.request, ret == 0 ? 0 : 1);
     }
     return true;
 }
@@ -716,9 +641,22 @@ static bool guarded(struct vu_dev *d, bool (*serve)(struct vu_dev *d));
 /* Messages handled in one call before the other peers get a turn. */
 #define MESSAGE_BUDGET 64
 
+/* While a CHECK_DEVICE_STATE waits, nothing is read, and poll reports only
+ * a hang-up or an error on the connection. */
+static bool hung_up(const struct vu_dev *d)
+{
+    struct pollfd pfd = {.fd = d->conn, .events = 0};
+
+    return poll(&pfd, 1, 0) > 0;
+}
+
 bool vu_receive(struct vu_dev *d)
 {
-    for (unsigned budget = MESSAGE_BUDGET; budget > 0; budget--) {
+    if (d->check_waiting) {
+        return !hung_up(d);
+    }
+    for (unsigned budget = MESSAGE_BUDGET; budget > 0 && !d->check_waiting;
+         budget--) {
         int got = receive_some(d);
         if (got == 0) {
             return true;
@@ -732,6 +670,15 @@ bool vu_receive(struct vu_dev *d)
         }
     }
     return true;
+}
+
+bool vu_transfer(struct vu_dev *d, short revents)
+{
+    if (!transfer_step(&d->transfer, d->v, revents) || !d->check_waiting) {
+        return true;
+    }
+    d->check_waiting = false;
+    return answer_check(d);
 }
 
 static void notify(int fd)

@@ -20,6 +20,7 @@
 #include <viommu/viommu.h>
 
 #include "mem.h"
+#include "transfer.h"
 #include "vring.h"
 
 #define VU_NR_QUEUES 2  /* requestq, eventq */
@@ -92,10 +93,11 @@ struct vu_dev {
     /* Replies the frontend has not read yet. */
     uint8_t tx[VU_TX_MAX];
     size_t tx_len;
-    /* Device state transfers (VHOST_USER_PROTOCOL_F_DEVICE_STATE): the
-     * longest one may take, and the result of the last one. */
-    int transfer_timeout_ms;
-    int transfer_err;
+    /* The device state transfer (VHOST_USER_PROTOCOL_F_DEVICE_STATE), and
+     * a CHECK_DEVICE_STATE that waits for its end: the messages after it
+     * wait unread meanwhile, so that replies keep their order. */
+    struct transfer transfer;
+    bool check_waiting;
 };
 
 #define VU_TRANSFER_TIMEOUT_MS 30000
@@ -111,9 +113,10 @@ void vu_disconnect(struct vu_dev *d);
 
 /*
  * Reads what the frontend sent, without blocking, and handles each message
- * once it is whole. Returns false when the connection is over (closed by
- * the peer, a message that cannot be framed, or replies piling up unread
- * beyond VU_TX_MAX): the caller then calls vu_disconnect().
+ * once it is whole (none while a CHECK_DEVICE_STATE waits). Returns false
+ * when the connection is over (closed by the peer, a message that cannot be
+ * framed, or replies piling up unread beyond VU_TX_MAX): the caller then
+ * calls vu_disconnect().
  */
 bool vu_receive(struct vu_dev *d);
 /* Sends queued replies (POLLOUT); false when the connection is over. */
@@ -141,5 +144,11 @@ bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served);
 
 /* Fills pfd[0..VU_NR_QUEUES) with the kick fds to watch (-1: none). */
 void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd);
+
+/* A device state transfer runs: moves it on with what poll reported on its
+ * pipe (transfer_poll(); 0 when its deadline came first) and, once it has
+ * ended, answers the CHECK_DEVICE_STATE waiting for it. False as
+ * vu_receive() says. */
+bool vu_transfer(struct vu_dev *d, short revents);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "abi.h"
 
+#include "viommu/vfio.h"
 #include "viommu/viommu.h"
 
 /* A field added to a struct must change its size: no struct of the API
@@ -23,6 +24,8 @@ NO_TAIL_PADDING(viommu_sriov, reserved);
 NO_TAIL_PADDING(viommu_translation, iova_last);
 NO_TAIL_PADDING(viommu_stats, host_errors);
 NO_TAIL_PADDING(viommu_domain_info, mappings);
+NO_TAIL_PADDING(viommu_vfio_config, log_opaque);
+NO_TAIL_PADDING(viommu_ram_region, hva);
 
 int copy_versioned(void *dst, size_t dst_size, const void *src, size_t min_size)
 {

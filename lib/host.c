@@ -116,13 +116,13 @@ static struct hostrun *run_at(struct hostlink *l, uint64_t addr, size_t *at)
     return i < l->nr_runs && l->runs[i].start <= addr ? &l->runs[i] : NULL;
 }
 
-/* Room for one more run. */
-static int run_reserve(struct hostlink *l)
+/* Room for `more` runs. */
+static int run_reserve(struct hostlink *l, size_t more)
 {
-    if (l->nr_runs < l->cap_runs) {
+    if (l->nr_runs + more <= l->cap_runs) {
         return 0;
     }
-    size_t cap = l->cap_runs ? 2 * l->cap_runs : 8;
+    size_t cap = 2 * (l->nr_runs + more);
     struct hostrun *runs = realloc(l->runs, cap * sizeof(*runs));
     if (runs == NULL) {
         return -ENOMEM;
@@ -183,10 +183,11 @@ static int map_range(struct viommu *v, struct hostlink *l,
             r.end = m.end;
             run = true;
         }
-        int err = run ? run_reserve(l) : 0;
-        if (err == 0) {
-            err = call(v, l, OP_MAP, &r, forced);
-        }
+        /* No room to remember a run: its mappings one by one. */
+        bool one_by_one = run && run_reserve(l, 1) != 0;
+        int err = one_by_one
+                      ? map_range(v, l, ms, r.start, r.end, false, forced)
+                      : call(v, l, OP_MAP, &r, forced);
         if (err != 0) {
             int undo = 0;
             if (r.start > start) {
@@ -194,32 +195,54 @@ static int map_range(struct viommu *v, struct hostlink *l,
             }
             return err;
         }
-        if (run) {
+        if (run && !one_by_one) {
             run_insert(l, l->nr_runs, &r); /* a replay goes up in IOVA */
         }
     }
     return 0;
 }
 
-/* Turns a run back into one host mapping per mapping: the table translates
- * the same before and after. */
-static int run_split(struct viommu *v, struct hostlink *l,
-                     const struct mapstore *ms, size_t at)
+/* Cuts run `at` where [start, end] begins and ends inside it, into up to
+ * three runs, one host mapping each: the table translates the same before
+ * and after. */
+static int run_split(struct viommu *v, struct hostlink *l, size_t at,
+                     uint64_t start, uint64_t end)
 {
-    struct hostrun r = l->runs[at];
-    int err = call(v, l, OP_UNMAP, &r, NULL);
+    struct hostrun r = l->runs[at], piece[3];
+    size_t n = 0, done = 0;
+    int err;
 
+    if (r.start < start) {
+        piece[n++] = (struct hostrun){r.start, start - 1, r.phys, r.flags};
+    }
+    uint64_t mid = r.start > start ? r.start : start;
+    uint64_t mid_end = r.end < end ? r.end : end;
+    piece[n++] = (struct hostrun){mid, mid_end, r.phys + (mid - r.start),
+                                  r.flags};
+    if (end < r.end) {
+        piece[n++] = (struct hostrun){end + 1, r.end,
+                                      r.phys + (end + 1 - r.start), r.flags};
+    }
+    if ((err = run_reserve(l, n - 1)) != 0 ||
+        (err = call(v, l, OP_UNMAP, &r, NULL)) != 0) {
+        return err;
+    }
+    while (done < n && (err = call(v, l, OP_MAP, &piece[done], NULL)) == 0) {
+        done++;
+    }
     if (err != 0) {
+        int undo = 0;
+        while (done > 0) {
+            call(v, l, OP_UNMAP, &piece[--done], &undo);
+        }
+        call(v, l, OP_MAP, &r, &undo);
         return err;
     }
     run_remove(l, at);
-    err = map_range(v, l, ms, r.start, r.end, false, NULL);
-    if (err != 0) {
-        int undo = 0;
-        call(v, l, OP_MAP, &r, &undo);
-        run_insert(l, at, &r);
+    while (n > 0) {
+        run_insert(l, at, &piece[--n]);
     }
-    return err;
+    return 0;
 }
 
 /*
@@ -237,12 +260,13 @@ static int unmap_range(struct viommu *v, struct hostlink *l,
     size_t at;
     int err;
 
-    if ((r = run_at(l, start, &at)) != NULL && r->start < start &&
-        (err = run_split(v, l, ms, at)) != 0) {
+    if ((r = run_at(l, start, &at)) != NULL &&
+        (r->start < start || r->end > end) &&
+        (err = run_split(v, l, at, start, end)) != 0) {
         return err;
     }
     if ((r = run_at(l, end, &at)) != NULL && r->end > end &&
-        (err = run_split(v, l, ms, at)) != 0) {
+        (err = run_split(v, l, at, start, end)) != 0) {
         return err;
     }
     while (mapstore_find_first(ms, addr, &m) && m.start <= end) {
@@ -354,32 +378,6 @@ static struct hostlink *link_find(const struct domain *d,
     return NULL;
 }
 
-/* The first endpoint of a context in a domain: the domain's table in the
- * context (its own, or the context's one), with its mappings. */
-static int link_open(struct viommu *v, struct domain *d, struct hostlink *l,
-                     int *forced)
-{
-    struct hostctx *c = l->ctx;
-    int err = 0;
-
-    if (c->ops.table_new != NULL) {
-        /* Only a context without tables is entered again while undoing. */
-        CALLBACK(v, err = c->ops.table_new(c->opaque, d->id, &l->table));
-        if (err != 0) {
-            return host_status(err);
-        }
-    }
-    err = map_range(v, l, &d->maps, 0, UINT64_MAX, true, forced);
-    if (err != 0 && c->ops.table_new != NULL) {
-        int ignored;
-        CALLBACK(v, ignored = c->ops.table_free(c->opaque, l->table));
-        (void)ignored;
-        l->table = NULL;
-        l->nr_runs = 0;
-    }
-    return err;
-}
-
 /* The last endpoint of a context out of a domain: the domain's mappings
  * out of the context, or its table freed with them. */
 static int link_close(struct viommu *v, struct domain *d, struct hostlink *l,
@@ -402,9 +400,33 @@ static int link_close(struct viommu *v, struct domain *d, struct hostlink *l,
     return 0;
 }
 
-/* One more endpoint of c in d: the first one brings d's mappings in. Never
- * allocates when d already had a link for c, so undoing a link_put() of a
- * context without tables does not fail for want of memory. */
+/* The first endpoint of a context in a domain: the domain's table in the
+ * context (its own, or the context's one), with its mappings. */
+static int link_open(struct viommu *v, struct domain *d, struct hostlink *l,
+                     int *forced)
+{
+    struct hostctx *c = l->ctx;
+    int err = 0;
+
+    if (c->ops.table_new != NULL) {
+        /* Only a context without tables is entered again while undoing. */
+        CALLBACK(v, err = c->ops.table_new(c->opaque, d->id, &l->table));
+        if (err != 0) {
+            return host_status(err);
+        }
+    }
+    err = map_range(v, l, &d->maps, 0, UINT64_MAX, true, forced);
+    if (err != 0 && c->ops.table_new != NULL) {
+        int undo = 0;
+        link_close(v, d, l, &undo);
+    }
+    return err;
+}
+
+/* One more endpoint of c in d: the first one brings d's mappings in. The
+ * link itself is kept while d lives, so that undoing a link_put() of a
+ * context without tables never fails for want of a link (a replay that
+ * cannot remember its runs maps mapping by mapping). */
 static int link_get(struct viommu *v, struct domain *d, struct hostctx *c,
                     int *forced)
 {

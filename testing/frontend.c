@@ -304,12 +304,25 @@ void fe_setup(struct fe *f)
 
     f->next_free = BUFFER_AREA;
     for (unsigned q = 0; q < 2; q++) {
-        uint64_t base = QUEUE_AREA * (1 + 3 * q);
-        f->q[q] = (struct fe_queue){
-            base, base + QUEUE_AREA, base + 2 * QUEUE_AREA, 0,
-            0,    new_eventfd(),     new_eventfd(),         new_eventfd()};
-        memset(fe_ptr(f, base), 0, 3 * QUEUE_AREA);
-        fe_start_ring(f, q, 0);
+        uint64_t area = QUEUE_AREA * (1 + 3 * q);
+        f->q[q] = (struct fe_queue){.desc = area,
+                                    .avail = area + QUEUE_AREA,
+                                    .used = area + 2 * QUEUE_AREA,
+                                    .kick = -1,
+                                    .call = -1,
+                                    .err = -1};
+        memset(fe_ptr(f, area), 0, 3 * QUEUE_AREA);
+    }
+    fe_start_rings(f);
+}
+
+void fe_start_rings(struct fe *f)
+{
+    for (unsigned q = 0; q < 2; q++) {
+        f->q[q].kick = new_eventfd();
+        f->q[q].call = new_eventfd();
+        f->q[q].err = new_eventfd();
+        fe_start_ring(f, q, f->q[q].base);
     }
 }
 
@@ -320,6 +333,7 @@ void fe_stop_rings(struct fe *f)
         CHECK(fe_send(f, FE_GET_VRING_BASE, 0, &state, sizeof(state), NULL, 0));
         CHECK(fe_recv(f, FE_GET_VRING_BASE, &state, sizeof(state)) ==
               sizeof(state));
+        f->q[q].base = (uint16_t)state.num;
     }
     close_queue_fds(f);
 }
@@ -341,31 +355,37 @@ uint64_t fe_check_state(struct fe *f)
     return fe_get_u64(f, FE_CHECK_DEVICE_STATE);
 }
 
-uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len)
+void fe_read_all(int fd, uint8_t **buf, size_t *len)
 {
     size_t cap = 1 << 16;
-    int p[2];
 
-    CHECK(pipe2(p, O_CLOEXEC) == 0);
     *buf = malloc(cap);
     *len = 0;
     CHECK(*buf != NULL);
-    /* The daemon writes once it has replied: read until it closes. */
-    if ((fe_set_state_fd(f, FE_STATE_SAVE, &p[1]) & 0xff) == 0) {
-        for (;;) {
-            if (*len == cap) {
-                cap *= 2;
-                *buf = realloc(*buf, cap);
-                CHECK(*buf != NULL);
-            }
-            ssize_t n = read(p[0], *buf + *len, cap - *len);
-            CHECK(n >= 0);
-            if (n == 0) {
-                break;
-            }
-            *len += (size_t)n;
+    for (;;) {
+        if (*len == cap) {
+            cap *= 2;
+            *buf = realloc(*buf, cap);
+            CHECK(*buf != NULL);
         }
+        ssize_t n = read(fd, *buf + *len, cap - *len);
+        CHECK(n >= 0);
+        if (n == 0) {
+            return;
+        }
+        *len += (size_t)n;
     }
+}
+
+uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len)
+{
+    int p[2];
+
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    (void)fe_set_state_fd(f, FE_STATE_SAVE, &p[1]);
+    /* The daemon writes as the pipe takes it, then closes its end (at once
+     * if it refused): CHECK_DEVICE_STATE says how it went. */
+    fe_read_all(p[0], buf, len);
     close(p[0]);
     return fe_check_state(f);
 }
@@ -376,9 +396,10 @@ uint64_t fe_load_state(struct fe *f, const void *buf, size_t len)
     int p[2];
 
     CHECK(pipe2(p, O_CLOEXEC) == 0);
-    /* The daemon reads once it has replied. It may stop early (a refused
-     * stream) and close its end: the rest is not written, and the write
-     * fails with EPIPE instead of a signal, as QEMU has it. */
+    /* The daemon reads as the pipe gives, once it has replied. It may stop
+     * early (a stream beyond its bound) and close its end: the rest is not
+     * written, and the write fails with EPIPE instead of a signal, as QEMU
+     * has it. */
     signal(SIGPIPE, SIG_IGN);
     if ((fe_set_state_fd(f, FE_STATE_LOAD, &p[0]) & 0xff) == 0) {
         while (len > 0) {
@@ -535,6 +556,29 @@ int fe_daemon_fds(const struct fe *f)
     }
     closedir(d);
     return n;
+}
+
+double fe_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+double fe_percentile(double *samples, size_t n, unsigned pct)
+{
+    CHECK(n > 0 && pct <= 100);
+    qsort(samples, n, sizeof(samples[0]), cmp_double);
+    size_t i = n * pct / 100;
+    return samples[i < n ? i : n - 1];
 }
 
 /* Transport features the frontend keeps whatever the driver accepts:

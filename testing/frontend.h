@@ -47,6 +47,7 @@ enum {
 struct fe_queue {
     uint64_t desc, avail, used; /* guest addresses */
     uint16_t avail_idx, last_used;
+    uint16_t base; /* where the device starts it: its next available index */
     int kick, call, err;
 };
 
@@ -109,18 +110,25 @@ uint64_t fe_set_mem_table(struct fe *f);
 /* Sets up ring q where f->q[q] says, its next available index `base`
  * (from GET_VRING_BASE when it is started again), and enables it. */
 void fe_start_ring(struct fe *f, unsigned q, uint16_t base);
-/* Stops both rings (GET_VRING_BASE), suspending the device, and closes the
- * frontend's ring fds. */
+/* Stops both rings (GET_VRING_BASE, whose answer becomes each ring's
+ * base), suspending the device, and closes the frontend's ring fds. */
 void fe_stop_rings(struct fe *f);
+/* Starts both rings from their base with fresh eventfds: after fe_stop_rings
+ * they go on where they stopped. */
+void fe_start_rings(struct fe *f);
 
 /* Device state transfer, as QEMU does it for migration. */
 #define FE_STATE_SAVE 0u
 #define FE_STATE_LOAD 1u
 /* Sends SET_DEVICE_STATE_FD with *fd (closed and set to -1 once sent)
- * for the stopped phase; returns the reply (bits 0-7: 0 or an error). */
+ * for the stopped phase; returns the reply (bits 0-7: 0 or an error), which
+ * comes at once: the transfer goes on in the daemon's event loop. */
 uint64_t fe_set_state_fd(struct fe *f, uint32_t direction, int *fd);
-/* CHECK_DEVICE_STATE: 0, or the daemon's errno for the last transfer. */
+/* CHECK_DEVICE_STATE: 0, or the daemon's errno for the last transfer. The
+ * daemon answers once the transfer has ended (fe_recv waits 2 s). */
 uint64_t fe_check_state(struct fe *f);
+/* Reads fd to its end into *buf (malloc'd, *len bytes). */
+void fe_read_all(int fd, uint8_t **buf, size_t *len);
 /* Saves the suspended device's state into *buf (malloc'd, *len bytes);
  * returns CHECK_DEVICE_STATE's answer. */
 uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len);
@@ -191,6 +199,11 @@ const char *fe_control_command(struct fe_control *c, const char *cmd);
 
 /* Number of open fds of the daemon. */
 int fe_daemon_fds(const struct fe *f);
+/* Seconds on the monotonic clock. */
+double fe_now(void);
+/* The sample below which pct percent of the n samples lie (sorted in
+ * place). */
+double fe_percentile(double *samples, size_t n, unsigned pct);
 /* True if the eventfd fd was signalled within ms milliseconds. */
 bool fe_signalled(int fd, int ms);
 

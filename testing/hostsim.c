@@ -33,15 +33,10 @@ static ssize_t find_attached(const struct hostsim *h, uint32_t id)
     return -1;
 }
 
-static int sim_attach(void *ctx, uint32_t id, bool identity)
+static int attach_to(struct hostsim *h, uint32_t id, bool identity)
 {
-    struct hostsim *h = ctx;
     ssize_t i = find_attached(h, id);
-    int err;
 
-    if (injected(h, &err)) {
-        return err;
-    }
     if (i < 0) {
         if (h->nr_attached == HOSTSIM_MAX_ENDPOINTS) {
             return -ENOSPC;
@@ -51,6 +46,14 @@ static int sim_attach(void *ctx, uint32_t id, bool identity)
     h->attached[i].id = id;
     h->attached[i].identity = identity;
     return 0;
+}
+
+static int sim_attach(void *ctx, uint32_t id, bool identity)
+{
+    struct hostsim *h = ctx;
+    int err;
+
+    return injected(h, &err) ? err : attach_to(h, id, identity);
 }
 
 static int sim_detach(void *ctx, uint32_t id)
@@ -172,6 +175,85 @@ const struct viommu_host_ops hostsim_ops = {
     .geometry = sim_geometry,
 };
 
+static int sim_table_new(void *ctx, uint32_t domain, void **table)
+{
+    struct hostsim *h = ctx;
+    int err;
+
+    if (injected(h, &err)) {
+        return err;
+    }
+    struct hostsim *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        return -ENOMEM;
+    }
+    hostsim_init(t, h->name);
+    t->parent = h;
+    t->faults = h->faults;
+    t->geometry = h->geometry;
+    t->domain = domain;
+    t->next_table = h->tables;
+    h->tables = t;
+    *table = t;
+    return 0;
+}
+
+static int sim_table_free(void *ctx, void *table)
+{
+    struct hostsim *h = ctx, *t = table;
+    int err;
+
+    if (injected(h, &err)) {
+        return err; /* the table stays, as a failed IOMMU_DESTROY leaves it */
+    }
+    if (t->nr_attached > 0) {
+        return -EBUSY; /* as the kernel says of an IOAS in use */
+    }
+    struct hostsim **link = &h->tables;
+    while (*link != t) {
+        link = &(*link)->next_table;
+    }
+    *link = t->next_table;
+    hostsim_destroy(t);
+    free(t);
+    return 0;
+}
+
+/* Into this table, out of any other of the context: the kernel's replace. */
+static int sim_table_attach(void *table, uint32_t id, bool identity)
+{
+    struct hostsim *t = table;
+    int err;
+
+    if (injected(t, &err)) {
+        return err;
+    }
+    for (struct hostsim *o = t->parent->tables; o != NULL;
+         o = o->next_table) {
+        ssize_t i = find_attached(o, id);
+        if (o != t && i >= 0) {
+            o->attached[i] = o->attached[--o->nr_attached];
+        }
+    }
+    return attach_to(t, id, identity);
+}
+
+const struct viommu_host_ops hostsim_table_ops = {
+    .size = sizeof(struct viommu_host_ops),
+    .attach = sim_table_attach,
+    .detach = sim_detach,
+    .map = sim_map,
+    .unmap = sim_unmap,
+    .geometry = sim_geometry,
+    .table_new = sim_table_new,
+    .table_free = sim_table_free,
+};
+
+const struct viommu_host_ops *hostsim_ops_of(const struct hostsim *h)
+{
+    return h->per_domain ? &hostsim_table_ops : &hostsim_ops;
+}
+
 void hostsim_init(struct hostsim *h, const char *name)
 {
     memset(h, 0, sizeof(*h));
@@ -180,6 +262,12 @@ void hostsim_init(struct hostsim *h, const char *name)
 
 void hostsim_destroy(struct hostsim *h)
 {
+    while (h->tables != NULL) {
+        struct hostsim *t = h->tables;
+        h->tables = t->next_table;
+        hostsim_destroy(t);
+        free(t);
+    }
     free(h->maps);
     h->maps = NULL;
     h->nr_maps = h->cap_maps = 0;
@@ -196,8 +284,18 @@ void hostsim_set_address_bits(struct hostsim *h, unsigned bits)
         (struct viommu_iova_range){VIOMMU_MSI_X86_END + 1, (1ULL << bits) - 1};
 }
 
+bool hostsim_empty(const struct hostsim *h)
+{
+    return h->nr_maps == 0 && h->nr_attached == 0 && h->tables == NULL;
+}
+
 bool hostsim_attached(const struct hostsim *h, uint32_t id, bool *identity)
 {
+    for (const struct hostsim *t = h->tables; t != NULL; t = t->next_table) {
+        if (hostsim_attached(t, id, identity)) {
+            return true;
+        }
+    }
     ssize_t i = find_attached(h, id);
 
     if (i >= 0 && identity != NULL) {
@@ -281,6 +379,11 @@ void hostsim_dump(const struct hostsim *h, char *buf, size_t len)
     }
     append(buf, len, m != NULL ? " }" : " (out of memory) }");
     free(m);
+    for (const struct hostsim *t = h->tables; t != NULL; t = t->next_table) {
+        append(buf, len, " [domain %u] ", t->domain);
+        size_t used = strnlen(buf, len);
+        hostsim_dump(t, buf + used, len - used);
+    }
 }
 
 /* What a context should hold, gathered from the device. */
@@ -316,8 +419,14 @@ static int cmp_map(const void *a, const void *b)
     return x->iova < y->iova ? -1 : x->iova > y->iova;
 }
 
+/*
+ * Checks table h of context owner (h == owner for a context that is one
+ * table) against the endpoints declared with owner that are in a domain,
+ * or in domain `only` when it is not negative.
+ */
 static bool check_one(struct viommu *v, const struct hostsim_binding *b,
-                      size_t nr_b, const struct hostsim *h, char *why,
+                      size_t nr_b, const struct hostsim *owner,
+                      const struct hostsim *h, int64_t only, char *why,
                       size_t len)
 {
     struct expected e = {0};
@@ -328,15 +437,16 @@ static bool check_one(struct viommu *v, const struct hostsim_binding *b,
     for (size_t i = 0; i < nr_b && ok; i++) {
         uint32_t domain;
         bool bypass, identity;
-        if (b[i].host != h) {
+        if (b[i].host != owner) {
             continue;
         }
-        if (viommu_endpoint_domain(v, b[i].endpoint, &domain, &bypass) != 0) {
+        if (viommu_endpoint_domain(v, b[i].endpoint, &domain, &bypass) != 0 ||
+            (only >= 0 && domain != only)) {
             if (hostsim_attached(h, b[i].endpoint, NULL)) {
                 snprintf(why, len,
-                         "%s: endpoint %u attached on the host, "
-                         "not in the device",
-                         h->name, b[i].endpoint);
+                         "%s: endpoint %u attached on the host (table of "
+                         "domain %u), not in the device there",
+                         h->name, b[i].endpoint, h->domain);
                 ok = false;
             }
             continue;
@@ -394,12 +504,55 @@ static bool check_one(struct viommu *v, const struct hostsim_binding *b,
     return ok;
 }
 
+/* A per_domain context: a table for each domain its endpoints are in,
+ * each right, and no other. */
+static bool check_tables(struct viommu *v, const struct hostsim_binding *b,
+                         size_t nr_b, const struct hostsim *h, char *why,
+                         size_t len)
+{
+    if (h->nr_maps != 0 || h->nr_attached != 0) {
+        snprintf(why, len, "%s: used as one table", h->name);
+        return false;
+    }
+    for (size_t i = 0; i < nr_b; i++) {
+        uint32_t domain;
+        const struct hostsim *t = h->tables;
+        if (b[i].host != h ||
+            viommu_endpoint_domain(v, b[i].endpoint, &domain, NULL) != 0) {
+            continue;
+        }
+        while (t != NULL && t->domain != domain) {
+            t = t->next_table;
+        }
+        if (t == NULL) {
+            snprintf(why, len, "%s: endpoint %u in domain %u, no table",
+                     h->name, b[i].endpoint, domain);
+            return false;
+        }
+    }
+    for (const struct hostsim *t = h->tables; t != NULL; t = t->next_table) {
+        if (t->nr_attached == 0) {
+            snprintf(why, len, "%s: the table of domain %u has no endpoint",
+                     h->name, t->domain);
+            return false;
+        }
+        if (!check_one(v, b, nr_b, h, t, t->domain, why, len)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool hostsim_check(struct viommu *v, const struct hostsim_binding *bindings,
                    size_t nr_bindings, struct hostsim *const *hosts,
                    size_t nr_hosts, char *why, size_t why_len)
 {
     for (size_t i = 0; i < nr_hosts; i++) {
-        if (!check_one(v, bindings, nr_bindings, hosts[i], why, why_len)) {
+        const struct hostsim *h = hosts[i];
+        if (h->per_domain
+                ? !check_tables(v, bindings, nr_bindings, h, why, why_len)
+                : !check_one(v, bindings, nr_bindings, h, h, -1, why,
+                             why_len)) {
             return false;
         }
     }

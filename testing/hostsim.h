@@ -46,9 +46,21 @@ struct hostsim {
     } attached[HOSTSIM_MAX_ENDPOINTS];
     size_t nr_attached;
     unsigned map_calls; /* map calls received, failed or not */
+    /* A context with a table per guest domain, as iommufd's IOAS each:
+     * set per_domain before declaring endpoints with it. Its tables are
+     * hostsims of their own, listed here; a table knows its domain. */
+    bool per_domain;
+    struct hostsim *tables;
+    /* A table: */
+    struct hostsim *parent;
+    struct hostsim *next_table;
+    uint32_t domain;
 };
 
+/* hostsim_ops, or the ops with table_new/table_free when per_domain. */
 extern const struct viommu_host_ops hostsim_ops;
+extern const struct viommu_host_ops hostsim_table_ops;
+const struct viommu_host_ops *hostsim_ops_of(const struct hostsim *h);
 
 void hostsim_init(struct hostsim *h, const char *name);
 void hostsim_destroy(struct hostsim *h);
@@ -56,8 +68,11 @@ void hostsim_destroy(struct hostsim *h);
  * window, with 4 KiB, 2 MiB and 1 GiB pages, as VFIO reports for an
  * Intel IOMMU with that many address bits. */
 void hostsim_set_address_bits(struct hostsim *h, unsigned bits);
-/* Whether endpoint id is attached, and how. */
+/* Whether endpoint id is attached (to one of the tables of a per_domain
+ * context), and how. */
 bool hostsim_attached(const struct hostsim *h, uint32_t id, bool *identity);
+/* Whether the context holds nothing: no mapping, no endpoint, no table. */
+bool hostsim_empty(const struct hostsim *h);
 /* Writes a readable account of the context into buf (its mappings with
  * neighbours contiguous in IOVA and gpa merged: what it translates). */
 void hostsim_dump(const struct hostsim *h, char *buf, size_t len);
@@ -70,7 +85,9 @@ struct hostsim_binding {
 
 /*
  * The invariant: every context holds exactly the union of the mappings of
- * the domains its attached endpoints are in, and has exactly those endpoints
+ * the domains its attached endpoints are in (a per_domain context: a table
+ * for each such domain, holding its mappings, with its endpoints attached
+ * there and nowhere else, and no other table), and has exactly those endpoints
  * attached, in identity mode for a bypass domain (mappings compared after
  * merging neighbours contiguous in IOVA and gpa: a replay pushes such a run
  * as one host mapping). `bindings` lists every

@@ -19,16 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pci.h"
+
 #define HEADER_SIZE 36
 #define VIOT_HEADER_SIZE 48
 #define IOMMU_NODE_SIZE 16
 #define RANGE_NODE_SIZE 24
 #define MAX_RANGES 64
-
-struct pci_addr {
-    uint16_t segment;
-    uint16_t bdf; /* bus << 8 | device << 3 | function */
-};
 
 struct range {
     struct pci_addr first, last;
@@ -46,39 +43,18 @@ static void put32(uint8_t *p, uint32_t v)
     put16(p + 2, (uint16_t)(v >> 16));
 }
 
-/* [SEGMENT:]BUS:DEV.FN, hexadecimal as lspci prints it. */
-static bool parse_pci(const char *s, const char **end, struct pci_addr *a)
-{
-    unsigned seg = 0, bus, dev, fn;
-    int n = 0;
-
-    if (sscanf(s, "%x:%x:%x.%x%n", &seg, &bus, &dev, &fn, &n) != 4) {
-        seg = 0;
-        if (sscanf(s, "%x:%x.%x%n", &bus, &dev, &fn, &n) != 3) {
-            return false;
-        }
-    }
-    if (seg > 0xffff || bus > 0xff || dev > 0x1f || fn > 7) {
-        return false;
-    }
-    a->segment = (uint16_t)seg;
-    a->bdf = (uint16_t)(bus << 8 | dev << 3 | fn);
-    *end = s + n;
-    return true;
-}
-
 static bool parse_range(const char *s, struct range *r)
 {
     const char *end;
 
-    if (!parse_pci(s, &end, &r->first)) {
+    if (!pci_parse(s, &end, &r->first)) {
         return false;
     }
     if (*end == '\0') {
         r->last = r->first;
         return true;
     }
-    return *end == '-' && parse_pci(end + 1, &end, &r->last) && *end == '\0' &&
+    return *end == '-' && pci_parse(end + 1, &end, &r->last) && *end == '\0' &&
            r->last.segment == r->first.segment && r->last.bdf >= r->first.bdf;
 }
 
@@ -112,7 +88,7 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'i':
-            if (!parse_pci(optarg, &end, &iommu) || *end != '\0') {
+            if (!pci_parse(optarg, &end, &iommu) || *end != '\0') {
                 fprintf(stderr, "invalid --iommu: %s\n", optarg);
                 return 1;
             }

@@ -29,12 +29,19 @@
  *   the RAM layout given with viommu_vfio_set_ram(). A guest mapping that
  *   covers more than RAM (an identity domain made of MAPs of the whole
  *   input range, as Linux builds one without the bypass feature) maps its
- *   RAM parts only; one that covers no RAM at all is refused (RANGE). A
- *   bypass domain maps all RAM at IOVA = guest-physical address.
+ *   RAM parts only, and a mapping of no RAM (or without READ and WRITE)
+ *   maps nothing: the device's DMA there faults. A bypass domain maps all
+ *   RAM at IOVA = guest-physical address.
  * - A layout change applies to the host calls after it: RAM added later
- *   reaches a device through the mappings made after the change. Before
- *   removing RAM the VMM has the guest unmap it (the host holds the pages
- *   of every mapping pinned until it is unmapped).
+ *   reaches a device through the mappings made after the change, not
+ *   through those it already has nor through a bypass domain it is already
+ *   in (the guest attaches it again). Before removing RAM the VMM has the
+ *   guest unmap it (the host holds the pages of every mapping pinned until
+ *   it is unmapped).
+ * - The devices of one IOMMU group share one table in the host: a member
+ *   the guest DETACHes while another member stays attached still reaches
+ *   that domain's mappings (the host cannot isolate them; that is what a
+ *   group is). ATTACHing members to different domains is refused.
  * - Host refusals become statuses (viommu_host_ops): the container's
  *   DMA_AVAIL, iommufd's or type1's RLIMIT_MEMLOCK exhausted give NOMEM,
  *   and the request changes nothing, on the host either.
@@ -106,7 +113,7 @@ viommu_vfio_new(const struct viommu_vfio_config *config,
                 struct viommu_vfio **out);
 
 /** Frees the handle. -EBUSY (and nothing done) while a device is open. */
-VIOMMU_API int viommu_vfio_free(struct viommu_vfio *h);
+VIOMMU_MUST_CHECK VIOMMU_API int viommu_vfio_free(struct viommu_vfio *h);
 
 /**
  * Replaces the guest RAM layout (see above for what it applies to).
@@ -153,7 +160,8 @@ viommu_vfio_endpoint(const struct viommu_vfio_device *d,
  * last device open in it. -EBUSY (and nothing done) while its endpoint is
  * attached: remove the endpoint (viommu_endpoint_remove) first.
  */
-VIOMMU_API int viommu_vfio_close(struct viommu_vfio_device *d);
+VIOMMU_MUST_CHECK VIOMMU_API int
+viommu_vfio_close(struct viommu_vfio_device *d);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #define MAX_RESV 16
 
 struct type1_group;
+struct ioas;
 
 struct viommu_vfio {
     struct viommu_vfio_config cfg;
@@ -21,7 +22,11 @@ struct viommu_vfio {
     struct viommu_ram_region ram[VIOMMU_VFIO_MAX_RAM]; /* sorted by gpa */
     size_t nr_ram;
     struct viommu_vfio_device *devices;
+    /* type1: every group opened, kept (closed) after its last device so
+     * that a stale host context is never freed memory. */
     struct type1_group *groups;
+    /* iommufd: tables the kernel would not destroy, emptied, to retry. */
+    struct ioas *stale;
 };
 
 struct viommu_vfio_device {
@@ -40,29 +45,27 @@ struct viommu_vfio_device {
 };
 
 /* A table of IOVA -> guest RAM in the host: a type1 container or an IOAS,
- * and how to map one contiguous piece of host memory into it. */
+ * and how to map one contiguous piece of host memory into it and take
+ * every host mapping inside [iova, last] out of it (nothing there is no
+ * error; [0, UINT64_MAX] is one call). */
 struct table_ops {
     int (*map)(void *table, uint64_t iova, uint64_t hva, uint64_t length,
                uint32_t flags);
-    int (*unmap)(void *table, uint64_t iova, uint64_t length);
+    int (*unmap)(void *table, uint64_t iova, uint64_t last);
 };
 
 void backend_log(const struct viommu_vfio *h, enum viommu_log_level level,
                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Maps guest [iova, last] -> gpa: its RAM parts, one host call each. All
- * or nothing; -ERANGE when it covers no RAM. */
+/* Maps guest [iova, last] -> gpa: its RAM parts, one host call each (none
+ * without RAM or without access). All or nothing. */
 int ram_map(const struct viommu_vfio *h, const struct table_ops *t,
             void *table, uint64_t iova, uint64_t last, uint64_t gpa,
             uint32_t flags);
-/* Takes every host mapping inside [iova, last] out of the table. */
-int range_unmap(const struct table_ops *t, void *table, uint64_t iova,
-                uint64_t last);
-/* All RAM at IOVA = gpa (a bypass domain), and out again. */
+/* All RAM at IOVA = gpa (a bypass domain); its table holds nothing else,
+ * so it goes with an unmap of everything. */
 int identity_map(const struct viommu_vfio *h, const struct table_ops *t,
                  void *table);
-int identity_unmap(const struct viommu_vfio *h, const struct table_ops *t,
-                   void *table);
 
 /* The open device whose endpoint is `endpoint`, or NULL. */
 struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
@@ -72,9 +75,11 @@ struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
  * and reserved regions; they set fd and geometry, or undo what they did. */
 int type1_open(struct viommu_vfio_device *d);
 void type1_close(struct viommu_vfio_device *d);
+void type1_release(struct viommu_vfio *h); /* at viommu_vfio_free */
 extern const struct viommu_host_ops type1_ops;
 int iommufd_open(struct viommu_vfio_device *d);
 void iommufd_close(struct viommu_vfio_device *d);
+void iommufd_release(struct viommu_vfio *h); /* at viommu_vfio_free */
 extern const struct viommu_host_ops iommufd_ops;
 
 /* The host context the device's endpoint is declared with. */

@@ -24,7 +24,8 @@
 struct ioas {
     struct viommu_vfio *h;
     uint32_t id;
-    bool identity; /* all RAM mapped at IOVA = gpa (a bypass domain) */
+    bool identity;     /* all RAM mapped at IOVA = gpa (a bypass domain) */
+    struct ioas *next; /* on h->stale */
 };
 
 static int ioas_map(void *table, uint64_t iova, uint64_t hva, uint64_t length,
@@ -45,17 +46,21 @@ static int ioas_map(void *table, uint64_t iova, uint64_t hva, uint64_t length,
     return ioctl(t->h->iommufd, IOMMU_IOAS_MAP, &m) == 0 ? 0 : -errno;
 }
 
-static int ioas_unmap(void *table, uint64_t iova, uint64_t length)
+static int ioas_unmap(void *table, uint64_t iova, uint64_t last)
 {
     struct ioas *t = table;
+    bool all = iova == 0 && last == UINT64_MAX; /* the kernel's "all" */
     struct iommu_ioas_unmap u = {
         .size = sizeof(u),
         .ioas_id = t->id,
         .iova = iova,
-        .length = length,
+        .length = all ? UINT64_MAX : last - iova + 1,
     };
 
-    return ioctl(t->h->iommufd, IOMMU_IOAS_UNMAP, &u) == 0 ? 0 : -errno;
+    if (ioctl(t->h->iommufd, IOMMU_IOAS_UNMAP, &u) == 0 || errno == ENOENT) {
+        return 0; /* ENOENT: nothing was mapped there */
+    }
+    return -errno;
 }
 
 static const struct table_ops ioas_table = {ioas_map, ioas_unmap};
@@ -113,11 +118,30 @@ static int fd_table_new(void *ctx, uint32_t domain, void **table)
 
 static int fd_table_free(void *ctx, void *table)
 {
+    struct viommu_vfio *h = ctx;
     struct ioas *t = table;
-    int err = object_destroy(ctx, t->id); /* its mappings with it */
+    int err = object_destroy(h, t->id); /* its mappings with it */
 
-    free(t);
+    if (err == 0) {
+        free(t);
+        return 0;
+    }
+    /* Still in use (a device the kernel would not detach): nothing may
+     * stay reachable through it; destroyed again when the handle goes. */
+    ioas_unmap(t, 0, UINT64_MAX);
+    t->next = h->stale;
+    h->stale = t;
     return err;
+}
+
+void iommufd_release(struct viommu_vfio *h)
+{
+    while (h->stale != NULL) {
+        struct ioas *t = h->stale;
+        h->stale = t->next;
+        object_destroy(h, t->id);
+        free(t);
+    }
 }
 
 static int fd_attach(void *table, uint32_t ep, bool identity)
@@ -141,8 +165,7 @@ static int fd_attach(void *table, uint32_t ep, bool identity)
     if (err != 0) {
         backend_log(t->h, VIOMMU_LOG_ERR, "%s: attach to IOAS %u: %s", d->bdf,
                     t->id, strerror(-err));
-        if (mapped) {
-            identity_unmap(t->h, &ioas_table, t);
+        if (mapped && ioas_unmap(t, 0, UINT64_MAX) == 0) {
             t->identity = false;
         }
         return err;
@@ -176,7 +199,7 @@ static int fd_map(void *table, uint64_t iova, uint64_t last, uint64_t gpa,
 
 static int fd_unmap(void *table, uint64_t iova, uint64_t last)
 {
-    return range_unmap(&ioas_table, table, iova, last);
+    return ioas_unmap(table, iova, last);
 }
 
 const struct viommu_host_ops iommufd_ops = {
@@ -196,6 +219,16 @@ static int read_ranges(struct viommu_vfio_device *d)
     struct iommu_iova_range ranges[VIOMMU_HOST_MAX_RANGES];
     struct viommu_host_geometry *geo = &d->geometry;
     uint32_t id = 0;
+
+    /* A member of a group whose other member is open shares its geometry,
+     * and could not be attached to a table of its own anyway. */
+    for (struct viommu_vfio_device *o = d->h->devices; o != NULL;
+         o = o->next) {
+        if (o->group_id == d->group_id) {
+            *geo = o->geometry;
+            return 0;
+        }
+    }
     int err = ioas_alloc(d->h, &id);
 
     if (err != 0) {

@@ -47,13 +47,15 @@ static int t1_map(void *table, uint64_t iova, uint64_t hva, uint64_t length,
     return ioctl(g->container_fd, VFIO_IOMMU_MAP_DMA, &m) == 0 ? 0 : -errno;
 }
 
-static int t1_unmap(void *table, uint64_t iova, uint64_t length)
+static int t1_unmap(void *table, uint64_t iova, uint64_t last)
 {
     struct type1_group *g = table;
+    bool all = iova == 0 && last == UINT64_MAX; /* a size has 64 bits */
     struct vfio_iommu_type1_dma_unmap u = {
         .argsz = sizeof(u),
-        .iova = iova,
-        .size = length,
+        .flags = all ? VFIO_DMA_UNMAP_FLAG_ALL : 0,
+        .iova = all ? 0 : iova,
+        .size = all ? 0 : last - iova + 1,
     };
 
     return ioctl(g->container_fd, VFIO_IOMMU_UNMAP_DMA, &u) == 0 ? 0 : -errno;
@@ -83,7 +85,7 @@ static int t1_attach(void *ctx, uint32_t ep, bool identity)
             return -EOPNOTSUPP; /* the rest of the group stays as it is */
         }
         err = identity ? identity_map(g->h, &container, g)
-                       : identity_unmap(g->h, &container, g);
+                       : t1_unmap(g, 0, UINT64_MAX);
         if (err != 0) {
             return err;
         }
@@ -104,12 +106,16 @@ static int t1_detach(void *ctx, uint32_t ep)
     if (d == NULL || !d->attached) {
         return -ENODEV;
     }
-    d->attached = false;
-    if (--g->attached > 0 || !g->identity) {
-        return 0;
+    if (g->attached == 1 && g->identity) {
+        int err = t1_unmap(g, 0, UINT64_MAX);
+        if (err != 0) {
+            return err;
+        }
+        g->identity = false;
     }
-    g->identity = false;
-    return identity_unmap(g->h, &container, g);
+    d->attached = false;
+    g->attached--;
+    return 0;
 }
 
 static int t1_ctx_map(void *ctx, uint64_t iova, uint64_t last, uint64_t gpa,
@@ -122,7 +128,7 @@ static int t1_ctx_map(void *ctx, uint64_t iova, uint64_t last, uint64_t gpa,
 
 static int t1_ctx_unmap(void *ctx, uint64_t iova, uint64_t last)
 {
-    return range_unmap(&container, ctx, iova, last);
+    return t1_unmap(ctx, iova, last);
 }
 
 const struct viommu_host_ops type1_ops = {
@@ -178,11 +184,12 @@ static int read_info(struct type1_group *g, const struct viommu_vfio_device *d)
     if (ioctl(g->container_fd, VFIO_IOMMU_GET_INFO, &probe) != 0) {
         return -errno;
     }
-    struct vfio_iommu_type1_info *info = calloc(1, probe.argsz);
+    uint32_t size = probe.argsz;
+    struct vfio_iommu_type1_info *info = calloc(1, size);
     if (info == NULL) {
         return -ENOMEM;
     }
-    info->argsz = probe.argsz;
+    info->argsz = size;
     if (ioctl(g->container_fd, VFIO_IOMMU_GET_INFO, info) != 0) {
         int err = -errno;
         free(info);
@@ -195,9 +202,9 @@ static int read_info(struct type1_group *g, const struct viommu_vfio_device *d)
     }
     uint32_t off = (info->flags & VFIO_IOMMU_INFO_CAPS) ? info->cap_offset : 0;
     int err = 0;
-    /* Each capability must lie inside what the kernel filled. */
+    /* Each capability must lie inside the buffer, before it is read. */
     while (err == 0 && off >= sizeof(*info) &&
-           off <= info->argsz - sizeof(struct vfio_info_cap_header)) {
+           off <= size - sizeof(struct vfio_iommu_type1_info_cap_iova_range)) {
         const struct vfio_info_cap_header *cap =
             (const void *)((const char *)info + off);
         if (cap->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
@@ -205,7 +212,7 @@ static int read_info(struct type1_group *g, const struct viommu_vfio_device *d)
                 (const void *)cap;
             if (r->nr_iovas > VIOMMU_HOST_MAX_RANGES ||
                 off + sizeof(*r) + r->nr_iovas * sizeof(r->iova_ranges[0]) >
-                    info->argsz) {
+                    size) {
                 backend_log(g->h, VIOMMU_LOG_ERR,
                             "%s: %u IOVA ranges, more than %d", d->bdf,
                             r->nr_iovas, VIOMMU_HOST_MAX_RANGES);
@@ -248,7 +255,7 @@ static int group_open(struct viommu_vfio_device *d, struct type1_group **out)
     snprintf(path, sizeof(path), "/dev/vfio/%u", d->group_id);
     g->group_fd = open(path, O_RDWR | O_CLOEXEC);
     if (g->group_fd < 0) {
-        err = errno == ENOENT ? -ENOENT : -errno;
+        err = -errno;
         backend_log(d->h, VIOMMU_LOG_ERR, "%s: %s: %s", d->bdf, path,
                     strerror(errno));
         goto free_group;
@@ -306,37 +313,45 @@ free_group:
     return err;
 }
 
+/* The group's container goes, its mappings with it; the struct stays
+ * until viommu_vfio_free(), so that a host context the library may still
+ * hold is never freed memory (its calls then find no device: ENODEV). */
+static void group_close(struct type1_group *g)
+{
+    close(g->container_fd);
+    close(g->group_fd);
+    g->container_fd = g->group_fd = -1;
+    g->identity = false;
+}
+
 int type1_open(struct viommu_vfio_device *d)
 {
     struct viommu_vfio *h = d->h;
     struct type1_group *g;
-    bool fresh = false;
     int err;
 
-    for (g = h->groups; g != NULL && g->id != d->group_id; g = g->next) {
+    for (g = h->groups; g != NULL; g = g->next) {
+        if (g->id == d->group_id && g->group_fd >= 0) {
+            break;
+        }
     }
     if (g == NULL) {
         err = group_open(d, &g);
         if (err != 0) {
             return err;
         }
-        fresh = true;
+        g->next = h->groups;
+        h->groups = g;
     }
     d->fd = ioctl(g->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
     if (d->fd < 0) {
         err = -errno;
         backend_log(h, VIOMMU_LOG_ERR, "%s: VFIO_GROUP_GET_DEVICE_FD: %s",
                     d->bdf, strerror(errno));
-        if (fresh) {
-            close(g->container_fd);
-            close(g->group_fd);
-            free(g);
+        if (g->devices == 0) {
+            group_close(g);
         }
         return err;
-    }
-    if (fresh) {
-        g->next = h->groups;
-        h->groups = g;
     }
     g->devices++;
     d->group = g;
@@ -349,15 +364,16 @@ void type1_close(struct viommu_vfio_device *d)
     struct type1_group *g = d->group;
 
     close(d->fd);
-    if (--g->devices > 0) {
-        return;
+    if (--g->devices == 0) {
+        group_close(g);
     }
-    struct type1_group **link = &d->h->groups;
-    while (*link != g) {
-        link = &(*link)->next;
+}
+
+void type1_release(struct viommu_vfio *h)
+{
+    while (h->groups != NULL) {
+        struct type1_group *g = h->groups;
+        h->groups = g->next;
+        free(g);
     }
-    *link = g->next;
-    close(g->container_fd);
-    close(g->group_fd);
-    free(g);
 }

@@ -77,6 +77,8 @@ int viommu_vfio_free(struct viommu_vfio *h)
     if (h->devices != NULL) {
         return -EBUSY;
     }
+    type1_release(h);
+    iommufd_release(h);
     if (h->iommufd >= 0) {
         close(h->iommufd);
     }
@@ -127,39 +129,24 @@ int viommu_vfio_set_ram(struct viommu_vfio *h,
     return 0;
 }
 
-int range_unmap(const struct table_ops *t, void *table, uint64_t iova,
-                uint64_t last)
-{
-    /* A length is 64 bits: the whole space takes two calls. */
-    if (iova == 0 && last == UINT64_MAX) {
-        int err = t->unmap(table, 0, 1ULL << 63);
-        int err2 = t->unmap(table, 1ULL << 63, 1ULL << 63);
-        return err != 0 ? err : err2;
-    }
-    return t->unmap(table, iova, last - iova + 1);
-}
-
 int ram_map(const struct viommu_vfio *h, const struct table_ops *t,
             void *table, uint64_t iova, uint64_t last, uint64_t gpa,
             uint32_t flags)
 {
     uint64_t gpa_last = gpa + (last - iova);
-    /* The host maps nothing without access: such a mapping faults on
-     * every access, as the host does for an IOVA it does not hold. */
-    bool none = (flags & (VIOMMU_XLATE_READ | VIOMMU_XLATE_WRITE)) == 0;
-    bool any = false;
 
     if (gpa_last < gpa) {
         return -ERANGE; /* wraps around the guest-physical space */
+    }
+    /* The host maps nothing without access, nor where there is no RAM:
+     * there the device's DMA faults, as it would on real hardware. */
+    if ((flags & (VIOMMU_XLATE_READ | VIOMMU_XLATE_WRITE)) == 0) {
+        return 0;
     }
     for (size_t i = 0; i < h->nr_ram; i++) {
         const struct viommu_ram_region *r = &h->ram[i];
         uint64_t r_last = r->gpa + r->length - 1;
         if (r_last < gpa || r->gpa > gpa_last) {
-            continue;
-        }
-        any = true;
-        if (none) {
             continue;
         }
         uint64_t first = r->gpa > gpa ? r->gpa : gpa;
@@ -168,38 +155,23 @@ int ram_map(const struct viommu_vfio *h, const struct table_ops *t,
         int err = t->map(table, at, r->hva + (first - r->gpa),
                          end - first + 1, flags);
         if (err != 0) {
-            if (at > iova) {
-                range_unmap(t, table, iova, at - 1);
+            if (at > iova && t->unmap(table, iova, at - 1) != 0) {
+                backend_log(h, VIOMMU_LOG_ERR,
+                            "undoing a partial map at %#llx failed: the "
+                            "host may keep part of it",
+                            (unsigned long long)iova);
             }
             return err;
         }
     }
-    return any ? 0 : -ERANGE;
+    return 0;
 }
 
 int identity_map(const struct viommu_vfio *h, const struct table_ops *t,
                  void *table)
 {
-    if (h->nr_ram == 0) {
-        return 0;
-    }
     return ram_map(h, t, table, 0, UINT64_MAX, 0,
                    VIOMMU_XLATE_READ | VIOMMU_XLATE_WRITE);
-}
-
-int identity_unmap(const struct viommu_vfio *h, const struct table_ops *t,
-                   void *table)
-{
-    int first = 0;
-
-    for (size_t i = 0; i < h->nr_ram; i++) {
-        const struct viommu_ram_region *r = &h->ram[i];
-        int err = range_unmap(t, table, r->gpa, r->gpa + r->length - 1);
-        if (first == 0) {
-            first = err;
-        }
-    }
-    return first;
 }
 
 struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
@@ -213,23 +185,27 @@ struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
     return NULL;
 }
 
-/* "0000:01:00.0" or "01:00.0", hex, into its canonical form. */
+/* "0000:01:00.0" or "01:00.0", hex digits only, into its canonical form.
+ * PCI domains beyond 0xffff (VMD) are not assigned. */
 static bool parse_bdf(const char *s, char out[16])
 {
     unsigned dom = 0, bus, dev, fn;
+    size_t len = strlen(s);
     int n = -1;
 
+    if (len > 12 || strspn(s, "0123456789abcdefABCDEF:.") != len) {
+        return false;
+    }
     if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 ||
-        (size_t)n != strlen(s)) {
-        n = -1;
+        (size_t)n != len) {
         dom = 0;
+        n = -1;
         if (sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) != 3 ||
-            (size_t)n != strlen(s)) {
+            (size_t)n != len) {
             return false;
         }
     }
-    if (dev > 0x1f || fn > 7 || strchr(s, ' ') != NULL || s[0] == '+' ||
-        s[0] == '-') {
+    if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7) {
         return false;
     }
     snprintf(out, 16, "%04x:%02x:%02x.%x", dom, bus, dev, fn);

@@ -6,12 +6,15 @@
  * CHECK_DEVICE_STATE), loaded into a second daemon, and the guest (the
  * Linux driver model) goes on there without noticing. Hostile or broken
  * transfers are refused with an error in CHECK_DEVICE_STATE, and the daemon
- * keeps serving, with no fd left behind.
+ * keeps serving, with no fd left behind. A transfer goes on in the daemon's
+ * event loop: a frontend that stalls it holds nobody else.
  */
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -274,8 +277,9 @@ static void test_guest_moves_to_another_daemon(void **state)
     stop(&dst);
 }
 
-/* A saved state of a busy device, to load or spoil. */
-static void busy_stream(uint8_t **stream, size_t *len)
+/* A saved state of a busy device, to load or spoil; what its control
+ * socket told of it (view()) into *seen, unless NULL. */
+static void busy_stream(uint8_t **stream, size_t *len, char **seen)
 {
     struct vdrv_transport t;
     struct lnx l;
@@ -289,6 +293,9 @@ static void busy_stream(uint8_t **stream, size_t *len)
     assert_int_equal(lnx_map(&l, lnx_endpoint(&l, 8)->default_domain, 0x100000,
                              0x4000, 0x10000, RW),
                      OK);
+    if (seen != NULL) {
+        *seen = view(&src);
+    }
     fe_stop_rings(&src.fe);
     assert_int_equal(fe_save_state(&src.fe, stream, len), 0);
     stop(&src);
@@ -300,7 +307,7 @@ static void test_hostile_streams_refused(void **state)
     size_t len;
 
     (void)state;
-    busy_stream(&stream, &len);
+    busy_stream(&stream, &len, NULL);
     start(&dst, NULL);
     handshake(&dst.fe);
     assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
@@ -437,6 +444,229 @@ static void test_stuck_peer(void **state)
     stop(&dst);
 }
 
+#define ROUND_TRIPS 100
+
+/*
+ * ROUND_TRIPS control-socket queries and, with a guest, as many of its
+ * requests (PROBE, which changes nothing): the 99th percentile of each stays
+ * under 10 ms. The daemon once made both wait for the pipe of a transfer,
+ * up to --state-timeout.
+ */
+static void assert_served_promptly(struct daemon *d, const struct vdrv *guest)
+{
+    double query[ROUND_TRIPS], request[ROUND_TRIPS];
+
+    for (int i = 0; i < ROUND_TRIPS; i++) {
+        double t0 = fe_now();
+        json_object_put(command(d, "{\"execute\": \"query-stats\"}"));
+        query[i] = fe_now() - t0;
+        if (guest != NULL) {
+            t0 = fe_now();
+            assert_int_equal(vdrv_probe(guest, 8, NULL, 512), OK);
+            request[i] = fe_now() - t0;
+        }
+    }
+    double q99 = fe_percentile(query, ROUND_TRIPS, 99);
+    print_message("# control round trip, 99th percentile: %.0f us\n",
+                  q99 * 1e6);
+    assert_true(q99 < 0.010);
+    if (guest != NULL) {
+        double r99 = fe_percentile(request, ROUND_TRIPS, 99);
+        print_message("# guest round trip, 99th percentile: %.0f us\n",
+                      r99 * 1e6);
+        assert_true(r99 < 0.010);
+    }
+}
+
+/* Whether the daemon has sent the frontend anything it has not read. */
+static bool reply_waiting(struct fe *f)
+{
+    struct pollfd pfd = {.fd = f->sock, .events = POLLIN};
+
+    return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * A save that the frontend stalls (a pipe of 4 KiB that nobody reads, for
+ * a state larger than that) holds nobody: the control socket answers, the
+ * frontend resumes its guest, whose requests are answered, and a
+ * CHECK_DEVICE_STATE waits for the transfer without holding anyone either.
+ * Read at last, the stream is the state of the moment the transfer started,
+ * not the guest's mappings since.
+ */
+static void test_stalled_save_holds_nobody(void **state)
+{
+    struct vdrv_transport t;
+    uint8_t *stream;
+    size_t len;
+    uint64_t check = UINT64_MAX;
+    int p[2];
+
+    (void)state;
+    start(&src, NULL);
+    fe_setup(&src.fe);
+    fe_transport(&src.fe, &t);
+    const struct vdrv guest = {.transport = &t};
+    assert_int_equal(vdrv_attach(&guest, 1, 8, 0), OK);
+    for (uint64_t i = 0; i < 200; i++) { /* 5.6 KB of state */
+        assert_int_equal(
+            vdrv_map(&guest, 1, i * 0x2000, i * 0x2000 + 0xfff, i * 0x1000, RW),
+            OK);
+    }
+    char *before = view(&src);
+    fe_stop_rings(&src.fe);
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(fcntl(p[0], F_SETPIPE_SZ, 4096), 4096);
+    assert_int_equal(fe_set_state_fd(&src.fe, FE_STATE_SAVE, &p[1]) & 0xff, 0);
+
+    assert_served_promptly(&src, NULL);
+    fe_start_rings(&src.fe);
+    assert_served_promptly(&src, &guest);
+    assert_int_equal(vdrv_map(&guest, 1, 0x40000000, 0x40000fff, 0, RW), OK);
+    assert_true(fe_send(&src.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+    assert_served_promptly(&src, &guest);
+    assert_false(reply_waiting(&src.fe));
+
+    fe_read_all(p[0], &stream, &len);
+    close(p[0]);
+    assert_int_equal(fe_recv(&src.fe, FE_CHECK_DEVICE_STATE, &check, 8), 8);
+    assert_int_equal(check, 0);
+    start(&dst, NULL);
+    handshake(&dst.fe);
+    assert_int_equal(fe_load_state(&dst.fe, stream, len), 0);
+    char *moved = view(&dst);
+    assert_string_equal(before, moved);
+    free(before);
+    free(moved);
+    free(stream);
+    stop(&src);
+    stop(&dst);
+}
+
+/*
+ * A load that the frontend stalls (half a stream written, then nothing)
+ * holds nobody either, nor does the CHECK_DEVICE_STATE that waits for it;
+ * once the rest comes, the state is taken whole.
+ */
+static void test_stalled_load_holds_nobody(void **state)
+{
+    struct vdrv_transport t;
+    uint8_t *stream;
+    size_t len;
+    char *seen;
+    uint64_t check = UINT64_MAX;
+    int p[2];
+
+    (void)state;
+    busy_stream(&stream, &len, &seen);
+    start(&dst, NULL);
+    handshake(&dst.fe);
+    char *fresh = view(&dst);
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff, 0);
+    assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
+
+    assert_served_promptly(&dst, NULL);
+    fe_setup(&dst.fe);
+    fe_transport(&dst.fe, &t);
+    const struct vdrv guest = {.transport = &t};
+    assert_served_promptly(&dst, &guest);
+    assert_true(fe_send(&dst.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+    assert_served_promptly(&dst, &guest);
+    assert_false(reply_waiting(&dst.fe));
+    char *meanwhile = view(&dst);
+    assert_string_equal(fresh, meanwhile); /* nothing taken yet */
+
+    assert_int_equal(write(p[1], stream + len / 2, len - len / 2),
+                     (ssize_t)(len - len / 2));
+    close(p[1]);
+    assert_int_equal(fe_recv(&dst.fe, FE_CHECK_DEVICE_STATE, &check, 8), 8);
+    assert_int_equal(check, 0);
+    char *loaded = view(&dst);
+    assert_string_equal(seen, loaded);
+    free(seen);
+    free(fresh);
+    free(meanwhile);
+    free(loaded);
+    free(stream);
+    stop(&dst);
+}
+
+/* The daemon has closed its end of the pipe whose writing end is fd. */
+static void assert_reader_gone(int fd)
+{
+    uint8_t byte = 0;
+
+    assert_int_equal(write(fd, &byte, 1), -1);
+    assert_int_equal(errno, EPIPE);
+}
+
+/*
+ * A frontend that breaks a transfer it started gets an error and leaves
+ * nothing behind: a second SET_DEVICE_STATE_FD while one runs is refused
+ * and ends the first too (CHECK_DEVICE_STATE: EBUSY); a frontend that hangs
+ * up in the middle of a load, or while its CHECK_DEVICE_STATE waits, leaves
+ * a daemon that serves the next one; a save whose reader has gone fails
+ * with EPIPE. Nothing of a broken load is taken, and no fd stays open.
+ */
+static void test_transfers_broken_by_the_frontend(void **state)
+{
+    uint8_t *stream;
+    size_t len;
+    uint64_t reply;
+    int p[2], q[2];
+
+    (void)state;
+    signal(SIGPIPE, SIG_IGN);
+    busy_stream(&stream, &len, NULL);
+    start(&dst, NULL);
+    handshake(&dst.fe);
+    int fds = fe_daemon_fds(&dst.fe);
+    char *fresh = view(&dst);
+
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(q, O_CLOEXEC), 0);
+    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff, 0);
+    assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
+    reply = fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &q[0]);
+    assert_int_not_equal(reply & 0xff, 0);
+    assert_int_equal(fe_check_state(&dst.fe), EBUSY);
+    assert_reader_gone(p[1]);
+    assert_reader_gone(q[1]);
+    close(p[1]);
+    close(q[1]);
+
+    for (int check = 0; check < 2; check++) {
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff,
+                         0);
+        assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
+        if (check) {
+            assert_true(
+                fe_send(&dst.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+        }
+        fe_disconnect(&dst.fe);
+        fe_connect(&dst.fe);
+        handshake(&dst.fe);
+        assert_reader_gone(p[1]);
+        close(p[1]);
+        assert_int_equal(fe_check_state(&dst.fe), ENODATA);
+    }
+    char *now = view(&dst);
+    assert_string_equal(fresh, now);
+
+    assert_int_equal(fe_load_state(&dst.fe, stream, len), 0);
+    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+    close(p[0]); /* nobody will read */
+    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_SAVE, &p[1]) & 0xff, 0);
+    assert_int_equal(fe_check_state(&dst.fe), EPIPE);
+    assert_int_equal(fe_daemon_fds(&dst.fe), fds);
+    free(fresh);
+    free(now);
+    free(stream);
+    stop(&dst);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -444,6 +674,10 @@ int main(void)
         cmocka_unit_test_teardown(test_hostile_streams_refused, teardown),
         cmocka_unit_test_teardown(test_bad_transfer_requests, teardown),
         cmocka_unit_test_teardown(test_stuck_peer, teardown),
+        cmocka_unit_test_teardown(test_stalled_save_holds_nobody, teardown),
+        cmocka_unit_test_teardown(test_stalled_load_holds_nobody, teardown),
+        cmocka_unit_test_teardown(test_transfers_broken_by_the_frontend,
+                                  teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,9 +58,9 @@
 /* device-add and device-remove: without vfio-user servers here, always an
  * error reply. */
 static const char *const commands[] = {
-    "endpoint-add",  "endpoint-remove", "query-endpoints",
-    "query-domains", "query-mappings",  "query-stats",
-    "translate",     "device-add",      "device-remove",
+    "endpoint-add",  "endpoint-remove", "endpoint-replug", "query-endpoints",
+    "query-domains", "query-mappings",  "query-stats",     "translate",
+    "device-add",    "device-remove",
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -492,6 +492,34 @@ static void check_mappings(struct fuzz *f, uint32_t d, uint64_t mappings,
 }
 
 /*
+ * Runs, reading nothing new, what the other clients have already sent, until
+ * none has a command left in the daemon's buffer: from then on only the
+ * checker's own commands run, so a walk of the library taken now is what
+ * the daemon's queries see.
+ */
+static void quiesce(struct fuzz *f)
+{
+    for (unsigned turn = 0; turn < 4096; turn++) {
+        struct pollfd pfd[1 + CONTROL_MAX_CLIENTS];
+        bool buffered = false;
+        for (int k = 0; k < CONTROL_MAX_CLIENTS; k++) {
+            const struct control_client *cl = &f->ctl.clients[k];
+            buffered |= k != f->checker_slot && cl->fd >= 0 && !cl->dead &&
+                        cl->in_off < cl->in_len;
+        }
+        if (!buffered) {
+            return;
+        }
+        unsigned n = control_poll_fds(&f->ctl, pfd);
+        for (unsigned k = 0; k < n; k++) {
+            pfd[k].revents = 0;
+        }
+        control_serve(&f->ctl, pfd, n);
+    }
+    abort(); /* buffered commands that never run */
+}
+
+/*
  * Walks query-endpoints or query-domains page by page (a full page: ask
  * again from the last ID + 1) and checks each item against the library:
  * the same IDs in the same order, each endpoint's domain, each domain's
@@ -504,6 +532,7 @@ static void check_pages(struct fuzz *f, bool domains, unsigned limit)
     uint64_t from = 0;
     bool full = true;
 
+    quiesce(f);
     if ((domains ? viommu_foreach_domain(f->v, 0, collect, &lib)
                  : viommu_foreach_endpoint(f->v, 0, collect, &lib)) != 0) {
         abort();
@@ -614,6 +643,7 @@ static const struct argument {
     bool address;
 } arguments[NR_COMMANDS][4] = {
     {{"id", false}, {"last", false}, {"group", false}, {"reserved", true}},
+    {{"id", false}},
     {{"id", false}},
     {{"from", false}, {"limit", false}},
     {{"from", false}, {"limit", false}},
@@ -946,14 +976,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.max_log_level = VIOMMU_LOG_DEBUG;
     }
     f.v = viommu_new(&cfg);
+    control_init(&f.ctl);
     if (f.v == NULL || spec_from_text(&spec, "0-3", &why) != 0 ||
-        spec_declare(f.v, &spec) != 0) {
+        spec_declare(f.v, &f.ctl.ranges, &spec) != 0) {
         abort();
     }
     vu_init(&f.d, f.v);
     peer_init(&f.p, &f.d);
     peer_setup(&f.p, vu_features(&f.d), REPLY_ACK);
-    control_init(&f.ctl);
     if (control_open(&f.ctl, f.v, socket_path) != 0) {
         abort();
     }
@@ -1085,6 +1115,17 @@ static void write_seeds(const char *dir)
     says(&s, 0, ARGS("endpoint-remove", "\"id\": \"x\""));
     says(&s, 0, ARGS("endpoint-remove", ""));
     write_seed(dir, "endpoint-remove", &s);
+
+    connects(&s, 0);
+    says(&s, 0, ARGS("endpoint-remove", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 2"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-add", "\"id\": 8, \"last\": 9"));
+    says(&s, 0, ARGS("endpoint-remove", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": 9"));
+    says(&s, 0, ARGS("endpoint-replug", "\"id\": \"x\""));
+    write_seed(dir, "endpoint-replug", &s);
 
     connects(&s, 0);
     says(&s, 0, ARGS("query-endpoints", "\"from\": 2, \"limit\": 1"));

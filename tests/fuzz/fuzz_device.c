@@ -262,7 +262,7 @@ static void add_endpoint(struct viommu *v, struct input *in)
     unsigned host = take(in, 1) % (NR_HOSTS + 1);
 
     if (host < NR_HOSTS) {
-        ep.host_ops = &hostsim_ops;
+        ep.host_ops = hostsim_ops_of(&hosts[host]);
         ep.host_ctx = &hosts[host];
     }
     if (take(in, 1) % 3 == 0) {
@@ -311,6 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         hosts[i].faults = &faults;
     }
     hostsim_set_address_bits(&hosts[1], 20 + take(&in, 1) % 44);
+    hosts[2].per_domain = true; /* a table per domain, as iommufd */
     for (uint32_t id = 0; id < 3; id++) {
         struct viommu_endpoint_config ep = {.size = sizeof(ep), .id = id};
         if (viommu_endpoint_add(v, &ep) != 0) {
@@ -383,8 +384,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     faults.fired = false;
     viommu_free(v);
     for (int i = 0; i < NR_HOSTS; i++) {
-        if (host_errors == 0 && !faults.fired &&
-            (hosts[i].nr_maps != 0 || hosts[i].nr_attached != 0)) {
+        if (host_errors == 0 && !faults.fired && !hostsim_empty(&hosts[i])) {
             abort(); /* freeing the device releases its host contexts */
         }
         hostsim_destroy(&hosts[i]);

@@ -567,7 +567,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     vu_init(&f.d, f.v);
     f.d.mem.allow_unsealed = take(&in, 1) & ALLOW_UNSEALED;
-    f.d.transfer_timeout_ms = 0; /* a transfer never waits */
+    f.d.transfer.timeout_ms = 0; /* a transfer never waits */
     f.loose = -1;
     peer_init(&f.p, &f.d);
 

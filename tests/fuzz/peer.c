@@ -184,8 +184,18 @@ bool peer_pump(struct peer *p)
     bool ok = true;
 
     for (unsigned i = 0; ok && i < 1024; i++) {
+        struct pollfd pipe_fd;
+        if (transfer_poll(&p->d->transfer, &pipe_fd) >= 0 &&
+            poll(&pipe_fd, 1, 0) >= 0) {
+            ok = vu_transfer(p->d, pipe_fd.revents);
+        }
         struct pollfd pfd = {.fd = p->d->conn, .events = vu_conn_events(p->d)};
-        if (poll(&pfd, 1, 0) != 1) {
+        if (!ok || poll(&pfd, 1, 0) != 1) {
+            /* A state transfer goes on until it ends: its pipe stops
+             * moving, and its deadline passes. */
+            if (ok && transfer_running(&p->d->transfer)) {
+                continue;
+            }
             break;
         }
         if (pfd.revents & POLLOUT) {

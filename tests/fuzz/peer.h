@@ -89,9 +89,10 @@ void peer_serve_events(struct peer *p);
 
 /*
  * Runs the backend's side of the connection as the event loop does while
- * there is something to read: sends queued replies, reads and handles
- * messages; unless deaf, the peer reads the replies meanwhile. False when
- * the backend gave up the connection (it was replaced).
+ * there is something to do: moves a device state transfer on, sends queued
+ * replies, reads and handles messages; unless deaf, the peer reads the
+ * replies meanwhile. False when the backend gave up the connection (it was
+ * replaced).
  */
 bool peer_pump(struct peer *p);
 /* Writes bytes to the connection, fds with the first, and pumps. False

@@ -227,6 +227,10 @@ static bool vmm_remove_vfs(struct world *w, const struct viommu_sriov *s)
         }                                                                      \
     } while (0)
 
+/* The story's shared context: one table (as a VFIO type1 container) or a
+ * table per domain (as iommufd's IOAS each); every test runs both. */
+static bool shared_tables;
+
 static void story(struct world *w)
 {
     struct lnx *l = &w->guest;
@@ -241,6 +245,7 @@ static void story(struct world *w)
     int pf_vfio, c_vfio;
 
     hostsim_set_address_bits(narrow, 39);
+    shared->per_domain = shared_tables;
     VMM(vmm_add(w, pf, pf_host));
     VMM(vmm_add(w, a, shared));
     VMM(vmm_add(w, b, shared));
@@ -379,20 +384,29 @@ static void undo_fails_too(enum lnx_release release)
 static void test_e_undo_fails_too(void **state)
 {
     (void)state;
-    undo_fails_too(LNX_RELEASE_NO_DETACH);
-    undo_fails_too(LNX_RELEASE_DETACH);
+    for (int tables = 0; tables < 2; tables++) {
+        shared_tables = tables;
+        undo_fails_too(LNX_RELEASE_NO_DETACH);
+        undo_fails_too(LNX_RELEASE_DETACH);
+    }
 }
 
 static void test_e_fault_injection_old_kernel(void **state)
 {
     (void)state;
-    every_host_call_fails_once(LNX_RELEASE_NO_DETACH);
+    for (int tables = 0; tables < 2; tables++) {
+        shared_tables = tables;
+        every_host_call_fails_once(LNX_RELEASE_NO_DETACH);
+    }
 }
 
 static void test_e_fault_injection_new_kernel(void **state)
 {
     (void)state;
-    every_host_call_fails_once(LNX_RELEASE_DETACH);
+    for (int tables = 0; tables < 2; tables++) {
+        shared_tables = tables;
+        every_host_call_fails_once(LNX_RELEASE_DETACH);
+    }
 }
 
 int main(void)

@@ -83,7 +83,7 @@ void world_free(struct world *w)
     w->v = NULL;
     for (int i = 0; i < WORLD_MAX_HOSTS; i++) {
         if (st.host_errors == 0 && !w->faults.fired &&
-            (w->hosts[i].nr_maps != 0 || w->hosts[i].nr_attached != 0)) {
+            !hostsim_empty(&w->hosts[i])) {
             hostsim_dump(&w->hosts[i], why, sizeof(why));
             fail_msg("left on the host after viommu_free: %s", why);
         }
@@ -101,7 +101,7 @@ int world_add(struct world *w, uint32_t id, struct hostsim *h,
         cfg = *tmpl;
     }
     cfg.id = id;
-    cfg.host_ops = h != NULL ? &hostsim_ops : NULL;
+    cfg.host_ops = h != NULL ? hostsim_ops_of(h) : NULL;
     cfg.host_ctx = h;
     int err = viommu_endpoint_add(w->v, &cfg);
     if (err == 0) {
@@ -117,7 +117,7 @@ int world_add_vfs(struct world *w, const struct viommu_sriov *s,
 {
     struct viommu_endpoint_config tmpl = {
         .size = sizeof(tmpl),
-        .host_ops = h != NULL ? &hostsim_ops : NULL,
+        .host_ops = h != NULL ? hostsim_ops_of(h) : NULL,
         .host_ctx = h,
     };
     int err = viommu_sriov_add_vfs(w->v, s, &tmpl);
@@ -249,8 +249,12 @@ static void check_guest_view(struct world *w)
 void world_check(struct world *w)
 {
     char why[2048];
+    struct viommu_stats st = {.size = sizeof(st)};
 
-    if (!host_invariant(w, why, sizeof(why))) {
+    /* A host failure that could not be refused (counted in host_errors)
+     * leaves the host as it is: from then on it is not compared. */
+    assert_int_equal(viommu_get_stats(w->v, &st), 0);
+    if (st.host_errors == 0 && !host_invariant(w, why, sizeof(why))) {
         fail_msg("host invariant: %s", why);
     }
     if (w->guest_view_checked) {

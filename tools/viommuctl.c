@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * viommuctl: prepares host devices for a VM served by viommu-vhost-user,
+ * and gives them back, in the only safe order: a device goes to vfio-pci
+ * only with its whole IOMMU group viable, is declared to the daemon with
+ * its host's reserved regions, and goes back to its host driver only once
+ * the daemon has released it and no process holds it any more. SR-IOV VFs
+ * are created with driver autoprobe off, so that their MSI-X vector counts
+ * are set before any driver binds. `watch` follows QEMU's QMP events and
+ * removes the endpoints of devices QEMU has deleted.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "endpoint.h"
+#include "sysfs.h"
+#include "viommuctl.h"
+
+#define VERSION "0.2.0"
+
+static void usage(FILE *out)
+{
+    fprintf(
+        out,
+        "Usage: viommuctl [OPTION]... COMMAND [ARGUMENT]\n"
+        "\n"
+        "Host devices for a VM served by viommu-vhost-user: assigned and\n"
+        "given back in the safe order, every change all or nothing.\n"
+        "\n"
+        "Commands:\n"
+        "  groups             IOMMU groups, their devices and drivers, "
+        "whether\n"
+        "                     VFIO can use them, what is assigned\n"
+        "  assign BDF         bind BDF to vfio-pci (its group must be viable)\n"
+        "                     and declare it to the daemon\n"
+        "      --endpoint=ID  its endpoint ID in the guest: a requester ID\n"
+        "                     (0x18) or the guest's [SEG:]BUS:DEV.FN\n"
+        "      --qemu-id=ID   QEMU's id for the device (for watch)\n"
+        "      --group        take every device in the way in its group too\n"
+        "  release BDF        remove its endpoint, wait until no process "
+        "holds\n"
+        "                     it, give it back its host driver\n"
+        "      --group        release every assigned device of its group\n"
+        "  sriov PF           create or remove VFs, set their MSI-X counts\n"
+        "      --numvfs=N     VFs to have (the kernel changes it from 0 only)\n"
+        "      --msix=C[,C]...  MSI-X vectors: one count for every VF, or one\n"
+        "                     per VF, set before any driver binds\n"
+        "  watch              follow QEMU's DEVICE_DELETED events and remove\n"
+        "                     the deleted devices' endpoints\n"
+        "      --qmp=PATH     QEMU's QMP socket\n"
+        "      --device=QEMU-ID=ENDPOINT  an endpoint for a QEMU device id\n"
+        "                     (assigned devices: their --qemu-id)\n"
+        "\n"
+        "Options:\n"
+        "  --control-socket=PATH  the daemon's control socket\n"
+        "  --json             one JSON object as the result (watch: one per\n"
+        "                     line and event)\n"
+        "  --timeout=SECONDS  longest wait for the kernel, the daemon and the\n"
+        "                     VMM (default 10)\n"
+        "  --state-file=PATH  what was taken from the host (default\n"
+        "                     /run/viommuctl.json)\n"
+        "  --sysfs-root=DIR   sysfs (default /sys)\n"
+        "  --dev-root=DIR     device files (default /dev)\n"
+        "  -h, --help         this text\n"
+        "  --version          the version\n"
+        "\n"
+        "Exit status: 0 done, 1 refused (nothing changed), 2 usage,\n"
+        "3 failed and put back, 4 failed and not all put back, 5 timed\n"
+        "out waiting (nothing rebound), 6 the daemon or QEMU did not\n"
+        "answer.\n");
+}
+
+/* ---- reporting ---- */
+
+void step(struct tool *t, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    if (t->json) {
+        json_object_array_add(t->steps, json_object_new_string(text));
+    } else {
+        printf("  %s\n", text);
+        fflush(stdout);
+    }
+}
+
+int set_why(struct tool *t, int err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(t->why, sizeof(t->why), fmt, ap);
+    va_end(ap);
+    return err;
+}
+
+bool reserve_undo(struct tool *t)
+{
+    if (t->nr_undo == t->cap_undo) {
+        size_t cap = t->cap_undo ? 2 * t->cap_undo : 16;
+        struct undo *grown = realloc(t->undo, cap * sizeof(*grown));
+        if (grown == NULL) {
+            set_why(t, -ENOMEM, "out of memory");
+            return false;
+        }
+        t->undo = grown;
+        t->cap_undo = cap;
+    }
+    return true;
+}
+
+void push_undo(struct tool *t, const struct undo *u)
+{
+    t->undo[t->nr_undo++] = *u;
+}
+
+void commit_changes(struct tool *t)
+{
+    t->nr_undo = 0;
+}
+
+/* Undoes one change; `what` says what it puts back. */
+static int undo_one(struct tool *t, const struct undo *u, char *what,
+                    size_t len)
+{
+    switch (u->kind) {
+    case UNDO_WRITE:
+        snprintf(what, len, "%s back to %s", u->path, u->value);
+        return attr_write(t, u->path, u->value);
+    case UNDO_DRIVER:
+        snprintf(what, len, "%s back to %s", u->entry.bdf,
+                 u->entry.driver[0] ? u->entry.driver : "no driver");
+        return restore_driver(t, &u->entry);
+    case UNDO_VFIO:
+        snprintf(what, len, "%s back on vfio-pci", u->entry.bdf);
+        return bind_vfio(t, &u->entry);
+    case UNDO_ENTRY:
+        snprintf(what, len, "the state file's entry of %s", u->entry.bdf);
+        return u->had_entry ? state_put(t, &u->entry)
+                            : state_drop(t, u->entry.bdf);
+    case UNDO_REPLUG:
+        snprintf(what, len, "endpoint 0x%x declared as its range declares it",
+                 u->id);
+        return endpoint_replug(t, u->id);
+    }
+    return -EINVAL;
+}
+
+/* Undoes every change, last first; false if one could not be undone. */
+static bool rollback(struct tool *t)
+{
+    struct json_object *left = json_object_new_array();
+    bool all = true;
+
+    while (t->nr_undo > 0) {
+        char what[TOOL_PATH_MAX + 128];
+        if (undo_one(t, &t->undo[--t->nr_undo], what, sizeof(what)) == 0) {
+            step(t, "put back: %s", what);
+        } else {
+            step(t, "NOT put back: %s: %s", what, t->why);
+            json_object_array_add(left, json_object_new_string(what));
+            all = false;
+        }
+    }
+    if (all) {
+        json_object_put(left);
+    } else {
+        json_object_object_add(t->out, "not-put-back", left);
+    }
+    return all;
+}
+
+int finish(struct tool *t, int status, const char *fmt, ...)
+{
+    static const char *const results[] = {
+        [EXIT_DONE] = "done",
+        [EXIT_REFUSED] = "refused",
+        [EXIT_USAGE] = "usage",
+        [EXIT_ROLLED_BACK] = "rolled-back",
+        [EXIT_INCOMPLETE] = "incomplete",
+        [EXIT_TIMEOUT] = "timeout",
+        [EXIT_UNREACHABLE] = "unreachable",
+    };
+    char message[2048];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    if (status != EXIT_DONE && t->nr_undo > 0) {
+        status = rollback(t) ? EXIT_ROLLED_BACK : EXIT_INCOMPLETE;
+    }
+    commit_changes(t);
+    if (t->json) {
+        json_object_object_add(t->out, "result",
+                               json_object_new_string(results[status]));
+        json_object_object_add(t->out, "message",
+                               json_object_new_string(message));
+        puts(json_object_to_json_string_ext(t->out, JSON_C_TO_STRING_PLAIN));
+    } else if (status == EXIT_DONE) {
+        printf("%s\n", message);
+    } else {
+        fprintf(stderr, "viommuctl %s: %s%s\n", t->command, message,
+                status == EXIT_ROLLED_BACK  ? " (everything changed is put "
+                                              "back)"
+                : status == EXIT_INCOMPLETE ? " (NOT everything changed "
+                                              "could be put back: see above)"
+                                            : "");
+    }
+    fflush(stdout);
+    return status;
+}
+
+/* ---- small helpers ---- */
+
+bool parse_number(const char *s, uint64_t max, uint64_t *out)
+{
+    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+    const char *digits = hex ? s + 2 : s;
+    char *end;
+
+    /* strtoull would take a sign or spaces */
+    if (!(hex ? isxdigit((unsigned char)*digits)
+              : isdigit((unsigned char)*digits))) {
+        return false;
+    }
+    errno = 0;
+    *out = strtoull(hex ? s + 2 : s, &end, hex ? 16 : 10);
+    return errno == 0 && *end == '\0' && *out <= max;
+}
+
+int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+/* An endpoint ID: a guest PCI address or a number. */
+static bool parse_endpoint(const char *s, uint32_t *id)
+{
+    struct pci_addr a;
+    const char *end;
+    uint64_t n;
+
+    if (strchr(s, ':') != NULL) {
+        if (!pci_parse(s, &end, &a) || *end != '\0') {
+            return false;
+        }
+        *id = pci_endpoint_id(a);
+        return true;
+    }
+    if (!parse_number(s, UINT32_MAX, &n)) {
+        return false;
+    }
+    *id = (uint32_t)n;
+    return true;
+}
+
+/* A host device's address in the sysfs form (0000:03:00.0). */
+static bool parse_bdf(const char *s, char name[PCI_NAME_LEN])
+{
+    struct pci_addr a;
+    const char *end;
+
+    if (!pci_parse(s, &end, &a) || *end != '\0') {
+        return false;
+    }
+    pci_name(a, name);
+    return true;
+}
+
+static bool parse_msix(const char *s, struct sriov_args *a)
+{
+    uint64_t n;
+
+    a->nr_msix = 0;
+    while (a->nr_msix < 256) {
+        char item[16];
+        size_t len = strcspn(s, ",");
+        if (len == 0 || len >= sizeof(item)) {
+            return false;
+        }
+        memcpy(item, s, len);
+        item[len] = '\0';
+        if (!parse_number(item, 2048, &n) || n == 0) {
+            return false; /* MSI-X tables hold 1 to 2048 vectors */
+        }
+        a->msix[a->nr_msix++] = (uint32_t)n;
+        if (s[len] == '\0') {
+            return true;
+        }
+        s += len + 1;
+    }
+    return false;
+}
+
+/* Options and the commands that take them. */
+enum {
+    OPT_JSON = 256,
+    OPT_SYSFS,
+    OPT_DEV,
+    OPT_STATE,
+    OPT_CONTROL,
+    OPT_TIMEOUT,
+    OPT_ENDPOINT,
+    OPT_QEMU_ID,
+    OPT_GROUP,
+    OPT_NUMVFS,
+    OPT_MSIX,
+    OPT_QMP,
+    OPT_DEVICE,
+    OPT_VERSION,
+};
+
+#define MAX_MAPS 64
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, OPT_JSON},
+        {"sysfs-root", required_argument, NULL, OPT_SYSFS},
+        {"dev-root", required_argument, NULL, OPT_DEV},
+        {"state-file", required_argument, NULL, OPT_STATE},
+        {"control-socket", required_argument, NULL, OPT_CONTROL},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+        {"qemu-id", required_argument, NULL, OPT_QEMU_ID},
+        {"group", no_argument, NULL, OPT_GROUP},
+        {"numvfs", required_argument, NULL, OPT_NUMVFS},
+        {"msix", required_argument, NULL, OPT_MSIX},
+        {"qmp", required_argument, NULL, OPT_QMP},
+        {"device", required_argument, NULL, OPT_DEVICE},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    /* Which command takes which option (the rest take every other). */
+    static const struct {
+        int opt;
+        const char *name, *command;
+    } owner[] = {
+        {OPT_ENDPOINT, "endpoint", "assign"},
+        {OPT_QEMU_ID, "qemu-id", "assign"},
+        {OPT_NUMVFS, "numvfs", "sriov"},
+        {OPT_MSIX, "msix", "sriov"},
+        {OPT_QMP, "qmp", "watch"},
+        {OPT_DEVICE, "device", "watch"},
+    };
+    static struct tool t = {
+        .sysfs = "/sys",
+        .dev = "/dev",
+        .state_path = "/run/viommuctl.json",
+        .timeout_ms = 10000,
+        .state = {.lock_fd = -1},
+    };
+    static struct watch_map maps[MAX_MAPS];
+    static struct sriov_args sriov = {.numvfs = -1};
+    struct assign_args assign = {.endpoint = -1};
+    const char *qmp = NULL;
+    bool whole_group = false, seen[OPT_VERSION + 1] = {false};
+    unsigned nr_maps = 0;
+    uint64_t n;
+    uint32_t id;
+    char bdf[PCI_NAME_LEN];
+    int opt, status;
+
+    while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        char *end;
+        double secs;
+        if (opt > 0 && opt <= OPT_VERSION) {
+            seen[opt] = true;
+        }
+        if (optarg != NULL && optarg[0] == '\0') {
+            fprintf(stderr, "viommuctl: an option has an empty value\n");
+            return EXIT_USAGE;
+        }
+        switch (opt) {
+        case OPT_JSON:
+            t.json = true;
+            break;
+        case OPT_SYSFS:
+            t.sysfs = optarg;
+            break;
+        case OPT_DEV:
+            t.dev = optarg;
+            break;
+        case OPT_STATE:
+            t.state_path = optarg;
+            break;
+        case OPT_CONTROL:
+            t.control = optarg;
+            break;
+        case OPT_TIMEOUT:
+            secs = strtod(optarg, &end);
+            if (*end != '\0' || end == optarg || !(secs > 0 && secs <= 3600)) {
+                fprintf(stderr, "viommuctl: invalid --timeout: %s\n", optarg);
+                return EXIT_USAGE;
+            }
+            t.timeout_ms = (int)(secs * 1000);
+            break;
+        case OPT_ENDPOINT:
+            if (!parse_endpoint(optarg, &id)) {
+                fprintf(stderr,
+                        "viommuctl: invalid --endpoint: %s (a requester "
+                        "ID, or [SEG:]BUS:DEV.FN)\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            assign.endpoint = id;
+            break;
+        case OPT_QEMU_ID:
+            if (strlen(optarg) == 0 ||
+                strlen(optarg) >= sizeof(((struct entry *)0)->qemu_id)) {
+                fprintf(stderr, "viommuctl: invalid --qemu-id\n");
+                return EXIT_USAGE;
+            }
+            assign.qemu_id = optarg;
+            break;
+        case OPT_GROUP:
+            whole_group = true;
+            break;
+        case OPT_NUMVFS:
+            if (!parse_number(optarg, 65535, &n)) {
+                fprintf(stderr, "viommuctl: invalid --numvfs: %s\n", optarg);
+                return EXIT_USAGE;
+            }
+            sriov.numvfs = (int)n;
+            break;
+        case OPT_MSIX:
+            if (!parse_msix(optarg, &sriov)) {
+                fprintf(stderr,
+                        "viommuctl: invalid --msix: %s (counts from 1 to "
+                        "2048, comma-separated)\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case OPT_QMP:
+            qmp = optarg;
+            break;
+        case OPT_DEVICE: {
+            char *eq = strrchr(optarg, '=');
+            if (nr_maps == MAX_MAPS || eq == NULL || eq == optarg ||
+                !parse_endpoint(eq + 1, &id)) {
+                fprintf(stderr,
+                        "viommuctl: invalid or too many --device: %s "
+                        "(QEMU-ID=ENDPOINT)\n",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            *eq = '\0';
+            maps[nr_maps++] = (struct watch_map){optarg, id};
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return EXIT_DONE;
+        case OPT_VERSION:
+            printf("viommuctl %s\n", VERSION);
+            return EXIT_DONE;
+        default:
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+
+    const char *command = optind < argc ? argv[optind] : NULL;
+    const char *arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+    bool takes_arg = command != NULL && (strcmp(command, "assign") == 0 ||
+                                         strcmp(command, "release") == 0 ||
+                                         strcmp(command, "sriov") == 0);
+    if (command == NULL || (strcmp(command, "groups") != 0 &&
+                            strcmp(command, "watch") != 0 && !takes_arg)) {
+        fprintf(stderr, "viommuctl: %s\n",
+                command == NULL ? "no command" : "unknown command");
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (optind + 1 + takes_arg != argc) {
+        fprintf(stderr, "viommuctl %s: %s\n", command,
+                takes_arg ? "takes one device address" : "takes no argument");
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < sizeof(owner) / sizeof(owner[0]); i++) {
+        if (seen[owner[i].opt] && strcmp(command, owner[i].command) != 0) {
+            fprintf(stderr, "viommuctl %s: --%s is an option of %s\n", command,
+                    owner[i].name, owner[i].command);
+            return EXIT_USAGE;
+        }
+    }
+    if (whole_group && strcmp(command, "assign") != 0 &&
+        strcmp(command, "release") != 0) {
+        fprintf(stderr,
+                "viommuctl %s: --group is an option of assign and "
+                "release\n",
+                command);
+        return EXIT_USAGE;
+    }
+    if (takes_arg && !parse_bdf(arg, bdf)) {
+        fprintf(stderr, "viommuctl %s: invalid PCI address: %s\n", command,
+                arg);
+        return EXIT_USAGE;
+    }
+
+    t.command = command;
+    t.out = json_object_new_object();
+    t.steps = json_object_new_array();
+    json_object_object_add(t.out, "command", json_object_new_string(command));
+    json_object_object_add(t.out, "steps", t.steps);
+    if (strcmp(command, "groups") == 0) {
+        status = cmd_groups(&t);
+    } else if (strcmp(command, "assign") == 0) {
+        assign.bdf = bdf;
+        assign.whole_group = whole_group;
+        status = cmd_assign(&t, &assign);
+    } else if (strcmp(command, "release") == 0) {
+        status = cmd_release(&t, bdf, whole_group);
+    } else if (strcmp(command, "sriov") == 0) {
+        sriov.pf = bdf;
+        status = cmd_sriov(&t, &sriov);
+    } else {
+        status = cmd_watch(&t, qmp, maps, nr_maps);
+    }
+    state_unlock(&t);
+    json_object_put(t.out);
+    free(t.undo);
+    return status;
+}
