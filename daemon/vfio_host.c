@@ -29,7 +29,10 @@ static int host_new(bool iommufd, void **host)
 
 static void host_free(void *host)
 {
-    (void)viommu_vfio_free(host);
+    /* Only called with every device closed. */
+    if (viommu_vfio_free(host) != 0) {
+        dlog(VIOMMU_LOG_ERR, "vfio-user: host backend still has devices");
+    }
 }
 
 static int set_ram(void *host, const struct viommu_ram_region *r, size_t n)

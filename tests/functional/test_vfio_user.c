@@ -252,9 +252,15 @@ static void test_dma_path(void **state)
     assert_false(edu_dma(&c, EDU_BUF, gpa2, 16, true, false));
     assert_int_equal(*(uint8_t *)fe_ptr(&the_fe, gpa2), 0);
 
-    /* A guest-physical range that is not guest RAM: RANGE. */
+    /* A guest-physical range that is not guest RAM maps nothing: the
+     * device's DMA there faults and no byte of guest RAM changes. */
     assert_int_equal(vdrv_map(&drv, 1, 0x20000000, 0x20000fff, 1ull << 40, RW),
-                     VIRTIO_IOMMU_S_RANGE);
+                     OK);
+    static uint8_t before[FE_MEM_SIZE];
+    memcpy(before, the_fe.mem, FE_MEM_SIZE);
+    assert_false(edu_dma(&c, EDU_BUF, 0x20000000, 16, true, false));
+    assert_memory_equal(the_fe.mem, before, FE_MEM_SIZE);
+    assert_int_equal(vdrv_unmap(&drv, 1, 0x20000000, 0x20000fff), OK);
 
     assert_int_equal(vdrv_unmap(&drv, 1, iova, iova + 0xffff), OK);
     memset(fe_ptr(&the_fe, gpa + 0x8000), 0, sizeof(pattern));
@@ -310,8 +316,10 @@ static void test_ram_sources(void **state)
     assert_int_equal(vfuc_version(&c), 0);
     assert_int_equal(vdrv_attach(&drv, 1, EP, 0), OK);
     assert_int_equal(vdrv_map(&drv, 1, 0x1000, 0x1fff, 0x5000, RW), OK);
-    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high, RW),
-                     VIRTIO_IOMMU_S_RANGE);
+    /* Not RAM yet: mapped to nothing, the DMA there faults. */
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high, RW), OK);
+    assert_false(edu_dma(&c, EDU_BUF, 0x2000, 1, true, false));
+    assert_int_equal(vdrv_unmap(&drv, 1, 0x2000, 0x2fff), OK);
     *(uint8_t *)fe_ptr(&the_fe, 0x5000) = 0x77;
     assert_true(edu_dma(&c, 0x1000, EDU_BUF, 1, false, false));
     assert_true(edu_dma(&c, EDU_BUF, 0x1001, 1, true, false));
@@ -328,11 +336,13 @@ static void test_ram_sources(void **state)
     assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW), OK);
     assert_true(edu_dma(&c, EDU_BUF, 0x2010, 1, true, false));
     assert_int_equal(mem[0x3010], 0x77);
-    /* The window goes: what the guest maps there next is RANGE. */
+    /* The window goes: what the guest maps there next reaches nothing. */
     assert_int_equal(vdrv_unmap(&drv, 1, 0x2000, 0x2fff), OK);
     assert_int_equal(vfuc_dma_unmap(&c, high, 1 << 20, 0), 0);
-    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW),
-                     VIRTIO_IOMMU_S_RANGE);
+    assert_int_equal(vdrv_map(&drv, 1, 0x2000, 0x2fff, high + 0x3000, RW), OK);
+    mem[0x3010] = 0;
+    assert_false(edu_dma(&c, EDU_BUF, 0x2010, 1, true, false));
+    assert_int_equal(mem[0x3010], 0);
     munmap(mem, 1 << 20);
     close(memfd);
     vfuc_close(&c);
