@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""run.py [--with=FILE]... BACKEND PROGRAM [ARG...]
+"""run.py [--with=FILE]... [--module=NAME]... BACKEND PROGRAM [ARG...]
 
 Boots a Linux guest under QEMU (TCG) with an emulated Intel IOMMU in front
 of real emulated PCI devices (three `edu`, two of them behind a
-pcie-pci-bridge so that they share an IOMMU group, and an igb PF for
-SR-IOV), runs PROGRAM BACKEND ARG... in it as root, and relays the TAP it
+pcie-pci-bridge with a `pcnet`, so that the three share an IOMMU group, and
+an igb PF for SR-IOV), runs PROGRAM BACKEND ARG... in it as root, and relays the TAP it
 prints.
 
 BACKEND type1: Debian's bookworm-backports 6.12 kernel, unpacked by
@@ -14,7 +14,9 @@ scripts/build-iommufd-kernel.sh builds into $VIOMMU_CACHE/iommufd-kernel,
 everything built in; without it the test is skipped, saying so.
 
 --with=FILE puts FILE (a static program PROGRAM starts, say) into the
-guest's / under its own name.
+guest's / under its own name. --module=NAME loads a module of the type1
+kernel besides the VFIO and igb ones (pcnet32 binds the pcnet device
+that shares an IOMMU group with two of the edu).
 """
 import glob
 import lzma
@@ -41,6 +43,7 @@ QEMU_DEVICES = [
     "-device", "pcie-pci-bridge,bus=rp3,id=br0",
     "-device", "edu,bus=br0,addr=1,dma_mask=0xffffffffffffffff",
     "-device", "edu,bus=br0,addr=2,dma_mask=0xffffffffffffffff",
+    "-device", "pcnet,bus=br0,addr=3",
 ]
 INIT = r"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -156,8 +159,9 @@ def kernel(backend):
 def main():
     argv = sys.argv[1:]
     extra = []
-    while argv and argv[0].startswith("--with="):
-        extra.append(argv.pop(0)[len("--with="):])
+    while argv and argv[0].startswith(("--with=", "--module=")):
+        opt, _, value = argv.pop(0).partition("=")
+        (extra if opt == "--with" else MODULES).append(value)
     if len(argv) < 2 or argv[0] not in ("type1", "iommufd"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
