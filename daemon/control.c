@@ -11,6 +11,7 @@
 
 #include "listen.h"
 #include "log.h"
+#include "vfio_user.h"
 
 /* Items in one reply of a query, at most and by default: a page costs the
  * daemon well under a millisecond, so no client delays the guest longer. */
@@ -462,6 +463,62 @@ static struct json_object *cmd_query_domains(struct control *c,
     return query_page(c, args, viommu_foreach_domain, add_domain);
 }
 
+/* Serves a host device over vfio-user: {socket, host, endpoint}. */
+static struct json_object *cmd_device_add(struct control *c,
+                                          struct json_object *args)
+{
+    struct json_object *sock, *host;
+    uint64_t ep;
+
+    if (args == NULL || !json_object_object_get_ex(args, "socket", &sock) ||
+        !json_object_is_type(sock, json_type_string) ||
+        !json_object_object_get_ex(args, "host", &host) ||
+        !json_object_is_type(host, json_type_string) ||
+        !get_uint(args, "endpoint", UINT32_MAX, &ep)) {
+        return error("GenericError", "needs 'socket', 'host' (a PCI "
+                                     "address) and 'endpoint'");
+    }
+    const char *path = json_object_get_string(sock);
+    const char *bdf = json_object_get_string(host);
+    if (strlen(path) != (size_t)json_object_get_string_len(sock) ||
+        strlen(bdf) != (size_t)json_object_get_string_len(host)) {
+        return error("GenericError", "a NUL inside a string");
+    }
+    if (c->vfu == NULL) {
+        return error("GenericError", "no vfio-user support");
+    }
+    int err = vfu_device_add(c->vfu, path, bdf, (uint32_t)ep);
+    if (err == -ENODEV || err == -ENOENT) {
+        return error("DeviceNotFound", err == -ENODEV
+                                           ? "no such host device"
+                                           : "not bound to vfio-pci");
+    }
+    if (err == -EEXIST) {
+        return error("GenericError", "endpoint or socket in use");
+    }
+    if (err != 0) {
+        return error("GenericError",
+                     err == -ENOSPC ? "too many devices" : strerror(-err));
+    }
+    return ret(NULL);
+}
+
+/* Ends a device's vfio-user service; ENDPOINT_REMOVED follows once its
+ * host state is released. */
+static struct json_object *cmd_device_remove(struct control *c,
+                                             struct json_object *args)
+{
+    uint64_t ep;
+
+    if (!get_uint(args, "endpoint", UINT32_MAX, &ep)) {
+        return error("GenericError", "'endpoint' must be an endpoint ID");
+    }
+    if (c->vfu == NULL || vfu_device_remove(c->vfu, (uint32_t)ep) != 0) {
+        return error("DeviceNotFound", "no such device");
+    }
+    return ret(NULL);
+}
+
 /* Every command, also what the greeting announces. */
 static const struct command {
     const char *name;
@@ -475,6 +532,8 @@ static const struct command {
     {"query-mappings", cmd_query_mappings},
     {"query-stats", cmd_query_stats},
     {"translate", cmd_translate},
+    {"device-add", cmd_device_add},
+    {"device-remove", cmd_device_remove},
 };
 
 static struct json_object *execute(struct control *c, struct json_object *cmd)

@@ -16,7 +16,9 @@
  * the last ID + 1), query-mappings {domain, from?, limit?} (the same, by
  * IOVA: from the last mapping's last IOVA + 1), query-stats, and
  * translate {endpoint, iova, write?} (would this DMA pass? a refusal queues
- * a fault report for the guest, as the access would).
+ * a fault report for the guest, as the access would), device-add {socket,
+ * host, endpoint} (serve a host device over vfio-user) and device-remove
+ * {endpoint}.
  */
 #ifndef VIOMMU_DAEMON_CONTROL_H
 #define VIOMMU_DAEMON_CONTROL_H
@@ -53,9 +55,12 @@ struct control_client {
     size_t out_len, out_cap;
 };
 
+struct vfu_set;
+
 struct control {
     int listen_fd; /* -1: no control socket */
     struct viommu *v;
+    struct vfu_set *vfu; /* assigned devices (device-add), or NULL */
     /* Every range declared (--endpoint and endpoint-add), for
      * endpoint-replug; the daemon declares its --endpoint ranges here. */
     struct spec_ranges ranges;

@@ -21,13 +21,15 @@
 #include "listen.h"
 #include "log.h"
 #include "spec.h"
+#include "vfio_user.h"
 #include "vhost_user.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: viommu-vhost-user (--socket-path=PATH | --fd=FDNUM)\n"
-            "                         [--endpoint=SPEC]... [-v]...\n"
+            "                         [--endpoint=SPEC]... "
+            "[--vfio-user=PATH,PCI,ID]... [-v]...\n"
             "       viommu-vhost-user --print-capabilities\n"
             "\n"
             "A virtio-iommu device (virtio ID 23) served over vhost-user.\n"
@@ -41,6 +43,13 @@ static void usage(FILE *out)
             "                        FIRST[-LAST][,group=N]"
             "[,reserved=START-END]...\n"
             "                        (requester IDs, e.g. 0x0008-0x00ff)\n"
+            "  --vfio-user=PATH,PCI-ADDRESS,ENDPOINT\n"
+            "                        serve the host device at PCI-ADDRESS\n"
+            "                        (bound to vfio-pci) over vfio-user on\n"
+            "                        PATH, its DMA translated as endpoint\n"
+            "                        ENDPOINT (a requester ID)\n"
+            "  --iommufd             open those devices through iommufd\n"
+            "                        (default: VFIO type1)\n"
             "  --control-socket=PATH JSON commands and events for management\n"
             "                        (endpoint-add, endpoint-remove,\n"
             "                        endpoint-replug, query-*)\n"
@@ -141,13 +150,14 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
 
 /* Serves frontends and control clients until a signal, or until the --fd
  * frontend leaves. */
-static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
-                  int conn_fd, int sig_fd, struct poller *poller)
+static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
+                  int listen_fd, int conn_fd, int sig_fd, struct poller *poller)
 {
     for (;;) {
-        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + 1 + CONTROL_MAX_CLIENTS];
+        struct pollfd pfd[2 + VU_NR_QUEUES + 1 + 1 + CONTROL_MAX_CLIENTS +
+                          2 * VFU_MAX_DEVICES];
         struct pollfd *state_pipe = &pfd[2 + VU_NR_QUEUES];
-        unsigned nr_vu = 2, nr_ctl;
+        unsigned nr_vu = 2, nr_ctl, nr_vfu;
         int wait_ms = -1;
 
         if (d->conn < 0 && listen_fd < 0) {
@@ -168,8 +178,9 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             nr_vu += VU_NR_QUEUES + 1;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
+        nr_vfu = vfu_poll_fds(vfu, &pfd[nr_vu + nr_ctl]);
         bool spin = vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
-        if (poll(pfd, nr_vu + nr_ctl, spin ? 0 : wait_ms) < 0) {
+        if (poll(pfd, nr_vu + nr_ctl + nr_vfu, spin ? 0 : wait_ms) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -193,6 +204,7 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             ok = vu_transfer(d, state_pipe->revents);
         }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
+        vfu_serve(vfu, &pfd[nr_vu + nr_ctl], nr_vfu);
         /* A control command may have caused a fault report. */
         ok = ok && vu_serve_events(d);
         if (d->conn < 0) {
@@ -216,6 +228,8 @@ static void serve(struct vu_dev *d, struct control *ctl, int listen_fd,
             vu_disconnect(d);
             dlog(VIOMMU_LOG_INFO, "frontend disconnected; device state reset");
         }
+        /* Guest RAM of the memory table, for the assigned devices' DMA. */
+        vfu_sync_ram(vfu);
     }
 }
 
@@ -226,6 +240,8 @@ int main(int argc, char **argv)
         {"fd", required_argument, NULL, 'f'},
         {"endpoint", required_argument, NULL, 'e'},
         {"control-socket", required_argument, NULL, 'C'},
+        {"vfio-user", required_argument, NULL, 'u'},
+        {"iommufd", no_argument, NULL, 'I'},
         {"allow-unsealed-memory", no_argument, NULL, 'U'},
         {"poll-max-ns", required_argument, NULL, 'P'},
         {"state-timeout", required_argument, NULL, 'T'},
@@ -237,7 +253,9 @@ int main(int argc, char **argv)
     const char *socket_path = NULL, *control_path = NULL;
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
-    bool allow_unsealed = false;
+    const char *devices[VFU_MAX_DEVICES];
+    unsigned nr_devices = 0;
+    bool allow_unsealed = false, iommufd = false;
     struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS};
     int conn_fd = -1, opt;
     long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
@@ -264,6 +282,17 @@ int main(int argc, char **argv)
             break;
         case 'C':
             control_path = optarg;
+            break;
+        case 'u':
+            if (nr_devices == VFU_MAX_DEVICES) {
+                fprintf(stderr, "at most %d --vfio-user options\n",
+                        VFU_MAX_DEVICES);
+                return 1;
+            }
+            devices[nr_devices++] = optarg;
+            break;
+        case 'I':
+            iommufd = true;
             break;
         case 'U':
             allow_unsealed = true;
@@ -306,12 +335,20 @@ int main(int argc, char **argv)
 
     struct control ctl;
     control_init(&ctl);
+    /* Removals reach the control socket through the vfio-user servers,
+     * which hold an assigned device's event until its host state is
+     * released. */
+    struct vfu_set vfu;
+    vfu_init(&vfu, &vfu_host_ops, iommufd);
+    vfu.removed = control_endpoint_removed;
+    vfu.removed_opaque = &ctl;
+    ctl.vfu = &vfu;
     struct viommu_config cfg = {
         .size = sizeof(cfg),
         .log = dlog_device,
         .max_log_level = dlog_level,
-        .endpoint_removed = control_endpoint_removed,
-        .endpoint_removed_opaque = &ctl,
+        .endpoint_removed = vfu_endpoint_removed,
+        .endpoint_removed_opaque = &vfu,
     };
     struct viommu *v = viommu_new(&cfg);
     if (v == NULL) {
@@ -335,6 +372,19 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    vfu.v = v;
+    for (unsigned i = 0; i < nr_devices; i++) {
+        const char *why = NULL;
+        int err = vfu_device_add_text(&vfu, devices[i], &why);
+        if (err != 0) {
+            dlog(VIOMMU_LOG_ERR, "--vfio-user=%s: %s", devices[i],
+                 why != NULL ? why : strerror(-err));
+            control_close(&ctl);
+            vfu_fini(&vfu);
+            viommu_free(v);
+            return 1;
+        }
+    }
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -351,6 +401,7 @@ int main(int argc, char **argv)
     if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0) ||
         (control_path != NULL && control_open(&ctl, v, control_path) != 0)) {
         control_close(&ctl);
+        vfu_fini(&vfu);
         viommu_free(v);
         return 1;
     }
@@ -359,12 +410,14 @@ int main(int argc, char **argv)
     vu_init(&d, v);
     d.mem.allow_unsealed = allow_unsealed;
     d.transfer.timeout_ms = (int)state_timeout_s * 1000;
+    vfu.vu_mem = &d.mem;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
     poller.window_ns =
         poller.max_ns < POLL_MIN_NS ? poller.max_ns : POLL_MIN_NS;
-    serve(&d, &ctl, listen_fd, conn_fd, sig_fd, &poller);
+    serve(&d, &ctl, &vfu, listen_fd, conn_fd, sig_fd, &poller);
+    vfu_fini(&vfu);
     vu_disconnect(&d);
     control_close(&ctl);
     if (control_path != NULL) {

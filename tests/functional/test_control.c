@@ -198,7 +198,8 @@ static void open_client(struct client *cl)
     static const char *const commands[] = {
         "endpoint-add",    "endpoint-remove", "endpoint-replug",
         "query-endpoints", "query-domains",   "query-mappings",
-        "query-stats",     "translate",
+        "query-stats",     "translate",       "device-add",
+        "device-remove",
     };
     const size_t n = sizeof(commands) / sizeof(commands[0]);
     unsigned seen = 0;
@@ -317,6 +318,50 @@ static void test_commands_and_errors(void **state)
     assert_int_equal(uint_field(v, "host-contexts"), 0);
     assert_int_equal(uint_field(v, "host-errors"), 0);
     json_object_put(r);
+    close_client(&c);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* device-add and device-remove with the daemon's real VFIO backend, on a
+ * machine without the device: clear errors, nothing declared, no event. */
+static void test_device_commands_errors(void **state)
+{
+    struct client c;
+    struct json_object *r, *v;
+    char cmd[512];
+
+    (void)state;
+    start();
+    open_client(&c);
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"%s/dev\", \"host\": \"0000:ff:1f.7\", \"endpoint\": 64}}",
+             ctl_dir);
+    expect_error(&c, cmd, "DeviceNotFound");
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"%s/dev\", \"host\": \"zz\", \"endpoint\": 64}}",
+             ctl_dir);
+    expect_error(&c, cmd, "GenericError");
+    expect_error(&c,
+                 "{\"execute\": \"device-add\", \"arguments\": "
+                 "{\"host\": \"0000:00:01.0\", \"endpoint\": 64}}",
+                 "GenericError");
+    expect_error(&c,
+                 "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+                 "\"/tmp/x\", \"host\": 1, \"endpoint\": 64}}",
+                 "GenericError");
+    expect_error(&c,
+                 "{\"execute\": \"device-remove\", \"arguments\": "
+                 "{\"endpoint\": 8}}",
+                 "DeviceNotFound");
+    expect_error(&c, "{\"execute\": \"device-remove\"}", "GenericError");
+    r = run(&c, "{\"execute\": \"query-endpoints\"}", json_type_array, &v);
+    assert_int_equal(json_object_array_length(v), 8);
+    json_object_put(r);
+    assert_int_equal(nr_events(&c), 0);
+    snprintf(cmd, sizeof(cmd), "%s/dev", ctl_dir);
+    assert_int_equal(access(cmd, F_OK), -1);
     close_client(&c);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -911,6 +956,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_commands_and_errors, teardown),
+        cmocka_unit_test_teardown(test_device_commands_errors, teardown),
         cmocka_unit_test_teardown(test_removal_while_attached, teardown),
         cmocka_unit_test_teardown(test_replug, teardown),
         cmocka_unit_test_teardown(test_garbage, teardown),

@@ -55,9 +55,12 @@
 #define SETTLE_STEPS 3
 #define TEXT_MAX 4096
 
+/* device-add and device-remove: without vfio-user servers here, always an
+ * error reply. */
 static const char *const commands[] = {
     "endpoint-add",  "endpoint-remove", "endpoint-replug", "query-endpoints",
     "query-domains", "query-mappings",  "query-stats",     "translate",
+    "device-add",    "device-remove",
 };
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -647,6 +650,8 @@ static const struct argument {
     {{"domain", false}, {"limit", false}},
     {{NULL, false}},
     {{"endpoint", false}, {"iova", true}, {"write", false}},
+    {{"socket", false}, {"host", false}, {"endpoint", false}},
+    {{"endpoint", false}},
 };
 
 static void reserved(struct input *in, char *out, size_t cap, size_t *len)
