@@ -212,6 +212,12 @@ static struct json_object *cmd_endpoint_remove(struct control *c,
     if (!get_uint(args, "id", UINT32_MAX, &id)) {
         return error("GenericError", "'id' must be an endpoint ID");
     }
+    /* A served device's ENDPOINT_REMOVED must wait for its device to be
+     * closed, which only device-remove (or its client leaving) does. */
+    if (c->vfu != NULL && vfu_serves(c->vfu, (uint32_t)id)) {
+        return error("GenericError", "the endpoint is a vfio-user device's: "
+                                     "device-remove releases it");
+    }
     /* Any other error is the host's: the endpoint is gone all the same,
      * and its ENDPOINT_REMOVED event says what the host left. */
     if (viommu_endpoint_remove(c->v, (uint32_t)id) == -ENOENT) {

@@ -183,6 +183,11 @@ static struct vfu_device *by_endpoint(struct vfu_set *s, uint32_t endpoint)
     return NULL;
 }
 
+bool vfu_serves(struct vfu_set *s, uint32_t endpoint)
+{
+    return by_endpoint(s, endpoint) != NULL;
+}
+
 void vfu_endpoint_removed(void *opaque, uint32_t id, int host_err)
 {
     struct vfu_set *s = opaque;
@@ -750,15 +755,27 @@ static int cmd_region_info(struct vfu_set *s, struct vfu_device *d,
     }
     size_t give = full;
     if (in.argsz < full) {
-        give = sizeof(out.info); /* asks again with room for them */
+        /* It asks again with room for them; meanwhile no capability is
+         * announced that is not there (QEMU refuses that reply). */
+        give = sizeof(out.info);
         out.info.cap_offset = 0;
+        out.info.flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
     }
     out.info.argsz = (uint32_t)full;
-    /* A BAR the kernel lets be mmapped is offered as the device fd
-     * itself: the VMM maps it, and its accesses never pass here. */
-    int fd = (out.info.flags & VFIO_REGION_INFO_FLAG_MMAP) != 0
-                 ? s->ops->fd(d->dev)
-                 : -1;
+    /* With type1, a BAR the kernel lets be mmapped is offered as the
+     * device fd itself: the VMM maps it and its accesses never pass here,
+     * and the fd cannot change the group's container. An iommufd device
+     * fd could attach the device to any IOAS of the daemon's /dev/iommu,
+     * another guest domain's or a bypass one: there every access is
+     * relayed. */
+    int fd = -1;
+    if (out.info.flags & VFIO_REGION_INFO_FLAG_MMAP) {
+        if (s->iommufd) {
+            out.info.flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
+        } else {
+            fd = s->ops->fd(d->dev);
+        }
+    }
     reply(c, 0, &out, give, fd);
     return 0;
 }

@@ -158,6 +158,8 @@ int vfu_device_add_text(struct vfu_set *s, const char *text, const char **why);
  * event on to s->removed, except while the set itself removes a device's
  * endpoint (then it follows the device's release). */
 void vfu_endpoint_removed(void *opaque, uint32_t id, int host_err);
+/* Whether endpoint is a served device's: device-remove releases those. */
+bool vfu_serves(struct vfu_set *s, uint32_t endpoint);
 
 /* Fills pfd with what to watch (at most 2 * VFU_MAX_DEVICES); returns how
  * many. */

@@ -256,6 +256,7 @@ static bool status(uint8_t got, uint8_t want, const char *what)
  */
 
 static struct vfuc c;
+static bool iommufd; /* the daemon opens the edu through iommufd */
 
 static void test_device_served(void)
 {
@@ -274,6 +275,20 @@ static void test_device_served(void)
         return;
     }
     err = vfuc_region_info(&c, BAR0, &ri, &fd);
+    if (iommufd) {
+        /* Its device fd could attach the edu to any IOAS of the daemon:
+         * never given, every access relayed. */
+        uint32_t id = 0;
+        if (err != 0 || (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || fd >= 0) {
+            fail("with iommufd BAR0 must be relayed, without an fd: %d, "
+                 "flags %#x, fd %d",
+                 err, ri.flags, fd);
+        } else if (vfuc_region_read(&c, BAR0, 0, &id, 4) != 0 ||
+                   id != 0x010000ed) {
+            fail("relayed identification %#x", id);
+        }
+        return;
+    }
     if (err != 0 || !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || fd < 0) {
         fail("BAR0 is mmappable on the host and must come with the device "
              "fd: %d, flags %#x, fd %d",
@@ -525,6 +540,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: vm-vfio-user type1|iommufd\n");
         return 2;
     }
+    iommufd = strcmp(argv[1], "iommufd") == 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("1..9\n");
     mkdir("/tmp", 0755);
