@@ -329,7 +329,8 @@ static void conn_close(struct vfu_set *s, struct vfu_device *d)
     device_release(s, d);
     for (unsigned i = 0; i < c->nr_dma; i++) {
         if (c->dma[i].base != NULL) {
-            munmap(c->dma[i].base, c->dma[i].size);
+            munmap(c->dma[i].base - c->dma[i].skew,
+                   c->dma[i].size + c->dma[i].skew);
         }
     }
     c->nr_dma = 0;
@@ -624,6 +625,7 @@ static int cmd_dma_map(struct vfu_set *s, struct vfu_conn *c)
         return -ENOSPC;
     }
     uint8_t *base = NULL;
+    size_t skew = 0;
     if (c->rx_nfds == 1) {
         struct stat st;
         int fd = c->rx_fds[0];
@@ -633,16 +635,20 @@ static int cmd_dma_map(struct vfu_set *s, struct vfu_conn *c)
         }
         int prot = ((m.flags & VFU_DMA_READ) ? PROT_READ : 0) |
                    ((m.flags & VFU_DMA_WRITE) ? PROT_WRITE : 0);
-        void *at = mmap(NULL, m.size, prot != 0 ? prot : PROT_READ, MAP_SHARED,
-                        fd, (off_t)m.offset);
+        /* A hugetlbfs file maps from huge-page boundaries only (QEMU's
+         * windows start at 0xc0000, say): map from the one below. */
+        uint64_t align = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
+        skew = m.offset % align;
+        void *at = mmap(NULL, m.size + skew, prot != 0 ? prot : PROT_READ,
+                        MAP_SHARED, fd, (off_t)(m.offset - skew));
         if (at == MAP_FAILED) {
             return -errno;
         }
-        base = at;
+        base = (uint8_t *)at + skew;
     }
-    c->dma[c->nr_dma++] = (struct vfu_dma){m.addr, m.size, base};
+    c->dma[c->nr_dma++] = (struct vfu_dma){m.addr, m.size, base, skew};
     if (base != NULL && update_ram(s) != 0) {
-        munmap(base, m.size);
+        munmap(base - skew, m.size + skew);
         c->nr_dma--;
         return -ENOSPC;
     }
@@ -653,7 +659,8 @@ static int cmd_dma_map(struct vfu_set *s, struct vfu_conn *c)
 static void dma_drop(struct vfu_conn *c, unsigned i)
 {
     if (c->dma[i].base != NULL) {
-        munmap(c->dma[i].base, c->dma[i].size);
+        munmap(c->dma[i].base - c->dma[i].skew,
+               c->dma[i].size + c->dma[i].skew);
     }
     c->dma[i] = c->dma[--c->nr_dma];
 }

@@ -78,7 +78,8 @@ extern const struct vfu_host_ops vfu_host_ops;
 
 struct vfu_dma {
     uint64_t iova, size; /* guest-physical while the VMM has no IOMMU */
-    uint8_t *base;       /* the daemon's mapping; NULL: no fd given */
+    uint8_t *base;       /* the daemon's view of it; NULL: no fd given */
+    size_t skew;         /* base - the mapping's start (huge pages) */
 };
 
 struct vfu_region {
