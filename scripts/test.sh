@@ -34,7 +34,10 @@ passed = failed = 0
 with open(sys.argv[1], encoding="utf-8") as log:
     for line in log:
         test = json.loads(line)
-        if test["result"] == "SKIP":  # says why in its output; not a case
+        if test["result"] == "SKIP":  # not a case; says why
+            why = (test.get("stdout") or "").strip().splitlines()
+            print("skipped: %s: %s" % (test["name"], why[0] if why else ""),
+                  file=sys.stderr)
             continue
         out = test.get("stdout") or ""
         plan = re.match(r"1\.\.(\d+)\n", out)

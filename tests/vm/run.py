@@ -70,7 +70,7 @@ poweroff -f
 def skip(reason):
     print("1..0 # SKIP " + reason)
     print("run.py: skipped: " + reason, file=sys.stderr)
-    sys.exit(77)
+    sys.exit(0)  # the TAP plan says skip; meson's exit code 77 is an error
 
 
 def bail(reason):
