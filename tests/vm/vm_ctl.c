@@ -23,39 +23,12 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "tap.h"
 
 #define CTL_SOCKET "/run/viommu.ctl"
 #define STATE_FILE "/run/viommuctl.json"
 
-static unsigned tests_run, tests_failed;
-static char why[512];
 static char output[16384]; /* what the last viommuctl printed */
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why[0] != '\0') {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-}
-
-static void report(const char *name)
-{
-    tests_run++;
-    if (why[0] == '\0') {
-        printf("ok %u - %s\n", tests_run, name);
-    } else {
-        tests_failed++;
-        printf("not ok %u - %s\n# %s\n", tests_run, name, why);
-    }
-    why[0] = '\0';
-    fflush(stdout);
-}
 
 /* Starts viommuctl with its common options and `args` (NULL-terminated),
  * its output going to a pipe; returns its pid and the pipe in *out. */
@@ -116,7 +89,7 @@ static int ctl(const char *const *args)
 static void expect_exit(int got, int want, const char *what)
 {
     if (got != want) {
-        fail("%s: exit %d, expected %d: %.200s", what, got, want, output);
+        tap_fail("%s: exit %d, expected %d: %.200s", what, got, want, output);
     }
 }
 
@@ -139,7 +112,7 @@ static void expect_driver(const char *bdf, const char *want)
     const char *got = driver_of(bdf);
 
     if (strcmp(got, want) != 0) {
-        fail("%s bound to \"%s\", expected \"%s\"", bdf, got, want);
+        tap_fail("%s bound to \"%s\", expected \"%s\"", bdf, got, want);
     }
 }
 
@@ -153,7 +126,7 @@ static bool daemon_has(uint32_t ep)
     bool found = false;
 
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        fail("control socket: %s", strerror(errno));
+        tap_fail("control socket: %s", strerror(errno));
         if (fd >= 0) {
             close(fd);
         }
@@ -161,7 +134,7 @@ static bool daemon_has(uint32_t ep)
     }
     const char *q = "{\"execute\": \"query-endpoints\"}\n";
     if (write(fd, q, strlen(q)) < 0) {
-        fail("control socket: %s", strerror(errno));
+        tap_fail("control socket: %s", strerror(errno));
     }
     /* The greeting, then the reply: two lines. */
     while (len < sizeof(buf) - 1) {
@@ -191,7 +164,7 @@ static int hold_group(const char *bdf)
     snprintf(path, sizeof(path), "/dev/vfio/%u", group_of(bdf));
     int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
-        fail("%s: %s", path, strerror(errno));
+        tap_fail("%s: %s", path, strerror(errno));
     }
     return fd;
 }
@@ -205,10 +178,10 @@ static void test_assign(void)
     snprintf(alone_ep, sizeof(alone_ep), "--endpoint=%#x", rid_of(alone));
     expect_exit(CTL("assign", alone_ep, alone), 0, "assign");
     expect_driver(alone, "vfio-pci");
-    if (why[0] == '\0' && !daemon_has(rid_of(alone))) {
-        fail("the daemon has no endpoint %#x", rid_of(alone));
+    if (tap_why[0] == '\0' && !daemon_has(rid_of(alone))) {
+        tap_fail("the daemon has no endpoint %#x", rid_of(alone));
     }
-    report("assign: the device goes to vfio-pci and is declared");
+    tap_report("assign: the device goes to vfio-pci and is declared");
 }
 
 /* Seed 004: the host driver comes back only after the VMM let go. */
@@ -222,16 +195,16 @@ static void test_release_waits_for_the_vmm(void)
 
     nanosleep(&pause, NULL);
     if (waitpid(pid, &status, WNOHANG) != 0) {
-        fail("release did not wait for the VMM's group fd");
+        tap_fail("release did not wait for the VMM's group fd");
     }
     expect_driver(alone, "vfio-pci");
-    if (why[0] == '\0' && daemon_has(rid_of(alone))) {
-        fail("the endpoint was not removed first");
+    if (tap_why[0] == '\0' && daemon_has(rid_of(alone))) {
+        tap_fail("the endpoint was not removed first");
     }
     close(held);
     expect_exit(finish(pid, out), 0, "release");
     expect_driver(alone, "");
-    report("release waits for the endpoint's removal and the group fd");
+    tap_report("release waits for the endpoint's removal and the group fd");
 }
 
 static void test_release_timeout_names_holder(void)
@@ -242,22 +215,22 @@ static void test_release_timeout_names_holder(void)
     int held = hold_group(alone);
     expect_exit(CTL("release", "--timeout=2", alone), 5, "release");
     snprintf(pid, sizeof(pid), "%d", (int)getpid());
-    if (why[0] == '\0' && strstr(output, pid) == NULL) {
-        fail("the timeout does not name process %s", pid);
+    if (tap_why[0] == '\0' && strstr(output, pid) == NULL) {
+        tap_fail("the timeout does not name process %s", pid);
     }
     expect_driver(alone, "vfio-pci");
     close(held);
     expect_exit(CTL("release", alone), 0, "release");
     expect_driver(alone, "");
-    report("release timeout: nothing rebound, the holder named");
+    tap_report("release timeout: nothing rebound, the holder named");
 }
 
 static void test_group_with_host_driver(void)
 {
     expect_driver(pcnet, "pcnet32");
     expect_exit(CTL("assign", pair[0]), 1, "assign one alone");
-    if (why[0] == '\0' && strstr(output, pcnet) == NULL) {
-        fail("the refusal does not name %s", pcnet);
+    if (tap_why[0] == '\0' && strstr(output, pcnet) == NULL) {
+        tap_fail("the refusal does not name %s", pcnet);
     }
     expect_driver(pair[0], "");
     expect_exit(CTL("assign", "--group", pair[0]), 0, "assign --group");
@@ -270,7 +243,7 @@ static void test_group_with_host_driver(void)
     expect_driver(pair[0], "");
     expect_driver(pair[1], "");
     expect_driver(pcnet, "pcnet32");
-    report("a group with a host driver: refused alone, whole group in order");
+    tap_report("a group with a host driver: refused alone, whole group in order");
 }
 
 static void test_sriov(void)
@@ -278,28 +251,28 @@ static void test_sriov(void)
     char path[PATH_MAX], target[PATH_MAX];
 
     expect_exit(CTL("sriov", "--numvfs=2", pf), 0, "sriov --numvfs=2");
-    for (int i = 0; i < 2 && why[0] == '\0'; i++) {
+    for (int i = 0; i < 2 && tap_why[0] == '\0'; i++) {
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/virtfn%d", pf,
                  i);
         ssize_t n = readlink(path, target, sizeof(target) - 1);
         target[n > 0 ? n : 0] = '\0';
         const char *vf = strrchr(target, '/');
         if (vf == NULL) {
-            fail("no VF %d", i);
+            tap_fail("no VF %d", i);
         } else {
             expect_driver(vf + 1, ""); /* autoprobe was off */
         }
     }
     expect_exit(CTL("sriov", "--msix=4", pf), 1, "sriov --msix");
-    if (why[0] == '\0' && strstr(output, "MSI-X") == NULL) {
-        fail("the MSI-X refusal does not say what is missing");
+    if (tap_why[0] == '\0' && strstr(output, "MSI-X") == NULL) {
+        tap_fail("the MSI-X refusal does not say what is missing");
     }
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_numvfs", pf);
     if (sysfs_read_ul(path) != 2) {
-        fail("the refused MSI-X change changed the VFs");
+        tap_fail("the refused MSI-X change changed the VFs");
     }
     expect_exit(CTL("sriov", "--numvfs=0", pf), 0, "sriov --numvfs=0");
-    report("sriov: VFs without drivers; igb's MSI-X refused clearly");
+    tap_report("sriov: VFs without drivers; igb's MSI-X refused clearly");
 }
 
 int main(void)
@@ -358,6 +331,6 @@ int main(void)
 
     kill(daemon, SIGTERM);
     waitpid(daemon, NULL, 0);
-    printf("# %u of %u failed\n", tests_failed, tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    printf("# %u of %u failed\n", tap_failed, tap_run);
+    return tap_failed == 0 ? 0 : 1;
 }

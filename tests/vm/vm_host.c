@@ -39,6 +39,7 @@
 
 #include "driver.h"
 #include "guest.h"
+#include "tap.h"
 
 #define PAGE 4096ull
 #define RW (VIRTIO_IOMMU_MAP_F_READ | VIRTIO_IOMMU_MAP_F_WRITE)
@@ -54,35 +55,7 @@
 static uint64_t loader = LOADER;
 #define EDU_BUF 0x40000ull /* the device's side of a transfer */
 
-static unsigned tests_run, tests_failed;
-static char why[512];
 static enum viommu_vfio_backend backend;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why[0] != '\0') {
-        return; /* the first reason is the one that counts */
-    }
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-}
-
-static void report(const char *name)
-{
-    tests_run++;
-    if (why[0] == '\0') {
-        printf("ok %u - %s\n", tests_run, name);
-    } else {
-        tests_failed++;
-        printf("not ok %u - %s\n# %s\n", tests_run, name, why);
-    }
-    why[0] = '\0';
-    fflush(stdout);
-}
 
 static void log_sink(void *opaque, enum viommu_log_level level,
                      enum viommu_log_source source, const char *msg)
@@ -128,7 +101,7 @@ static bool ram_as_expected(const char *after)
     for (size_t i = 0; i < 2 * RAM_SIZE; i++) {
         if (ram[i] != shadow[i]) {
             uint64_t gpa = i < RAM_SIZE ? i : RAM_HIGH + (i - RAM_SIZE);
-            fail("after %s guest RAM differs at gpa %#" PRIx64, after, gpa);
+            tap_fail("after %s guest RAM differs at gpa %#" PRIx64, after, gpa);
             return false;
         }
     }
@@ -187,7 +160,7 @@ static struct viommu_stats stats(void)
     struct viommu_stats st = {.size = sizeof(st)};
 
     if (viommu_get_stats(v, &st) != 0) {
-        fail("viommu_get_stats");
+        tap_fail("viommu_get_stats");
     }
     return st;
 }
@@ -195,7 +168,7 @@ static struct viommu_stats stats(void)
 static void expect_status(uint8_t got, uint8_t want, const char *what)
 {
     if (got != want) {
-        fail("%s: status %s, expected %s", what, vdrv_status_name(got),
+        tap_fail("%s: status %s, expected %s", what, vdrv_status_name(got),
              vdrv_status_name(want));
     }
 }
@@ -216,7 +189,7 @@ static int edu_open(struct edu *e)
     int err = viommu_vfio_open(host, e->bdf, e->ep, &e->dev);
 
     if (err != 0) {
-        fail("viommu_vfio_open(%s): %s", e->bdf, strerror(-err));
+        tap_fail("viommu_vfio_open(%s): %s", e->bdf, strerror(-err));
         return err;
     }
     err = viommu_vfio_endpoint(e->dev, &ep);
@@ -224,7 +197,7 @@ static int edu_open(struct edu *e)
         err = viommu_endpoint_add(v, &ep);
     }
     if (err != 0) {
-        fail("endpoint %#x: %s", e->ep, strerror(-err));
+        tap_fail("endpoint %#x: %s", e->ep, strerror(-err));
         return err;
     }
     int fd = viommu_vfio_device_fd(e->dev);
@@ -234,13 +207,13 @@ static int edu_open(struct edu *e)
                                    .index = VFIO_PCI_CONFIG_REGION_INDEX};
     if (ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &bar) != 0 ||
         ioctl(fd, VFIO_DEVICE_GET_REGION_INFO, &cfg) != 0) {
-        fail("%s: region info: %s", e->bdf, strerror(errno));
+        tap_fail("%s: region info: %s", e->bdf, strerror(errno));
         return -errno;
     }
     void *p = mmap(NULL, bar.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
                    (off_t)bar.offset);
     if (p == MAP_FAILED) {
-        fail("%s: mmap BAR0: %s", e->bdf, strerror(errno));
+        tap_fail("%s: mmap BAR0: %s", e->bdf, strerror(errno));
         return -errno;
     }
     e->bar = p;
@@ -262,7 +235,7 @@ static void edu_close(struct edu *e)
     }
     int err = viommu_vfio_close(e->dev);
     if (err != 0) {
-        fail("viommu_vfio_close(%s): %s", e->bdf, strerror(-err));
+        tap_fail("viommu_vfio_close(%s): %s", e->bdf, strerror(-err));
     }
     e->dev = NULL;
 }
@@ -281,7 +254,7 @@ static bool edu_dma(struct edu *e, uint64_t iova, bool to_ram)
         }
         usleep(1000);
     }
-    fail("%s: DMA never completed", e->bdf);
+    tap_fail("%s: DMA never completed", e->bdf);
     return false;
 }
 
@@ -313,7 +286,7 @@ static bool reaches(struct edu *e, uint64_t iova, uint64_t gpa, unsigned seed)
     snprintf(what, sizeof(what), "DMA through %#" PRIx64, iova);
     ram_fill(gpa, PAGE, seed);
     if (!edu_dma(e, iova, false) || !edu_holds(e, seed)) {
-        fail("%s: the device did not read the mapped page", what);
+        tap_fail("%s: the device did not read the mapped page", what);
         return false;
     }
     if (!edu_load(e, seed + 1)) {
@@ -344,7 +317,7 @@ static bool writes_nothing(struct edu *e, uint64_t iova, uint64_t gpa,
 static bool check_no_read(struct edu *e, unsigned seed)
 {
     if (edu_holds(e, seed + 1)) {
-        fail("the device read the bytes behind an unmapped IOVA");
+        tap_fail("the device read the bytes behind an unmapped IOVA");
         return false;
     }
     return true;
@@ -365,43 +338,43 @@ static void test_map_reaches_exactly(void)
     /* In the high RAM region: another host address range. */
     expect_status(map(1, 0x30000000, PAGE, RAM_HIGH + 0x10000),
                   VIRTIO_IOMMU_S_OK, "map");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(reaches(&alone, 0x20000000, 0x300000, 10) &&
             reaches(&alone, 0x20001000, 0x301000, 12) &&
             reaches(&alone, 0x30000000, RAM_HIGH + 0x10000, 14));
     }
-    report("MAP: the device reads and writes exactly the mapped pages");
+    tap_report("MAP: the device reads and writes exactly the mapped pages");
 }
 
 static void test_unmap_reaches_nothing(void)
 {
     expect_status(unmap(1, 0x20000000, 2 * PAGE), VIRTIO_IOMMU_S_OK, "unmap");
-    if (why[0] == '\0' && writes_nothing(&alone, 0x20000000, 0x300000, 20,
+    if (tap_why[0] == '\0' && writes_nothing(&alone, 0x20000000, 0x300000, 20,
                                          true)) {
         check_no_read(&alone, 20);
     }
-    report("UNMAP: the device reaches nothing through the IOVA");
+    tap_report("UNMAP: the device reaches nothing through the IOVA");
 }
 
 static void test_detach_reaches_nothing(void)
 {
     expect_status(map(1, 0x20000000, PAGE, 0x300000), VIRTIO_IOMMU_S_OK,
                   "map");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         reaches(&alone, 0x20000000, 0x300000, 30);
         edu_load(&alone, 32);
     }
     expect_status(vdrv_detach(DRV, 1, alone.ep), VIRTIO_IOMMU_S_OK, "detach");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(writes_nothing(&alone, 0x20000000, 0x300000, 32, false) &&
             writes_nothing(&alone, LOADER, LOADER_GPA, 32, false));
     }
     expect_status(attach(1, alone.ep), VIRTIO_IOMMU_S_OK, "attach again");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(check_no_read(&alone, 32) &&
                reaches(&alone, 0x20000000, 0x300000, 34));
     }
-    report("DETACH: the device reaches nothing; ATTACH brings it all back");
+    tap_report("DETACH: the device reaches nothing; ATTACH brings it all back");
 }
 
 static void test_move_reaches_new_domain_only(void)
@@ -411,12 +384,12 @@ static void test_move_reaches_new_domain_only(void)
     expect_status(map(2, 0x40000000, PAGE, 0x400000), VIRTIO_IOMMU_S_OK,
                   "map");
     expect_status(attach(2, alone.ep), VIRTIO_IOMMU_S_OK, "move");
-    if (why[0] == '\0' && reaches(&alone, 0x40000000, 0x400000, 40) &&
+    if (tap_why[0] == '\0' && reaches(&alone, 0x40000000, 0x400000, 40) &&
         edu_load(&alone, 42)) {
         (void)(writes_nothing(&alone, 0x20000000, 0x300000, 42, false) &&
             check_no_read(&alone, 42));
     }
-    report("ATTACH to another domain: the old domain's mappings are gone");
+    tap_report("ATTACH to another domain: the old domain's mappings are gone");
 }
 
 static void test_replay_populated_domain(void)
@@ -432,38 +405,38 @@ static void test_replay_populated_domain(void)
                   VIRTIO_IOMMU_S_OK, "map");
     expect_status(map(3, LOADER, PAGE, LOADER_GPA), VIRTIO_IOMMU_S_OK, "map");
     expect_status(attach(3, alone.ep), VIRTIO_IOMMU_S_OK, "attach");
-    for (uint64_t i = 0; i < 4 && why[0] == '\0'; i++) {
+    for (uint64_t i = 0; i < 4 && tap_why[0] == '\0'; i++) {
         reaches(&alone, 0x50000000 + i * PAGE, 0x500000 + i * PAGE,
                 50 + 2 * (unsigned)i);
     }
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         reaches(&alone, 0x58000000, RAM_HIGH + 0x20000, 60);
     }
     /* Unmapping the second page of the run splits it on the host. */
     expect_status(unmap(3, 0x50001000, PAGE), VIRTIO_IOMMU_S_OK, "unmap");
-    if (why[0] == '\0' &&
+    if (tap_why[0] == '\0' &&
         writes_nothing(&alone, 0x50001000, 0x501000, 62, true) &&
         check_no_read(&alone, 62)) {
         (void)(reaches(&alone, 0x50000000, 0x500000, 64) &&
                reaches(&alone, 0x50002000, 0x502000, 66));
     }
-    report("replay: ATTACH to a populated domain reaches all its mappings");
+    tap_report("replay: ATTACH to a populated domain reaches all its mappings");
 }
 
 static void test_removal_reaches_nothing(void)
 {
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         edu_load(&alone, 70);
     }
     int err = viommu_endpoint_remove(v, alone.ep);
     if (err != 0) {
-        fail("viommu_endpoint_remove: %s", strerror(-err));
+        tap_fail("viommu_endpoint_remove: %s", strerror(-err));
     }
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(writes_nothing(&alone, LOADER, LOADER_GPA, 70, false) &&
             writes_nothing(&alone, 0x50000000, 0x500000, 70, false));
     }
-    report("endpoint removal: the device reaches nothing");
+    tap_report("endpoint removal: the device reaches nothing");
 }
 
 /* Declares the edu's endpoint again (its device stays open). */
@@ -476,7 +449,7 @@ static void redeclare(struct edu *e)
         err = viommu_endpoint_add(v, &ep);
     }
     if (err != 0) {
-        fail("declaring %#x again: %s", e->ep, strerror(-err));
+        tap_fail("declaring %#x again: %s", e->ep, strerror(-err));
     }
 }
 
@@ -485,33 +458,33 @@ static void test_reset_reaches_nothing(void)
     redeclare(&alone);
     expect_status(attach(4, alone.ep), VIRTIO_IOMMU_S_OK, "attach");
     expect_status(map(4, LOADER, PAGE, LOADER_GPA), VIRTIO_IOMMU_S_OK, "map");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(check_no_read(&alone, 70) && edu_load(&alone, 72));
     }
     if (viommu_reset(v, VIOMMU_RESET_DEVICE) != 0 ||
         vdrv_set_features(DRV, vdrv_features(DRV)) != 0) {
-        fail("reset");
+        tap_fail("reset");
     }
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         writes_nothing(&alone, LOADER, LOADER_GPA, 72, false);
     }
-    report("device reset: the device reaches nothing");
+    tap_report("device reset: the device reaches nothing");
 }
 
 static void test_free_reaches_nothing(void)
 {
     expect_status(attach(5, alone.ep), VIRTIO_IOMMU_S_OK, "attach");
     expect_status(map(5, LOADER, PAGE, LOADER_GPA), VIRTIO_IOMMU_S_OK, "map");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(check_no_read(&alone, 72) && edu_load(&alone, 74));
     }
     viommu_free(v);
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         writes_nothing(&alone, LOADER, LOADER_GPA, 74, false);
     }
     device_new();
     redeclare(&alone);
-    report("viommu_free: the device reaches nothing");
+    tap_report("viommu_free: the device reaches nothing");
 }
 
 /* Seed 001: PROBE, sent before the first ATTACH, reports the host's
@@ -535,7 +508,7 @@ static void test_geometry_before_first_attach(void)
                r[i].end == VIOMMU_MSI_X86_END;
     }
     if (!above || !msi) {
-        fail("PROBE lacks %s", !above ? "[2^39, 2^64-1] reserved"
+        tap_fail("PROBE lacks %s", !above ? "[2^39, 2^64-1] reserved"
                                       : "the host's MSI region");
     }
     struct viommu_stats before = stats();
@@ -545,10 +518,10 @@ static void test_geometry_before_first_attach(void)
     struct viommu_stats after = stats();
     if (after.mappings != before.mappings ||
         after.host_errors != before.host_errors) {
-        fail("the refused MAP changed the device");
+        tap_fail("the refused MAP changed the device");
     }
     expect_status(vdrv_detach(DRV, 6, alone.ep), VIRTIO_IOMMU_S_OK, "detach");
-    report("geometry: PROBE before ATTACH reports the host's limits");
+    tap_report("geometry: PROBE before ATTACH reports the host's limits");
 }
 
 static uint8_t map_status(uint32_t domain, uint64_t iova, uint64_t gpa)
@@ -566,16 +539,16 @@ static void refused_then_room(uint32_t domain, uint64_t iova, uint64_t gpa,
                   "the refused map");
     struct viommu_domain_info info = {.size = sizeof(info)};
     if (viommu_domain_info(v, domain, &info) != 0) {
-        fail("domain %u gone", domain);
+        tap_fail("domain %u gone", domain);
     }
-    if (why[0] == '\0' && writes_nothing(&alone, iova, gpa, seed, true)) {
+    if (tap_why[0] == '\0' && writes_nothing(&alone, iova, gpa, seed, true)) {
         (void)(check_no_read(&alone, seed) &&
                reaches(&alone, LOADER + PAGE, LOADER_GPA + PAGE, seed + 2));
     }
     make_room();
     expect_status(map_status(domain, iova, gpa), VIRTIO_IOMMU_S_OK,
                   "the same map with room");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         reaches(&alone, iova, gpa, seed + 4);
     }
 }
@@ -595,7 +568,7 @@ static void test_dma_entry_limit(void)
     /* The limit is read when a container is made: the edu gets a new one.
      */
     if (viommu_endpoint_remove(v, alone.ep) != 0) {
-        fail("remove");
+        tap_fail("remove");
     }
     edu_close(&alone);
     int err = sysfs_write(param, "4");
@@ -619,15 +592,15 @@ static void test_dma_entry_limit(void)
                       "map");
         expect_status(map_status(7, 0x69000000, 0x690000), VIRTIO_IOMMU_S_OK,
                       "map");
-        if (why[0] == '\0') {
+        if (tap_why[0] == '\0') {
             reaches(&alone, 0x60007000, 0x607000, 78);
         }
         refused_then_room(7, 0x70000000, 0x700000, 80, unmap_one);
     } else if (err != 0) {
-        fail("%s: %s", param, strerror(-err));
+        tap_fail("%s: %s", param, strerror(-err));
     }
     sysfs_write(param, old);
-    report("DMA_AVAIL exhausted: NOMEM, device and container unchanged");
+    tap_report("DMA_AVAIL exhausted: NOMEM, device and container unchanged");
 }
 
 static int set_ipc_lock(bool on)
@@ -651,7 +624,7 @@ static void memlock_room(void)
     struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
 
     if (setrlimit(RLIMIT_MEMLOCK, &unlimited) != 0 || set_ipc_lock(true)) {
-        fail("restoring RLIMIT_MEMLOCK: %s", strerror(errno));
+        tap_fail("restoring RLIMIT_MEMLOCK: %s", strerror(errno));
     }
 }
 
@@ -665,14 +638,14 @@ static void test_memlock_limit(void)
                   VIRTIO_IOMMU_S_OK, "map");
     /* Without CAP_IPC_LOCK, pinning is accounted against the limit. */
     if (set_ipc_lock(false) != 0 || setrlimit(RLIMIT_MEMLOCK, &none) != 0) {
-        fail("lowering RLIMIT_MEMLOCK: %s", strerror(errno));
+        tap_fail("lowering RLIMIT_MEMLOCK: %s", strerror(errno));
     }
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         refused_then_room(8, 0x78000000, 0x780000, 90, memlock_room);
     } else {
         memlock_room();
     }
-    report("RLIMIT_MEMLOCK exhausted: NOMEM, device and host unchanged");
+    tap_report("RLIMIT_MEMLOCK exhausted: NOMEM, device and host unchanged");
 }
 
 /* Guest RAM 1:1: a bypass domain, and an identity domain built as Linux
@@ -685,14 +658,14 @@ static void test_identity(void)
     loader = LOADER_GPA;
     expect_status(vdrv_attach(DRV, 11, alone.ep, VIRTIO_IOMMU_ATTACH_F_BYPASS),
                   VIRTIO_IOMMU_S_OK, "attach to a bypass domain");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(reaches(&alone, 0x300000, 0x300000, 110) &&
                reaches(&alone, RAM_HIGH + 0x30000, RAM_HIGH + 0x30000, 112) &&
                edu_load(&alone, 114) &&
                edu_dma(&alone, hole, true) && ram_as_expected("a hole"));
     }
     expect_status(attach(12, alone.ep), VIRTIO_IOMMU_S_OK, "attach");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         writes_nothing(&alone, 0x300000, 0x300000, 114, false);
     }
     expect_status(vdrv_map(DRV, 12, 0, VIOMMU_MSI_X86_START - 1, 0, RW),
@@ -700,7 +673,7 @@ static void test_identity(void)
     expect_status(vdrv_map(DRV, 12, VIOMMU_MSI_X86_END + 1, (1ull << 39) - 1,
                            VIOMMU_MSI_X86_END + 1, RW),
                   VIRTIO_IOMMU_S_OK, "identity MAP above it");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(check_no_read(&alone, 114) &&
                reaches(&alone, 0x300000, 0x300000, 116) &&
                reaches(&alone, RAM_HIGH + 0x30000, RAM_HIGH + 0x30000, 118) &&
@@ -710,7 +683,7 @@ static void test_identity(void)
     expect_status(vdrv_detach(DRV, 12, alone.ep), VIRTIO_IOMMU_S_OK,
                   "detach");
     loader = LOADER;
-    report("identity: bypass and MAPs wider than RAM reach RAM 1:1");
+    tap_report("identity: bypass and MAPs wider than RAM reach RAM 1:1");
 }
 
 /* Seed 000 with real VFs: enabled and disabled through sysfs, a guest that
@@ -720,13 +693,13 @@ static void test_sriov_domain_reuse(void)
     char pf[1][16], path[PATH_MAX], vf[16], target[PATH_MAX];
 
     if (find_pci(0x8086, 0x10c9, pf, 1) != 1) {
-        fail("no igb PF");
-        report("SR-IOV: VF domain IDs reused with nothing stale on the host");
+        tap_fail("no igb PF");
+        tap_report("SR-IOV: VF domain IDs reused with nothing stale on the host");
         return;
     }
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/", pf[0]);
     size_t dir = strlen(path);
-    for (int round = 0; round < 3 && why[0] == '\0'; round++) {
+    for (int round = 0; round < 3 && tap_why[0] == '\0'; round++) {
         struct viommu_vfio_device *d = NULL;
         struct viommu_endpoint_config ep = {.size = sizeof(ep)};
         strcpy(path + dir, "sriov_drivers_autoprobe");
@@ -753,7 +726,7 @@ static void test_sriov_domain_reuse(void)
             err = viommu_endpoint_add(v, &ep);
         }
         if (err != 0) {
-            fail("round %d: VF %s: %s", round, vf, strerror(-err));
+            tap_fail("round %d: VF %s: %s", round, vf, strerror(-err));
             break;
         }
         /* The same domain ID, the same IOVA, every round. */
@@ -785,10 +758,10 @@ static void test_sriov_domain_reuse(void)
             err = sysfs_write(path, "0");
         }
         if (err != 0) {
-            fail("round %d: removing VF %s: %s", round, vf, strerror(-err));
+            tap_fail("round %d: removing VF %s: %s", round, vf, strerror(-err));
         }
     }
-    report("SR-IOV: VF domain IDs reused with nothing stale on the host");
+    tap_report("SR-IOV: VF domain IDs reused with nothing stale on the host");
 }
 
 /* Two devices in one group: one host context, never split. */
@@ -796,15 +769,15 @@ static void test_group_of_two(void)
 {
     struct viommu_stats before = stats();
 
-    for (int i = 0; i < 2 && why[0] == '\0'; i++) {
+    for (int i = 0; i < 2 && tap_why[0] == '\0'; i++) {
         edu_open(&pair[i]);
     }
     struct viommu_stats after = stats();
     /* type1: a container for the group; iommufd: the handle's context,
      * already in use by the other edu. */
     uint32_t more = backend == VIOMMU_VFIO_TYPE1 ? 1 : 0;
-    if (why[0] == '\0' && after.host_contexts != before.host_contexts + more) {
-        fail("%u new host contexts for one group, expected %u",
+    if (tap_why[0] == '\0' && after.host_contexts != before.host_contexts + more) {
+        tap_fail("%u new host contexts for one group, expected %u",
              after.host_contexts - before.host_contexts, more);
     }
     expect_status(attach(10, pair[0].ep), VIRTIO_IOMMU_S_OK, "attach");
@@ -815,17 +788,17 @@ static void test_group_of_two(void)
                   "the other member to another domain");
     expect_status(attach(10, pair[1].ep), VIRTIO_IOMMU_S_OK,
                   "the other member to the same domain");
-    if (why[0] == '\0') {
+    if (tap_why[0] == '\0') {
         (void)(reaches(&pair[0], 0xa0000000, 0x680000, 100) &&
                reaches(&pair[1], 0xa0000000, 0x680000, 102));
     }
     for (int i = 0; i < 2; i++) {
         if (viommu_endpoint_remove(v, pair[i].ep) != 0) {
-            fail("remove");
+            tap_fail("remove");
         }
         edu_close(&pair[i]);
     }
-    report("a group of two devices: one host context, never split");
+    tap_report("a group of two devices: one host context, never split");
 }
 
 int main(int argc, char **argv)
@@ -884,7 +857,7 @@ int main(int argc, char **argv)
     }
     device_new();
     if (edu_open(&alone) != 0) {
-        printf("Bail out! %s\n", why);
+        printf("Bail out! %s\n", tap_why);
         return 1;
     }
 
@@ -910,8 +883,8 @@ int main(int argc, char **argv)
     err = viommu_vfio_free(host);
     if (err != 0) {
         printf("# viommu_vfio_free: %s\n", strerror(-err));
-        tests_failed++;
+        tap_failed++;
     }
-    printf("# %u of %u failed\n", tests_failed, tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    printf("# %u of %u failed\n", tap_failed, tap_run);
+    return tap_failed == 0 ? 0 : 1;
 }

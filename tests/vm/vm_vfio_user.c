@@ -33,6 +33,7 @@
 #include <linux/virtio_iommu.h>
 
 #include "driver.h"
+#include "tap.h"
 #include "frontend.h"
 #include "vfio_user_client.h"
 
@@ -47,39 +48,11 @@
 #define IOVA 0x10000000ull
 #define GPA 0x80000ull
 
-static unsigned tests_run, tests_failed;
-static char why[512];
 static struct fe fe;
 static struct vdrv_transport transport;
 static struct vdrv drv;
 static struct fe_control ctl;
 static uint32_t ep;
-
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why[0] != '\0') {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-}
-
-static void report(const char *name)
-{
-    tests_run++;
-    if (why[0] == '\0') {
-        printf("ok %u - %s\n", tests_run, name);
-    } else {
-        tests_failed++;
-        printf("not ok %u - %s\n# %s\n", tests_run, name, why);
-    }
-    why[0] = '\0';
-    fflush(stdout);
-}
 
 static void pattern(uint8_t *p, size_t len, unsigned seed)
 {
@@ -161,7 +134,7 @@ static bool reg_write(struct vfuc *c, uint64_t off, uint64_t v)
 {
     int err = vfuc_region_write(c, BAR0, off, &v, 8);
     if (err != 0) {
-        fail("REGION_WRITE BAR0+%#" PRIx64 ": %s", off, strerror(-err));
+        tap_fail("REGION_WRITE BAR0+%#" PRIx64 ": %s", off, strerror(-err));
     }
     return err == 0;
 }
@@ -170,7 +143,7 @@ static bool reg_read(struct vfuc *c, uint64_t off, uint64_t *v)
 {
     int err = vfuc_region_read(c, BAR0, off, v, 8);
     if (err != 0) {
-        fail("REGION_READ BAR0+%#" PRIx64 ": %s", off, strerror(-err));
+        tap_fail("REGION_READ BAR0+%#" PRIx64 ": %s", off, strerror(-err));
     }
     return err == 0;
 }
@@ -200,7 +173,7 @@ static bool edu_dma(struct vfuc *c, uint64_t iova, bool to_ram)
         }
         usleep(1000);
     }
-    fail("DMA never completed");
+    tap_fail("DMA never completed");
     return false;
 }
 
@@ -217,7 +190,7 @@ static bool edu_load(struct vfuc *c, uint64_t iova, uint64_t gpa, unsigned seed)
 static bool client_on(struct vfuc *c, const char *path)
 {
     if (!vfuc_connect(c, path)) {
-        fail("cannot connect to %s", path);
+        tap_fail("cannot connect to %s", path);
         return false;
     }
     int err = vfuc_version(c);
@@ -233,7 +206,7 @@ static bool client_on(struct vfuc *c, const char *path)
         err = vfuc_region_write(c, CFG, 4, &cmd, 2);
     }
     if (err != 0) {
-        fail("client set-up: %s", strerror(-err));
+        tap_fail("client set-up: %s", strerror(-err));
     }
     return err == 0;
 }
@@ -246,7 +219,7 @@ static bool client(struct vfuc *c)
 static bool status(uint8_t got, uint8_t want, const char *what)
 {
     if (got != want) {
-        fail("%s: %s, expected %s", what, vdrv_status_name(got),
+        tap_fail("%s: %s, expected %s", what, vdrv_status_name(got),
              vdrv_status_name(want));
     }
     return got == want;
@@ -270,7 +243,7 @@ static void test_device_served(void)
     int err = vfuc_device_info(&c, &info);
     if (err != 0 || !(info.flags & VFIO_DEVICE_FLAGS_PCI) ||
         info.num_regions < VFIO_PCI_NUM_REGIONS) {
-        fail("DEVICE_GET_INFO: %d, flags %#x, %u regions", err, info.flags,
+        tap_fail("DEVICE_GET_INFO: %d, flags %#x, %u regions", err, info.flags,
              info.num_regions);
         return;
     }
@@ -280,17 +253,17 @@ static void test_device_served(void)
          * never given, every access relayed. */
         uint32_t id = 0;
         if (err != 0 || (ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || fd >= 0) {
-            fail("with iommufd BAR0 must be relayed, without an fd: %d, "
+            tap_fail("with iommufd BAR0 must be relayed, without an fd: %d, "
                  "flags %#x, fd %d",
                  err, ri.flags, fd);
         } else if (vfuc_region_read(&c, BAR0, 0, &id, 4) != 0 ||
                    id != 0x010000ed) {
-            fail("relayed identification %#x", id);
+            tap_fail("relayed identification %#x", id);
         }
         return;
     }
     if (err != 0 || !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP) || fd < 0) {
-        fail("BAR0 is mmappable on the host and must come with the device "
+        tap_fail("BAR0 is mmappable on the host and must come with the device "
              "fd: %d, flags %#x, fd %d",
              err, ri.flags, fd);
         return;
@@ -299,7 +272,7 @@ static void test_device_served(void)
                                   MAP_SHARED, fd, (off_t)ri.offset);
     close(fd);
     if ((void *)bar == MAP_FAILED) {
-        fail("mmap of the BAR from the fd given: %s", strerror(errno));
+        tap_fail("mmap of the BAR from the fd given: %s", strerror(errno));
         return;
     }
     /* The VMM's direct access and the relayed one see one device. */
@@ -308,10 +281,10 @@ static void test_device_served(void)
     /* edu takes 4-byte accesses only below 0x80. */
     if (vfuc_region_read(&c, BAR0, 0, &relayed[0], 4) != 0 ||
         vfuc_region_read(&c, BAR0, 4, &relayed[1], 4) != 0) {
-        fail("REGION_READ of BAR0");
+        tap_fail("REGION_READ of BAR0");
     } else if (direct != 0x010000ed || relayed[0] != direct ||
                relayed[1] != ~0x5a5a0f0fu) {
-        fail("identification %#x direct, %#x relayed; liveness %#x", direct,
+        tap_fail("identification %#x direct, %#x relayed; liveness %#x", direct,
              relayed[0], relayed[1]);
     }
     munmap((void *)bar, ri.size);
@@ -333,11 +306,11 @@ static void test_dma_lands_exactly(void)
         return;
     }
     if (!is_pattern(ram(GPA + 0x8000), PAGE, 7)) {
-        fail("the device's write did not land at the guest RAM behind its "
+        tap_fail("the device's write did not land at the guest RAM behind its "
              "IOVA");
     } else if (!all_zero(ram(GPA), 0x8000) ||
                !all_zero(ram(GPA + 0x9000), 0x7000)) {
-        fail("the device wrote outside the page it was given");
+        tap_fail("the device wrote outside the page it was given");
     }
 }
 
@@ -352,7 +325,7 @@ static void test_not_ram_maps_nothing(void)
     memcpy(before, ram(0), FE_MEM_SIZE);
     if (edu_dma(&c, 0x20000000, true) &&
         memcmp(before, ram(0), FE_MEM_SIZE) != 0) {
-        fail("a DMA through a mapping of no RAM changed guest RAM");
+        tap_fail("a DMA through a mapping of no RAM changed guest RAM");
     }
     (void)status(vdrv_unmap(&drv, 1, 0x20000000, 0x20000fff), VIRTIO_IOMMU_S_OK,
                  "UNMAP");
@@ -366,7 +339,7 @@ static void test_unmap_faults(void)
     }
     memset(ram(GPA), 0, 0x10000);
     if (edu_dma(&c, IOVA + 0x8000, true) && !all_zero(ram(GPA), 0x10000)) {
-        fail("the device wrote through an IOVA the guest unmapped");
+        tap_fail("the device wrote through an IOVA the guest unmapped");
     }
 }
 
@@ -376,9 +349,9 @@ static void test_interrupt(void)
     int err = vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX, 0, &efd, 1);
 
     if (err != 0) {
-        fail("SET_IRQS MSI eventfd: %s", strerror(-err));
+        tap_fail("SET_IRQS MSI eventfd: %s", strerror(-err));
     } else if (!edu_start(&c, IOVA, true, true) || !fe_signalled(efd, 3000)) {
-        fail("edu's interrupt did not reach the client's eventfd");
+        tap_fail("edu's interrupt did not reach the client's eventfd");
     }
     close(efd);
 }
@@ -399,17 +372,17 @@ static void test_disconnect_stops_dma(void)
     vfuc_close(&c);
     const char *ev = fe_control_read(&ctl);
     if (ev == NULL || strstr(ev, "ENDPOINT_REMOVED") == NULL) {
-        fail("no ENDPOINT_REMOVED after the client left: %s",
+        tap_fail("no ENDPOINT_REMOVED after the client left: %s",
              ev != NULL ? ev : "(nothing)");
         return;
     }
     usleep(500000);
     if (!all_zero(ram(GPA), 0x10000)) {
-        fail("the device wrote after its client left");
+        tap_fail("the device wrote after its client left");
     }
     if (vdrv_map(&drv, 1, IOVA, IOVA + 0xffff, GPA, RW) !=
         VIRTIO_IOMMU_S_NOENT) {
-        fail("the endpoint's domain outlived the client");
+        tap_fail("the endpoint's domain outlived the client");
     }
 }
 
@@ -425,7 +398,7 @@ static void test_reconnect(void)
     memset(ram(GPA + 0x2000), 0, PAGE);
     if (edu_dma(&c, IOVA + 0x2000, true) &&
         !is_pattern(ram(GPA + 0x2000), PAGE, 11)) {
-        fail("a new client's device does not reach the guest's mapping");
+        tap_fail("a new client's device does not reach the guest's mapping");
     }
 }
 
@@ -440,12 +413,12 @@ static void test_bypass_maps_ram(void)
     memset(ram(GPA + 0x3000), 0, PAGE);
     if (edu_dma(&c, GPA + 0x3000, true) &&
         !is_pattern(ram(GPA + 0x3000), PAGE, 11)) {
-        fail("a bypass domain does not reach guest RAM at its address");
+        tap_fail("a bypass domain does not reach guest RAM at its address");
     }
     vfuc_close(&c);
     const char *ev = fe_control_read(&ctl);
     if (ev == NULL || strstr(ev, "ENDPOINT_REMOVED") == NULL) {
-        fail("no ENDPOINT_REMOVED after the second client left");
+        tap_fail("no ENDPOINT_REMOVED after the second client left");
     }
 }
 
@@ -487,12 +460,12 @@ static void test_release_and_add_again(void)
         }
     }
     if (pid < 0 || done != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        fail("unbinding %s from vfio-pci after ENDPOINT_REMOVED %s", bdf,
+        tap_fail("unbinding %s from vfio-pci after ENDPOINT_REMOVED %s", bdf,
              done == 0 ? "waits: the device is still held" : "failed");
         return;
     }
     if (!sysfs_write("/sys/bus/pci/drivers_probe", bdf)) {
-        fail("binding %s to vfio-pci again", bdf);
+        tap_fail("binding %s to vfio-pci again", bdf);
         return;
     }
     snprintf(cmd, sizeof(cmd),
@@ -501,7 +474,7 @@ static void test_release_and_add_again(void)
              ep);
     r = fe_control_command(&ctl, cmd);
     if (r == NULL || strcmp(r, "{\"return\":{}}") != 0) {
-        fail("device-remove: %s", r != NULL ? r : "(nothing)");
+        tap_fail("device-remove: %s", r != NULL ? r : "(nothing)");
         return;
     }
     snprintf(cmd, sizeof(cmd),
@@ -510,7 +483,7 @@ static void test_release_and_add_again(void)
              bdf, ep);
     r = fe_control_command(&ctl, cmd);
     if (r == NULL || strcmp(r, "{\"return\":{}}") != 0) {
-        fail("device-add: %s", r != NULL ? r : "(nothing)");
+        tap_fail("device-add: %s", r != NULL ? r : "(nothing)");
         return;
     }
     if (!client_on(&c, "/tmp/edu2.sock") ||
@@ -523,12 +496,12 @@ static void test_release_and_add_again(void)
     memset(ram(GPA + 0x5000), 0, PAGE);
     if (edu_dma(&c, IOVA + 0x5000, true) &&
         !is_pattern(ram(GPA + 0x5000), PAGE, 13)) {
-        fail("the device added again does not reach the guest's mapping");
+        tap_fail("the device added again does not reach the guest's mapping");
     }
     vfuc_close(&c);
     r = fe_control_read(&ctl);
     if (r == NULL || strstr(r, "ENDPOINT_REMOVED") == NULL) {
-        fail("no ENDPOINT_REMOVED after the last client left");
+        tap_fail("no ENDPOINT_REMOVED after the last client left");
     }
 }
 
@@ -571,35 +544,35 @@ int main(int argc, char **argv)
     }
 
     test_device_served();
-    report("the daemon serves edu over vfio-user: BAR0 mapped from the fd "
+    tap_report("the daemon serves edu over vfio-user: BAR0 mapped from the fd "
            "it gives, and relayed");
     test_dma_lands_exactly();
-    report("edu's DMA lands exactly in the guest RAM behind the guest's "
+    tap_report("edu's DMA lands exactly in the guest RAM behind the guest's "
            "IOVA mapping");
     test_not_ram_maps_nothing();
-    report("a MAP of what is not guest RAM maps nothing: the device's DMA "
+    tap_report("a MAP of what is not guest RAM maps nothing: the device's DMA "
            "there changes no byte");
     test_unmap_faults();
-    report("after UNMAP the device's DMA reaches nothing");
+    tap_report("after UNMAP the device's DMA reaches nothing");
     test_interrupt();
-    report("edu's interrupt reaches the client's eventfd through SET_IRQS");
+    tap_report("edu's interrupt reaches the client's eventfd through SET_IRQS");
     test_disconnect_stops_dma();
-    report("the client leaving removes the endpoint and stops the device's "
+    tap_report("the client leaving removes the endpoint and stops the device's "
            "DMA");
     test_reconnect();
-    report("a new client gets the device again");
+    tap_report("a new client gets the device again");
     test_bypass_maps_ram();
-    report("a bypass domain reaches guest RAM at its guest-physical "
+    tap_report("a bypass domain reaches guest RAM at its guest-physical "
            "address");
     test_release_and_add_again();
-    report("after ENDPOINT_REMOVED the device leaves vfio-pci at once; "
+    tap_report("after ENDPOINT_REMOVED the device leaves vfio-pci at once; "
            "device-remove and device-add serve it anew");
 
     int st = fe_stop(&fe);
     if (st != 0) {
         printf("# the daemon exited with %d\n", st);
-        tests_failed++;
+        tap_failed++;
     }
-    printf("# %u of %u failed\n", tests_failed, tests_run);
-    return tests_failed == 0 ? 0 : 1;
+    printf("# %u of %u failed\n", tap_failed, tap_run);
+    return tap_failed == 0 ? 0 : 1;
 }
