@@ -56,12 +56,6 @@ static void usage(FILE *out)
             "  --poll-max-ns=NS      longest the request queue is polled\n"
             "                        after serving, without a kick (default\n"
             "                        32768; 0: no polling)\n"
-            "  --allow-unsealed-memory\n"
-            "                        take guest memory that cannot be sealed\n"
-            "                        against shrinking (a plain or hugetlbfs\n"
-            "                        file): a frontend that truncates it\n"
-            "                        ends its own connection, and the guest\n"
-            "                        loses its IOMMU until it reconnects\n"
             "  --state-timeout=SECS  longest a device state transfer (for\n"
             "                        migration) may go without moving on\n"
             "                        before it fails (default 30)\n"
@@ -242,7 +236,6 @@ int main(int argc, char **argv)
         {"control-socket", required_argument, NULL, 'C'},
         {"vfio-user", required_argument, NULL, 'u'},
         {"iommufd", no_argument, NULL, 'I'},
-        {"allow-unsealed-memory", no_argument, NULL, 'U'},
         {"poll-max-ns", required_argument, NULL, 'P'},
         {"state-timeout", required_argument, NULL, 'T'},
         {"print-capabilities", no_argument, NULL, 'c'},
@@ -255,7 +248,7 @@ int main(int argc, char **argv)
     unsigned nr_endpoints = 0;
     const char *devices[VFU_MAX_DEVICES];
     unsigned nr_devices = 0;
-    bool allow_unsealed = false, iommufd = false;
+    bool iommufd = false;
     struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS};
     int conn_fd = -1, opt;
     long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
@@ -293,9 +286,6 @@ int main(int argc, char **argv)
             break;
         case 'I':
             iommufd = true;
-            break;
-        case 'U':
-            allow_unsealed = true;
             break;
         case 'P':
             poller.max_ns = strtol(optarg, &end, 10);
@@ -408,7 +398,6 @@ int main(int argc, char **argv)
 
     struct vu_dev d;
     vu_init(&d, v);
-    d.mem.allow_unsealed = allow_unsealed;
     d.transfer.timeout_ms = (int)state_timeout_s * 1000;
     vfu.vu_mem = &d.mem;
     if (socket_path != NULL) {

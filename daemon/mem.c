@@ -16,36 +16,24 @@ static bool overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
     return a < b + blen && b < a + alen;
 }
 
-/* A file that cannot shrink under us any more, or -EPERM. */
-static int seal(int fd, unsigned i, bool allow_unsealed)
+/* Seals the file against shrinking where it can be (a memfd made with
+ * sealing allowed). Other files (hugetlbfs, tmpfs, a memfd without
+ * sealing) are served all the same: every access to guest memory runs
+ * under mem_guard_arm(), so a frontend that truncates one ends its own
+ * connection. */
+static void seal(int fd, unsigned i)
 {
     int seals = fcntl(fd, F_GET_SEALS);
 
-    if (seals >= 0 && (seals & F_SEAL_SHRINK)) {
-        return 0;
+    if ((seals < 0 || !(seals & F_SEAL_SHRINK)) &&
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+        dlog(VIOMMU_LOG_DEBUG,
+             "guest memory region %u not sealed against shrinking (%s)", i,
+             strerror(errno));
     }
-    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) == 0) {
-        return 0;
-    }
-    if (allow_unsealed) {
-        dlog(VIOMMU_LOG_WARN,
-             "guest memory region %u cannot be sealed against shrinking "
-             "(%s); served as --allow-unsealed-memory says",
-             i, strerror(errno));
-        return 0;
-    }
-    dlog(VIOMMU_LOG_ERR,
-         "guest memory region %u refused: it cannot be sealed against "
-         "shrinking (%s), and a frontend that truncates it would make every "
-         "access fault. Share guest memory as a sealable memfd (QEMU's "
-         "memory-backend-memfd seals by default) or start the daemon with "
-         "--allow-unsealed-memory",
-         i, strerror(errno));
-    return -EPERM;
 }
 
-static int check(const struct mem_region_desc *d, unsigned n, const int *fds,
-                 bool allow_unsealed)
+static int check(const struct mem_region_desc *d, unsigned n, const int *fds)
 {
     for (unsigned i = 0; i < n; i++) {
         struct stat st;
@@ -54,12 +42,9 @@ static int check(const struct mem_region_desc *d, unsigned n, const int *fds,
             d[i].mmap_offset + d[i].size < d[i].mmap_offset) {
             return -EINVAL;
         }
-        /* A file shrunk later would make accesses SIGBUS: sealed first,
-         * then its size is the one it keeps. */
-        int err = seal(fds[i], i, allow_unsealed);
-        if (err != 0) {
-            return err;
-        }
+        /* Sealed first where it can be, then its size is the one it
+         * keeps. */
+        seal(fds[i], i);
         if (fstat(fds[i], &st) != 0) {
             return -errno;
         }
@@ -87,9 +72,8 @@ static void unmap_all(struct mem_region *r, unsigned n)
 int mem_table_set(struct mem_table *t, const struct mem_region_desc *d,
                   unsigned n, const int *fds)
 {
-    struct mem_table next = {.n = 0, .allow_unsealed = t->allow_unsealed};
-    int err =
-        n <= MEM_MAX_REGIONS ? check(d, n, fds, t->allow_unsealed) : -EINVAL;
+    struct mem_table next = {.n = 0};
+    int err = n <= MEM_MAX_REGIONS ? check(d, n, fds) : -EINVAL;
 
     for (unsigned i = 0; err == 0 && i < n; i++) {
         struct mem_region *r = &next.r[next.n];

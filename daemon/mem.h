@@ -32,18 +32,15 @@ struct mem_region {
 struct mem_table {
     struct mem_region r[MEM_MAX_REGIONS];
     unsigned n;
-    /* Take files that cannot be sealed against shrinking; accesses then
-     * run under mem_guard_arm(), as a frontend may truncate them. */
-    bool allow_unsealed;
 };
 
 /*
  * Replaces the table with n regions backed by fds (always closed here).
  * -EINVAL for an empty, wrapping or overlapping region or a file smaller
- * than the region; -EPERM for a file that cannot be sealed against
- * shrinking (F_SEAL_SHRINK: a memfd without MFD_ALLOW_SEALING, a plain or
- * hugetlbfs file) unless allow_unsealed; -errno of mmap. On error the old
- * table is kept.
+ * than the region; -errno of mmap. On error the old table is kept. A file
+ * that can be sealed against shrinking (F_SEAL_SHRINK) is sealed; any
+ * other (hugetlbfs, tmpfs) is served too, its accesses guarded as
+ * mem_guard_arm() says.
  */
 int mem_table_set(struct mem_table *t, const struct mem_region_desc *d,
                   unsigned n, const int *fds);

@@ -2,18 +2,23 @@
 # Installs every Debian package that the build and all test suites need.
 # Idempotent: when everything is installed it returns at once, offline.
 set -eu
+cd "$(dirname "$0")/.."
+. ./scripts/debian-uri.sh
 
 # The iommufd and newer VFIO uapi headers need linux-libc-dev >= 6.2, which
 # bookworm has only in bookworm-backports.
 BACKPORTS_FILE=/etc/apt/sources.list.d/viommu-bookworm-backports.sources
-PACKAGES="gcc clang libclang-rt-14-dev meson ninja-build pkgconf
+PACKAGES="gcc clang libclang-rt-14-dev ninja-build pkgconf
     libcmocka-dev libglib2.0-dev libjson-c-dev linux-libc-dev
-    busybox-static cpio xz-utils python3"
+    busybox-static cpio xz-utils python3
+    dpkg-dev python3-venv bzip2 zlib1g-dev libpixman-1-dev libslirp-dev
+    libfdt-dev device-tree-compiler seabios ipxe-qemu"
 # From bookworm-backports: QEMU 10.0 for the vm suite (bookworm's 7.2 lacks
-# what it needs), the 6.12 uapi headers, and the kernel source that
-# scripts/build-iommufd-kernel.sh builds.
+# what it needs), the 6.12 uapi headers, the kernel source that
+# scripts/build-iommufd-kernel.sh builds, and the meson that QEMU 10.2 needs
+# with its test runner (scripts/build-qemu.sh; bookworm's are too old).
 BACKPORTS_PACKAGES="qemu-system-x86 linux-libc-dev linux-source-6.12
-    bc bison flex libelf-dev libssl-dev"
+    bc bison flex libelf-dev libssl-dev meson python3-pycotap"
 # The vm suite's guest kernel: bookworm-backports' 6.12, unpacked (never
 # installed) into the cache outside the tree.
 CACHE=${VIOMMU_CACHE:-/var/cache/viommu}
@@ -21,27 +26,6 @@ GUEST_KERNEL_DIR=$CACHE/vm
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
-}
-
-# The first Debian archive URI the machine already uses (deb822 or one-line
-# format), so that the backports suite comes from the same mirror.
-debian_uri() {
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        [ "$f" = "$BACKPORTS_FILE" ] && continue
-        # deb822 stanzas are separated by blank lines; take the URI of the
-        # first stanza whose Suites list bookworm itself.
-        awk 'function flush() { if (!done && suite && uri != "") { print uri; done = 1; exit } }
-             /^[ \t]*$/ { flush(); uri = ""; suite = 0; next }
-             /^URIs:/ { uri = $2 }
-             /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
-             END { flush() }' "$f"
-    done | head -n 1
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        awk '$1 == "deb" && $0 ~ / bookworm( |$)/ && $0 !~ /security/ {
-                 for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-    done | head -n 1
 }
 
 have_everything() {

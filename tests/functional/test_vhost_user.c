@@ -548,34 +548,16 @@ static void use_unsealable_memory(struct fe *f)
     assert_true(f->mem != MAP_FAILED);
 }
 
-/* Guest memory that a frontend could shrink under the daemon is refused
- * at SET_MEM_TABLE, with the daemon serving on. */
-static void test_unsealable_memory_refused(void **state)
-{
-    (void)state;
-    fe_start(&the_fe, endpoints);
-    use_unsealable_memory(&the_fe);
-    the_fe.features = fe_get_u64(&the_fe, FE_GET_FEATURES);
-    assert_true(
-        fe_send(&the_fe, FE_SET_FEATURES, 0, &the_fe.features, 8, NULL, 0));
-    uint64_t protocol = fe_get_u64(&the_fe, FE_GET_PROTOCOL_FEATURES);
-    assert_true(
-        fe_send(&the_fe, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
-    assert_int_not_equal(fe_set_mem_table(&the_fe), 0);
-    assert_alive(&the_fe);
-    assert_int_equal(fe_stop(&the_fe), 0);
-}
-
-/* Served behind --allow-unsealed-memory, guest memory truncated under a
- * request ends that frontend's connection, never the daemon (it died of
- * SIGBUS); the next frontend is served. */
+/* Guest memory that cannot be sealed against shrinking (as hugetlbfs and
+ * tmpfs files, QEMU's usual memory-backend-file) is served, and truncated
+ * under a request it ends that frontend's connection, never the daemon (it
+ * died of SIGBUS); the next frontend is served. */
 static void test_truncated_memory_ends_connection(void **state)
 {
     /* Without polling, only the kick and the message below touch the
      * truncated memory (a busy machine could stretch a polling window
      * over the truncation). */
-    const char *const args[] = {endpoints[0], "--allow-unsealed-memory",
-                                "--poll-max-ns", "0", NULL};
+    const char *const args[] = {endpoints[0], "--poll-max-ns", "0", NULL};
     struct pollfd pfd;
     char byte;
 
@@ -637,7 +619,6 @@ int main(void)
                                   teardown),
         cmocka_unit_test_teardown(test_mem_table_without_ring_stops, teardown),
         cmocka_unit_test_teardown(test_broken_kick_fd, teardown),
-        cmocka_unit_test_teardown(test_unsealable_memory_refused, teardown),
         cmocka_unit_test_teardown(test_truncated_memory_ends_connection,
                                   teardown),
     };

@@ -11,7 +11,7 @@
  *   hang-up; bursts of one message in a single write;
  * - memory tables replaced under live rings and requests in flight,
  *   regions cut out of guest memory, moved, or backed by a file the
- *   frontend may later truncate (when unsealed memory is allowed);
+ *   frontend may later truncate;
  * - ring resets: GET_VRING_BASE, then the ring started again from the
  *   base it returned (or another), completely or not;
  * - device state transfers: rings stopped, the state saved through a
@@ -40,7 +40,6 @@
 #include "peer.h"
 #include "vhost_user.h"
 
-#define ALLOW_UNSEALED 1u /* bit of the input's first byte */
 #define TRANSFER_SAVE 0u
 #define TRANSFER_LOAD 1u
 #define DEVICE_STATE (1ULL << 19) /* protocol feature */
@@ -566,7 +565,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     vu_init(&f.d, f.v);
-    f.d.mem.allow_unsealed = take(&in, 1) & ALLOW_UNSEALED;
+    take(&in, 1); /* once a flag (unsealed memory allowed): inputs keep it */
     f.d.transfer.timeout_ms = 0; /* a transfer never waits */
     f.loose = -1;
     peer_init(&f.p, &f.d);

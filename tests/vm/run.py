@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """run.py [--with=FILE]... [--module=NAME]... BACKEND PROGRAM [ARG...]
+   run.py --path=DIR... qemu PROGRAM [ARG...]
+   run.py --path=DIR... bench-guest PROGRAM [PAIRS]
 
 Boots a Linux guest under QEMU (TCG) with an emulated Intel IOMMU in front
 of real emulated PCI devices (three `edu`, two of them behind a
@@ -17,13 +19,35 @@ everything built in; without it the test is skipped, saying so.
 guest's / under its own name. --module=NAME loads a module of the type1
 kernel besides the VFIO and igb ones (pcnet32 binds the pcnet device
 that shares an IOMMU group with two of the edu).
+
+BACKEND qemu: no intel-iommu. The README's QEMU 10.2 command line (its
+code block marked `<!-- vm: vhost-user -->`) runs exactly as written, with
+bash, in a scratch folder where `bzImage` and `initrd.img` are Debian's
+6.12 guest kernel and the initramfs around PROGRAM: viommu-viot writes the
+VIOT, viommu-vhost-user is the guest's virtio-iommu, and QEMU 10.2 (built
+by scripts/build-qemu.sh) runs the guest. --path=DIR puts DIR first on the
+command line's PATH (where the project's programs are). Guest RAM is on
+hugetlbfs at /dev/hugepages as the line says; run.py reserves the pages
+and mounts it for the run, and where the machine cannot reserve them it
+puts the file on tmpfs (/dev/shm) instead, saying so. A line "@@query"
+from PROGRAM is answered on the guest's console with the daemon's domains
+and mappings, read from its control socket.
+
+bench-guest: the same guest, booted with the daemon and then with QEMU's
+built-in virtio-iommu-pci in its place, three alternating rounds; PROGRAM
+runs PAIRS (default 20,000) VFIO map+unmap pairs of 4 KiB in each, and a
+table of the medians is printed.
 """
 import glob
+import json
 import lzma
 import os
 import re
 import select
 import shutil
+import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,8 +55,17 @@ import time
 
 CACHE = os.environ.get("VIOMMU_CACHE", "/var/cache/viommu")
 TIMEOUT_S = 500
-# Modules the type1 guest loads, with their dependencies resolved here.
+# Modules the type1 guest loads, with their dependencies resolved here, and
+# their parameters.
 MODULES = ["vfio_iommu_type1", "vfio-pci", "igb"]
+# The qemu guest's: virtio-iommu does no interrupt remapping on x86, which
+# VFIO accepts only when told to.
+QEMU_MODULES = ["virtio_iommu", "vfio_iommu_type1 allow_unsafe_interrupts=1",
+                "vfio-pci"]
+QEMU_102 = os.path.join(CACHE, "qemu/bin/qemu-system-x86_64")
+README = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                      "../../README.md")
+HUGEPAGE_MB = 2
 QEMU_DEVICES = [
     "-device", "intel-iommu,intremap=on,caching-mode=on,aw-bits=39",
     "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
@@ -91,11 +124,12 @@ def depends(data):
     return [d for d in m.group(1).decode().split(",") if d] if m else []
 
 
-def add_modules(root, moddir):
-    """Unpacks MODULES and what they depend on into root/lib/modules, and
-    writes the order to load them in."""
+def add_modules(root, moddir, modules):
+    """Unpacks modules ("NAME [PARAMS]") and what they depend on into
+    root/lib/modules, and writes the order to load them in."""
     files = module_files(moddir)
     order, seen = [], set()
+    params = dict((m.split(" ", 1) + [""])[:2] for m in modules)
 
     def visit(name):
         key = name.replace("-", "_")
@@ -112,14 +146,15 @@ def add_modules(root, moddir):
         order.append(key)
 
     os.makedirs(os.path.join(root, "lib/modules"))
-    for m in MODULES:
+    for m in params:
         visit(m)
     with open(os.path.join(root, "modules.order"), "w") as f:
         for m in order:
-            f.write(m + "\n")
+            p = [v for k, v in params.items() if k.replace("-", "_") == m]
+            f.write(m + (" " + p[0] if p and p[0] else "") + "\n")
 
 
-def initramfs(program, args, moddir, out, extra=()):
+def initramfs(program, args, moddir, out, extra=(), modules=MODULES):
     with tempfile.TemporaryDirectory() as root:
         for d in ("bin", "proc", "sys", "dev"):
             os.makedirs(os.path.join(root, d))
@@ -132,7 +167,7 @@ def initramfs(program, args, moddir, out, extra=()):
             f.write(INIT.replace("@ARGS@", " ".join(args)))
         os.chmod(init, 0o755)
         if moddir:
-            add_modules(root, moddir)
+            add_modules(root, moddir, modules)
         else:
             open(os.path.join(root, "modules.order"), "w").close()
         files = subprocess.run(["find", "."], cwd=root, check=True,
@@ -156,16 +191,272 @@ def kernel(backend):
     return found[-1], os.path.join(CACHE, "vm/root/lib/modules", release)
 
 
+def relay(proc, on_line=None, echo=True):
+    """Relays the guest's console as TAP until it ends (other lines as
+    comments); on_line(line) sees every line first. The run ends when proc
+    exits, even if a child it left (the daemon) still holds the console
+    pipe. Kills the run and bails out past TIMEOUT_S."""
+    deadline = time.monotonic() + TIMEOUT_S
+    tap = re.compile(r"^(ok |not ok |1\.\.\d+|Bail out!|#)")
+    buf = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.kill()
+            bail("the guest did not finish within %d s" % TIMEOUT_S)
+        exited = proc.poll() is not None
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.2))
+        if not ready:
+            if exited:
+                break
+            continue
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for raw in lines:
+            line = raw.decode(errors="replace").rstrip("\r")
+            if on_line:
+                on_line(line)
+            if echo:
+                print(line if tap.match(line) else "# " + line, flush=True)
+    proc.wait()
+
+
+def readme_block(name):
+    """The commands of the README's code block marked <!-- vm: NAME -->."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r"<!-- vm: %s -->\n\n((?:    .*\n|\n)+)" % re.escape(name),
+                  text)
+    if not m:
+        bail("README.md has no code block marked <!-- vm: %s -->" % name)
+    return "".join(line[4:] + "\n" for line in m.group(1).splitlines())
+
+
+def meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class HugePages:
+    """hugetlbfs at /dev/hugepages with mb MiB of free huge pages, as the
+    README's command line needs, for the length of a run; ok is False where
+    the machine cannot reserve them."""
+
+    def __init__(self, mb):
+        self.mounted = False
+        self.old = None
+        need = mb // HUGEPAGE_MB
+        short = need - meminfo("HugePages_Free")
+        if short > 0:
+            with open("/proc/sys/vm/nr_hugepages") as f:
+                self.old = int(f.read())
+            try:
+                with open("/proc/sys/vm/nr_hugepages", "w") as f:
+                    f.write(str(self.old + short))
+            except OSError:
+                pass
+        self.ok = meminfo("HugePages_Free") >= need
+        if self.ok and not os.path.ismount("/dev/hugepages"):
+            os.makedirs("/dev/hugepages", exist_ok=True)
+            self.ok = subprocess.run(["mount", "-t", "hugetlbfs", "hugetlbfs",
+                                      "/dev/hugepages"]).returncode == 0
+            self.mounted = self.ok
+
+    def release(self):
+        if self.mounted:
+            subprocess.run(["umount", "/dev/hugepages"])
+        if self.old is not None:
+            with open("/proc/sys/vm/nr_hugepages", "w") as f:
+                f.write(str(self.old))
+
+
+class Control:
+    """A client of the daemon's JSON control socket."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("r", encoding="utf-8")
+        self.file.readline()  # the greeting
+
+    def run(self, command, **args):
+        msg = {"execute": command}
+        if args:
+            msg["arguments"] = args
+        self.sock.sendall((json.dumps(msg) + "\n").encode())
+        while True:
+            answer = json.loads(self.file.readline())
+            if "return" in answer:
+                return answer["return"]
+            if "error" in answer:
+                raise RuntimeError("%s: %s" % (command, answer["error"]))
+
+    def state(self):
+        """The daemon's domains and their mappings, as lines for vm-qemu."""
+        lines, start = [], 0
+        while True:
+            page = self.run("query-domains", **{"from": start})
+            for d in page:
+                lines.append("@@domain %d %s" % (
+                    d["id"], " ".join(str(e) for e in d["endpoints"])))
+                iova = 0
+                while True:
+                    m = self.run("query-mappings", domain=d["id"],
+                                 **{"from": iova})
+                    for x in m["mappings"]:
+                        lines.append("@@map %d %x %x %x" % (
+                            d["id"], x["iova"], x["last"], x["gpa"]))
+                    if len(m["mappings"]) < 256:
+                        break
+                    iova = m["mappings"][-1]["last"] + 1
+            if len(page) < 256:
+                break
+            start = page[-1]["id"] + 1
+        return lines + ["@@end"]
+
+    def close(self):
+        self.sock.close()
+
+
+def cpu_ns(pid):
+    """The CPU time a process has used, from its schedstat."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
+def daemon_pid(pgid):
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(os.path.dirname(stat) + "/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and comm.startswith("viommu-vhost"):
+            return int(os.path.basename(os.path.dirname(stat)))
+    return None
+
+
+def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True):
+    """Runs the README's QEMU 10.2 command line with PROGRAM in the guest;
+    on_line(line, run) may answer the guest through run.answer(text)."""
+    if not os.access(QEMU_102, os.X_OK):
+        bail("no QEMU 10.2 at %s: build it with scripts/build-qemu.sh" %
+             QEMU_102)
+    vmlinuz, moddir = kernel("type1")
+    script = readme_block("vhost-user")
+    size = re.search(r"memory-backend-file,[^ ]*size=(\d+)M", script)
+    huge = HugePages(int(size.group(1)) if size else 0)
+    if not huge.ok:
+        print("# no huge pages here: guest RAM on tmpfs (/dev/shm) instead")
+        script = script.replace("mem-path=/dev/hugepages", "mem-path=/dev/shm")
+    if builtin:
+        # QEMU's own virtio-iommu where the daemon's was, nothing else
+        # changed (QEMU writes the VIOT itself).
+        script = re.sub(r"-device vhost-user-test-device-pci,(\S*?)addr=",
+                        "-device virtio-iommu-pci,addr=", script)
+        script = re.sub(r"-(chardev socket,id=viommu|acpitable file=)\S+",
+                        "", script)
+    env = dict(os.environ, PATH=":".join(
+        [os.path.abspath(p) for p in paths] + [os.path.dirname(QEMU_102),
+                                               os.environ["PATH"]]))
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            initramfs(program, args, moddir, os.path.join(tmp, "initrd.img"),
+                      modules=QEMU_MODULES)
+            os.symlink(vmlinuz, os.path.join(tmp, "bzImage"))
+            proc = subprocess.Popen(["bash", "-e", "-c", script], cwd=tmp,
+                                    env=env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE,
+                                    start_new_session=True)
+            proc.tmp = tmp
+            proc.answer = lambda text: (proc.stdin.write(text.encode()),
+                                        proc.stdin.flush())
+            try:
+                relay(proc, on_line and (lambda line: on_line(line, proc)),
+                      echo)
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+            if proc.returncode != 0:
+                bail("the README's command line failed (exit status %d)" %
+                     proc.returncode)
+    finally:
+        huge.release()
+
+
+def answer_queries(line, proc):
+    if line.startswith("@@query"):
+        ctl = Control(os.path.join(proc.tmp, "viommu.ctl"))
+        proc.answer("".join(x + "\n" for x in ctl.state()))
+        ctl.close()
+
+
+def bench_guest(program, pairs, paths, rounds=3):
+    results = {"daemon": [], "built-in": []}
+    cpu = []
+    for r in range(rounds):
+        for kind in ("daemon", "built-in"):
+            seen = {}
+
+            def on_line(line, proc):
+                if line.startswith("@@bench-start"):
+                    seen["pid"] = daemon_pid(proc.pid)
+                    if seen["pid"]:
+                        seen["cpu"] = cpu_ns(seen["pid"])
+                elif line.startswith("@@bench-end"):
+                    seen["us"] = float(line.split()[1])
+                    if kind == "daemon" and seen.get("pid"):
+                        cpu.append((cpu_ns(seen["pid"]) - seen["cpu"]) /
+                                   1e3 / pairs)
+                elif line.startswith("Bail out!"):
+                    bail(line)
+            run_qemu(program, ["qemu", "bench", str(pairs)], paths, on_line,
+                     builtin=kind == "built-in", echo=False)
+            if "us" not in seen:
+                bail("the %s guest printed no result" % kind)
+            results[kind].append(seen["us"])
+            print("round %d, %s: %.2f us per pair" % (r + 1, kind, seen["us"]),
+                  file=sys.stderr, flush=True)
+    d = statistics.median(results["daemon"])
+    b = statistics.median(results["built-in"])
+    print("| virtio-iommu | us per map+unmap pair (median of %d) | ratio to "
+          "built-in | daemon CPU per pair |" % rounds)
+    print("| --- | ---: | ---: | ---: |")
+    print("| QEMU's built-in virtio-iommu-pci (baseline) | %.1f | 1.00x | - |"
+          % b)
+    print("| viommu-vhost-user | %.1f | %.2fx | %.1f us |" %
+          (d, d / b, statistics.median(cpu) if cpu else float("nan")))
+
+
 def main():
     argv = sys.argv[1:]
-    extra = []
-    while argv and argv[0].startswith(("--with=", "--module=")):
+    extra, paths = [], []
+    while argv and argv[0].startswith(("--with=", "--module=", "--path=")):
         opt, _, value = argv.pop(0).partition("=")
-        (extra if opt == "--with" else MODULES).append(value)
-    if len(argv) < 2 or argv[0] not in ("type1", "iommufd"):
+        {"--with": extra, "--module": MODULES, "--path": paths}[opt].append(
+            value)
+    if len(argv) < 2 or argv[0] not in ("type1", "iommufd", "qemu",
+                                        "bench-guest"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     backend, program, args = argv[0], argv[1], argv[0:1] + argv[2:]
+    if backend == "qemu":
+        run_qemu(program, args, paths, answer_queries)
+        return
+    if backend == "bench-guest":
+        bench_guest(program, int(argv[2]) if len(argv) > 2 else 20000, paths)
+        return
     if shutil.which("qemu-system-x86_64") is None:
         bail("qemu-system-x86_64 missing: run scripts/deps.sh")
     vmlinuz, moddir = kernel(backend)
@@ -180,26 +471,7 @@ def main():
                "console=ttyS0 loglevel=3 panic=-1 intel_iommu=on"]
         qemu = subprocess.Popen(cmd + QEMU_DEVICES, stdout=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + TIMEOUT_S
-        tap = re.compile(r"^(ok |not ok |1\.\.\d+|Bail out!|#)")
-        buf = b""
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                qemu.kill()
-                bail("the guest did not finish within %d s" % TIMEOUT_S)
-            ready, _, _ = select.select([qemu.stdout], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(qemu.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-            for raw in lines:
-                line = raw.decode(errors="replace").rstrip("\r")
-                print(line if tap.match(line) else "# " + line, flush=True)
-        qemu.wait()
+        relay(qemu)
 
 
 if __name__ == "__main__":
