@@ -12,7 +12,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -55,7 +54,7 @@ static void usage(FILE *out)
             "                        endpoint-replug, query-*)\n"
             "  --poll-max-ns=NS      longest the request queue is polled\n"
             "                        after serving, without a kick (default\n"
-            "                        32768; 0: no polling)\n"
+            "                        131072; 0: no polling)\n"
             "  --state-timeout=SECS  longest a device state transfer (for\n"
             "                        migration) may go without moving on\n"
             "                        before it fails (default 30)\n"
@@ -82,61 +81,78 @@ static int print_capabilities(void)
 }
 
 /*
- * Adaptive polling of the request queue, as QEMU's iothreads (poll-max-ns)
- * and DPDK's vhost do it: after serving, the daemon keeps looking at the
- * ring with the driver's kicks suppressed, so that a request coming soon is
- * served without a wake-up; then it asks for kicks again, looks once more
- * and sleeps. The window doubles while polling finds requests and halves
- * when it runs out, within [POLL_MIN_NS, max_ns].
+ * Adaptive polling of the request queue. A Linux guest's driver waits for
+ * each answer spinning on the used ring, so the next request follows the
+ * answer after the guest's own work, a few microseconds later. Waking up
+ * for a kick costs much more than that (the driver's MMIO exit and eventfd
+ * write, the daemon's wake-up), so after serving, the daemon keeps reading
+ * the ring, with the driver's kicks suppressed, for a window; then it asks
+ * for kicks again, looks once more and sleeps.
+ *
+ * The window follows the idle times that kicks end, as QEMU's aio_poll
+ * does: a kick after an idle time within --poll-max-ns means that a longer
+ * window would have caught the request, so the window grows to cover that
+ * time (one and a half times it, at least double); a longer idle time
+ * halves it. A guest that maps back to back is served without a wake-up
+ * after a few requests; an idle guest costs one window of spinning, then
+ * nothing.
  */
 #define POLL_MIN_NS 1000
-#define POLL_DEFAULT_MAX_NS 32768
+#define POLL_DEFAULT_MAX_NS 131072
+/* Longest the ring is polled before the other fds get a look. */
+#define POLL_SLICE_NS 50000
 
 struct poller {
     int64_t max_ns; /* 0: no polling */
-    int64_t window_ns;
-    int64_t until_ns; /* polling until then; 0: not polling */
+    bool polling;   /* kicks suppressed, the ring polled */
+    struct vu_poll p;
 };
 
-static int64_t now_ns(void)
+static int64_t min64(int64_t a, int64_t b)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    return a < b ? a : b;
 }
 
-/* After a turn of the loop, in which a kick may have served requests:
- * polls, starts polling, or stops. False as vu_kick() says. */
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* After a turn of the loop, which may have served requests after a kick:
+ * adapts the window, polls, stops polling. False as vu_kick() says. */
 static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
 {
-    bool found = false, ok = true, ignored;
+    struct vu_poll *vp = &p->p;
+    bool ok = true, found = false;
 
     if (p->max_ns == 0 || d->conn < 0) {
-        p->until_ns = 0;
+        p->polling = false;
         return true;
     }
-    if (p->until_ns != 0) {
-        ok = vu_poll(d, &found);
-    }
-    if (ok && (found || kicked)) {
-        if (found) {
-            p->window_ns =
-                p->window_ns * 2 < p->max_ns ? p->window_ns * 2 : p->max_ns;
-        } else if (p->until_ns == 0) {
-            ok = vu_set_quiet(d, true, &ignored);
+    if (kicked) {
+        int64_t now = vu_now_ns();
+        if (!p->polling) {
+            int64_t idle = now - vp->last_ns;
+            vp->window_ns =
+                idle <= p->max_ns
+                    ? min64(p->max_ns, max64(2 * vp->window_ns, idle * 3 / 2))
+                    : max64(POLL_MIN_NS, vp->window_ns / 2);
+            ok = vu_set_quiet(d, true, &found);
+            p->polling = true;
         }
-        p->until_ns = now_ns() + p->window_ns;
+        vp->last_ns = now;
+    }
+    if (!p->polling || !ok) {
         return ok;
     }
-    if (ok && p->until_ns != 0 && now_ns() >= p->until_ns) {
-        p->window_ns =
-            p->window_ns / 2 > POLL_MIN_NS ? p->window_ns / 2 : POLL_MIN_NS;
-        p->until_ns = 0;
+    ok = vu_poll(d, vp);
+    if (ok && vp->idle) {
         ok = vu_set_quiet(d, false, &found);
-        if (ok && found) { /* it came as polling ended: go on */
-            ok = vu_set_quiet(d, true, &ignored);
-            p->until_ns = now_ns() + p->window_ns;
+        if (found) { /* it came as polling ended: go on */
+            vp->last_ns = vu_now_ns();
+            ok = ok && vu_set_quiet(d, true, &found);
+        } else {
+            p->polling = false;
         }
     }
     return ok;
@@ -173,7 +189,7 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
         nr_vfu = vfu_poll_fds(vfu, &pfd[nr_vu + nr_ctl]);
-        bool spin = vu_busy(d) || control_busy(ctl) || poller->until_ns != 0;
+        bool spin = vu_busy(d) || control_busy(ctl) || poller->polling;
         if (poll(pfd, nr_vu + nr_ctl + nr_vfu, spin ? 0 : wait_ms) < 0) {
             if (errno == EINTR) {
                 continue;
@@ -218,7 +234,7 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
             }
         }
         if (!ok) {
-            poller->until_ns = 0;
+            poller->polling = false;
             vu_disconnect(d);
             dlog(VIOMMU_LOG_INFO, "frontend disconnected; device state reset");
         }
@@ -249,7 +265,8 @@ int main(int argc, char **argv)
     const char *devices[VFU_MAX_DEVICES];
     unsigned nr_devices = 0;
     bool iommufd = false;
-    struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS};
+    struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS,
+                            .p.slice_ns = POLL_SLICE_NS};
     int conn_fd = -1, opt;
     long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
     char *end;
@@ -403,8 +420,7 @@ int main(int argc, char **argv)
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
-    poller.window_ns =
-        poller.max_ns < POLL_MIN_NS ? poller.max_ns : POLL_MIN_NS;
+    poller.p.window_ns = min64(poller.max_ns, POLL_MIN_NS);
     serve(&d, &ctl, &vfu, listen_fd, conn_fd, sig_fd, &poller);
     vfu_fini(&vfu);
     vu_disconnect(&d);

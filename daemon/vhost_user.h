@@ -133,10 +133,22 @@ bool vu_busy(const struct vu_dev *d);
  * vu_kick() says. */
 bool vu_serve_events(struct vu_dev *d);
 
-/* Polling the request queue (the driver's kicks suppressed meanwhile):
- * serves what is available without waiting for a kick; *served says
- * whether there was any. False as vu_kick() says. */
-bool vu_poll(struct vu_dev *d, bool *served);
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t vu_now_ns(void);
+
+/* Polling the request queue, the driver's kicks suppressed meanwhile
+ * (vu_set_quiet()). */
+struct vu_poll {
+    int64_t window_ns; /* in: how long to wait for the next request */
+    int64_t slice_ns;  /* in: how long to poll before returning */
+    int64_t last_ns;   /* in/out: when a request was last served */
+    bool idle;         /* out: window_ns went by with no request */
+};
+/* Reads the ring in a tight loop (no system call) and serves each request
+ * as it comes, until window_ns has gone by since the last one (idle) or
+ * slice_ns since the call, or requests wait beyond a budget (vu_busy()).
+ * False as vu_kick() says. */
+bool vu_poll(struct vu_dev *d, struct vu_poll *p);
 /* Asks the driver not to kick the request queue (quiet), or to kick again;
  * then serves what came before it could (*served), so no wake-up is lost.
  * False as vu_kick() says. */

@@ -496,6 +496,7 @@ uint64_t fe_post(struct fe *f, const void *in, size_t in_len, size_t out_len,
     if (!f->driver_kicks || fe_device_wants_kick(f, 0)) {
         uint64_t one = 1;
         CHECK((write(q->kick, &one, sizeof(one))) == (sizeof(one)));
+        f->kicks++;
     }
     return out_gpa;
 }

@@ -64,6 +64,7 @@ struct fe {
     /* Kick only when the device asks for it (the avail event index, or
      * VRING_USED_F_NO_NOTIFY), as the Linux driver does; else always. */
     bool driver_kicks;
+    unsigned kicks; /* request queue kicks sent */
 };
 
 /* Starts the daemon on a socket in a fresh directory with extra
