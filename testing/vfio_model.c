@@ -14,7 +14,9 @@
  *     done). The device side of a transfer is its 4 KiB buffer at 0x40000.
  *     A transfer runs at once, each byte through the IOMMU model.
  *   region 2 (BAR2, 4 KiB): plain memory, mmappable from the device fd.
- *   region 7: config space, 256 bytes (vendor 1234, device 11e8).
+ *   region 7: config space, 256 bytes (vendor 1234, device 11e8), whose
+ *     BARs size as the regions do and which has no ROM, as vfio-pci shows
+ *     a device's.
  * The IOMMU model holds exactly what the device core's host ops gave it:
  * IOVA -> the daemon's address of guest RAM, through the RAM layout, as
  * the real backend pins it (what is not RAM: nothing, the DMA faults). An
@@ -30,6 +32,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
 #include "vfio_user.h"
@@ -63,6 +66,7 @@ struct model_dev {
     struct model_map *maps;
     size_t nr_maps;
     uint8_t cfg[CFG_SIZE];
+    uint8_t cfg_wmask[CFG_SIZE]; /* the bits a write can change */
     uint64_t regs[0x100 / 8];
     uint8_t buf[4096];
     int msi, intx; /* eventfds, -1: none */
@@ -217,6 +221,19 @@ static int dev_open(void *host, const char *bdf, uint32_t endpoint, void **dev)
     }
     const uint8_t ids[4] = {0x34, 0x12, 0xe8, 0x11};
     memcpy(d->cfg, ids, sizeof(ids));
+    /* IDs read-only; the BARs keep their low bits clear, as sizing reads
+     * them; BARs 1, 3-5 and the ROM are not there. */
+    memset(d->cfg_wmask + 4, 0xff, CFG_SIZE - 4);
+    memset(d->cfg_wmask + PCI_BASE_ADDRESS_0, 0, 24);
+    memset(d->cfg_wmask + PCI_ROM_ADDRESS, 0, 4);
+    const uint32_t bar_masks[][2] = {{PCI_BASE_ADDRESS_0, ~(BAR0_SIZE - 1)},
+                                     {PCI_BASE_ADDRESS_2, ~(BAR2_SIZE - 1)}};
+    for (size_t i = 0; i < 2; i++) {
+        for (unsigned b = 0; b < 4; b++) {
+            d->cfg_wmask[bar_masks[i][0] + b] =
+                (uint8_t)(bar_masks[i][1] >> (8 * b));
+        }
+    }
     *dev = d;
     return 0;
 }
@@ -451,8 +468,10 @@ static ssize_t dev_pwrite(void *dev, const void *buf, size_t len, uint64_t off)
 
     if (off >= CFG_OFF && off - CFG_OFF <= CFG_SIZE &&
         len <= CFG_SIZE - (off - CFG_OFF)) {
-        if (off - CFG_OFF >= 4) { /* the IDs are read-only */
-            memcpy(d->cfg + (off - CFG_OFF), buf, len);
+        const uint8_t *in = buf;
+        for (size_t i = 0, at = off - CFG_OFF; i < len; i++, at++) {
+            d->cfg[at] = (uint8_t)((d->cfg[at] & ~d->cfg_wmask[at]) |
+                                   (in[i] & d->cfg_wmask[at]));
         }
         return (ssize_t)len;
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """run.py [--with=FILE]... [--module=NAME]... BACKEND PROGRAM [ARG...]
-   run.py --path=DIR... qemu PROGRAM [ARG...]
+   run.py [--daemon=FILE] --path=DIR... qemu|qemu-vfio-user PROGRAM [ARG...]
    run.py --path=DIR... bench-guest PROGRAM [PAIRS]
 
 Boots a Linux guest under QEMU (TCG) with an emulated Intel IOMMU in front
@@ -32,6 +32,11 @@ and mounts it for the run, and where the machine cannot reserve them it
 puts the file on tmpfs (/dev/shm) instead, saying so. A line "@@query"
 from PROGRAM is answered on the guest's console with the daemon's domains
 and mappings, read from its control socket.
+
+BACKEND qemu-vfio-user: the same with the README's vfio-user command line
+(`<!-- vm: vfio-user -->`): the daemon also serves a device over
+vfio-user to QEMU's vfio-user-pci. --daemon=FILE runs FILE as
+viommu-vhost-user (the daemon built with the project's device model).
 
 bench-guest: the same guest, booted with the daemon and then with QEMU's
 built-in virtio-iommu-pci in its place, three alternating rounds; PROGRAM
@@ -345,14 +350,17 @@ def daemon_pid(pgid):
     return None
 
 
-def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True):
-    """Runs the README's QEMU 10.2 command line with PROGRAM in the guest;
-    on_line(line, run) may answer the guest through run.answer(text)."""
+def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
+             block="vhost-user", daemon=None):
+    """Runs the README's QEMU 10.2 command line (its code block marked
+    <!-- vm: BLOCK -->) with PROGRAM in the guest; on_line(line, run) may
+    answer the guest through run.answer(text). daemon: a program to run
+    as viommu-vhost-user."""
     if not os.access(QEMU_102, os.X_OK):
         bail("no QEMU 10.2 at %s: build it with scripts/build-qemu.sh" %
              QEMU_102)
     vmlinuz, moddir = kernel("type1")
-    script = readme_block("vhost-user")
+    script = readme_block(block)
     size = re.search(r"memory-backend-file,[^ ]*size=(\d+)M", script)
     huge = HugePages(int(size.group(1)) if size else 0)
     if not huge.ok:
@@ -370,6 +378,11 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True):
                                                os.environ["PATH"]]))
     try:
         with tempfile.TemporaryDirectory() as tmp:
+            if daemon:
+                os.makedirs(os.path.join(tmp, "bin"))
+                os.symlink(os.path.abspath(daemon),
+                           os.path.join(tmp, "bin/viommu-vhost-user"))
+                env["PATH"] = os.path.join(tmp, "bin") + ":" + env["PATH"]
             initramfs(program, args, moddir, os.path.join(tmp, "initrd.img"),
                       modules=QEMU_MODULES)
             os.symlink(vmlinuz, os.path.join(tmp, "bzImage"))
@@ -395,11 +408,73 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True):
         huge.release()
 
 
+def unplug(tmp, device):
+    """device_del of DEVICE through QEMU's QMP socket. None when QEMU's
+    DEVICE_DELETED and the daemon's ENDPOINT_REMOVED both came within 20 s
+    (the order they came in is printed: QEMU 10.2 closes the vfio-user
+    connection, then sends DEVICE_DELETED in the same call, so the two
+    race); else what went wrong."""
+    ctl = Control(os.path.join(tmp, "viommu.ctl"))
+    qmp = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    qmp.connect(os.path.join(tmp, "qmp.sock"))
+    qfile = qmp.makefile("r", encoding="utf-8")
+    qfile.readline()  # the greeting
+    for cmd in ({"execute": "qmp_capabilities"},
+                {"execute": "device_del", "arguments": {"id": device}}):
+        qmp.sendall((json.dumps(cmd) + "\n").encode())
+        while True:
+            answer = json.loads(qfile.readline())
+            if "error" in answer:
+                return "QEMU: %s" % answer["error"]["desc"]
+            if "return" in answer:
+                break
+    deleted = removed = False
+    order = []
+    deadline = time.monotonic() + 20
+    ctl.sock.setblocking(False)
+    qmp.setblocking(False)
+    bufs = {ctl.sock: b"", qmp: b""}
+    while not (deleted and removed):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "no %s within 20 s" % (
+                "ENDPOINT_REMOVED" if deleted else "DEVICE_DELETED")
+        ready, _, _ = select.select(list(bufs), [], [], left)
+        seen = set()
+        for s in ready:
+            chunk = s.recv(65536)
+            if not chunk:
+                return "a socket closed"
+            bufs[s] += chunk
+            *lines, bufs[s] = bufs[s].split(b"\n")
+            for raw in lines:
+                msg = json.loads(raw) if raw.strip() else {}
+                if msg.get("event") == "DEVICE_DELETED" and \
+                        msg["data"].get("device") == device:
+                    seen.add("deleted")
+                elif msg.get("event") == "ENDPOINT_REMOVED":
+                    seen.add("removed")
+        order += sorted(seen - set(order))
+        deleted = deleted or "deleted" in seen
+        removed = removed or "removed" in seen
+    print("# came in this order: %s" % ", ".join(
+        {"deleted": "DEVICE_DELETED", "removed": "ENDPOINT_REMOVED"}[x]
+        for x in order), flush=True)
+    ctl.close()
+    qmp.close()
+    return None
+
+
 def answer_queries(line, proc):
+    """What vm-qemu asks the host (see its comment)."""
     if line.startswith("@@query"):
         ctl = Control(os.path.join(proc.tmp, "viommu.ctl"))
         proc.answer("".join(x + "\n" for x in ctl.state()))
         ctl.close()
+    elif line.startswith("@@unplug "):
+        why = unplug(proc.tmp, line.split()[1])
+        proc.answer("@@unplugged\n" if why is None else
+                    "@@unplug-failed %s\n" % why)
 
 
 def bench_guest(program, pairs, paths, rounds=3):
@@ -446,18 +521,21 @@ def bench_guest(program, pairs, paths, rounds=3):
 
 def main():
     argv = sys.argv[1:]
-    extra, paths = [], []
-    while argv and argv[0].startswith(("--with=", "--module=", "--path=")):
+    extra, paths, daemon = [], [], []
+    while argv and argv[0].startswith(("--with=", "--module=", "--path=",
+                                       "--daemon=")):
         opt, _, value = argv.pop(0).partition("=")
-        {"--with": extra, "--module": MODULES, "--path": paths}[opt].append(
-            value)
+        {"--with": extra, "--module": MODULES, "--path": paths,
+         "--daemon": daemon}[opt].append(value)
     if len(argv) < 2 or argv[0] not in ("type1", "iommufd", "qemu",
-                                        "bench-guest"):
+                                        "qemu-vfio-user", "bench-guest"):
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     backend, program, args = argv[0], argv[1], argv[0:1] + argv[2:]
-    if backend == "qemu":
-        run_qemu(program, args, paths, answer_queries)
+    if backend in ("qemu", "qemu-vfio-user"):
+        run_qemu(program, args, paths, answer_queries,
+                 block="vhost-user" if backend == "qemu" else "vfio-user",
+                 daemon=daemon[0] if daemon else None)
         return
     if backend == "bench-guest":
         bench_guest(program, int(argv[2]) if len(argv) > 2 else 20000, paths)

@@ -2,7 +2,7 @@
 /*
  * Runs inside a guest whose virtio-iommu is a real QEMU 10.2's
  * `vhost-user-test-device-pci` served by viommu-vhost-user on the host
- * (tests/vm/run.py qemu), and uses it as a VMM in the guest would: VFIO
+ * (tests/vm/run.py qemu, qemu-vfio-user), and uses it as a VMM in the guest would: VFIO
  * type1 on QEMU's `edu`, which the guest's init bound to vfio-pci.
  *
  *   vm-qemu qemu check RESERVED-START RESERVED-END
@@ -15,6 +15,13 @@
  *   vm-qemu qemu bench PAIRS
  *       PAIRS VFIO map+unmap pairs of 4 KiB, back to back, between the
  *       lines "@@bench-start" and "@@bench-end US-PER-PAIR".
+ *   vm-qemu qemu dma
+ *       TAP: the edu (or the project's model of it) is a vfio-user device
+ *       served by the daemon, whose DMA goes through the daemon's IOMMU
+ *       with this guest's mappings: it reaches exactly the buffer VFIO
+ *       mapped, and nothing once it is unmapped. Then the host unplugs it
+ *       (a line "@@unplug ID" asks; "@@unplugged" or "@@unplug-failed
+ *       WHY" answers) and it is gone from the guest.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -371,6 +378,145 @@ static int check(uint64_t resv_start, uint64_t resv_end)
     return tap_failed == 0 ? 0 : 1;
 }
 
+/* The edu's BAR0 through the VFIO device fd. */
+static int edu_fd = -1;
+static uint64_t bar0;
+
+static uint64_t edu_read(uint64_t reg, size_t len)
+{
+    uint64_t v = 0;
+
+    if (pread(edu_fd, &v, len, (off_t)(bar0 + reg)) != (ssize_t)len) {
+        tap_fail("reading BAR0 0x%" PRIx64 ": %s", reg, strerror(errno));
+    }
+    return v;
+}
+
+static void edu_write(uint64_t reg, uint64_t v, size_t len)
+{
+    if (pwrite(edu_fd, &v, len, (off_t)(bar0 + reg)) != (ssize_t)len) {
+        tap_fail("writing BAR0 0x%" PRIx64 ": %s", reg, strerror(errno));
+    }
+}
+
+#define EDU_BUF 0x40000ull
+
+/* One transfer of a page between the device's buffer and iova; waits for
+ * it to end (the real edu takes 100 ms of virtual time). */
+static void edu_dma(uint64_t iova, bool to_ram)
+{
+    edu_write(0x80, to_ram ? EDU_BUF : iova, 8);
+    edu_write(0x88, to_ram ? iova : EDU_BUF, 8);
+    edu_write(0x90, PAGE, 8);
+    edu_write(0x98, to_ram ? 3 : 1, 8);
+    for (int i = 0; i < 2000 && (edu_read(0x98, 8) & 1); i++) {
+        usleep(1000);
+    }
+    if (edu_read(0x98, 8) & 1) {
+        tap_fail("the transfer did not end");
+    }
+}
+
+static bool all(const uint8_t *p, uint8_t v)
+{
+    for (uint64_t i = 0; i < PAGE; i++) {
+        if (p[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int dma(void)
+{
+    struct vfio_region_info r = {.argsz = sizeof(r), .index = 0};
+    uint8_t *src, *dst;
+
+    printf("1..5\n");
+    if (find_pci(EDU_VENDOR, EDU_DEVICE, (char(*)[16])edu, 1) != 1) {
+        tap_fail("no edu device");
+    } else if ((group = group_of(edu)) == ~0u) {
+        tap_fail("%s has no IOMMU group: the VIOT or the probe failed", edu);
+    } else if (open_container() != 0 ||
+               (edu_fd = ioctl(group_fd, VFIO_GROUP_GET_DEVICE_FD, edu)) < 0 ||
+               ioctl(edu_fd, VFIO_DEVICE_GET_REGION_INFO, &r) != 0) {
+        tap_fail("%s through VFIO: %s", edu, strerror(errno));
+    } else {
+        bar0 = r.offset;
+        edu_write(0x04, 0x12345678, 4);
+        if ((uint32_t)edu_read(0x04, 4) != 0xedcba987) {
+            tap_fail("BAR0's liveness register did not answer");
+        }
+    }
+    tap_report("the vfio-user device answers through QEMU 10.2 and the "
+               "daemon");
+    if (tap_failed) {
+        return 1;
+    }
+
+    src = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    dst = src + PAGE;
+    memset(src, 0xa5, PAGE);
+    memset(dst, 0x11, PAGE);
+    int err = vfio_map(0x200000, src, PAGE);
+    if (err == 0) {
+        err = vfio_map(0x300000, dst, PAGE);
+    }
+    if (err != 0) {
+        tap_fail("MAP_DMA: %s", strerror(-err));
+    } else {
+        edu_dma(0x200000, false);
+        edu_dma(0x300000, true);
+        if (!all(dst, 0xa5)) {
+            tap_fail("the device's copy did not land in the mapped page");
+        }
+    }
+    tap_report("DMA reaches exactly the pages mapped through the daemon");
+
+    memset(dst, 0x22, PAGE);
+    memset(src, 0x5a, PAGE);
+    edu_dma(0x200000, false);
+    edu_dma(0x300000, true);
+    if (!all(dst, 0x5a)) {
+        tap_fail("a second transfer did not land");
+    }
+    tap_report("a second transfer lands too");
+
+    err = vfio_unmap(0x300000, PAGE);
+    memset(dst, 0x33, PAGE);
+    memset(src, 0x77, PAGE);
+    if (err != 0) {
+        tap_fail("UNMAP_DMA: %s", strerror(-err));
+    } else {
+        edu_dma(0x200000, false);
+        edu_dma(0x300000, true);
+        if (!all(dst, 0x33)) {
+            tap_fail("the device wrote a page after UNMAP_DMA");
+        }
+    }
+    tap_report("after UNMAP_DMA the device reaches nothing there");
+    close(edu_fd);
+    close_container();
+
+    char line[512], path[64];
+    printf("@@unplug edu\n");
+    fflush(stdout);
+    while (fgets(line, sizeof(line), stdin) != NULL &&
+           strncmp(line, "@@unplug", 8) != 0) {
+    }
+    line[strcspn(line, "\n")] = '\0';
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", edu);
+    if (strcmp(line, "@@unplugged") != 0) {
+        tap_fail("%s", line + 2);
+    } else if (access(path, F_OK) == 0) {
+        tap_fail("%s is still in the guest", edu);
+    }
+    tap_report("device_del: QEMU's DEVICE_DELETED and the daemon's "
+               "ENDPOINT_REMOVED came, and the device is gone");
+    return tap_failed == 0 ? 0 : 1;
+}
+
 static double now_us(void)
 {
     struct timespec ts;
@@ -427,10 +573,14 @@ int main(int argc, char **argv)
     if (argc == 5 && strcmp(argv[2], "check") == 0) {
         return check(strtoull(argv[3], NULL, 0), strtoull(argv[4], NULL, 0));
     }
+    if (argc == 3 && strcmp(argv[2], "dma") == 0) {
+        return dma();
+    }
     if (argc == 4 && strcmp(argv[2], "bench") == 0) {
         return bench(strtol(argv[3], NULL, 0));
     }
     fprintf(stderr,
-            "usage: vm-qemu qemu (check RESV-START RESV-END | bench PAIRS)\n");
+            "usage: vm-qemu qemu (check RESV-START RESV-END | dma | "
+            "bench PAIRS)\n");
     return 2;
 }
