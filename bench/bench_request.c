@@ -294,7 +294,7 @@ static void paced_table(void)
     for (int g = 0; g < 4; g++) {
         for (int m = 0; m < 2; m++) {
             printf("%7.0f us %-10s %8.1f us %8.1f us %10.2fx %11.2f us\n",
-                   gaps_us[g], m == 0 ? "off" : "on (128 us)",
+                   gaps_us[g], m == 0 ? "off" : "on (131 us)",
                    r[m][g].median_us, r[m][g].p99_us,
                    r[m][g].median_us / r[m][0].median_us, r[m][g].cpu_us);
         }

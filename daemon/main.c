@@ -136,7 +136,7 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
             vp->window_ns =
                 idle <= p->max_ns
                     ? min64(p->max_ns, max64(2 * vp->window_ns, idle * 3 / 2))
-                    : max64(POLL_MIN_NS, vp->window_ns / 2);
+                    : min64(p->max_ns, max64(POLL_MIN_NS, vp->window_ns / 2));
             ok = vu_set_quiet(d, true, &found);
             p->polling = true;
         }

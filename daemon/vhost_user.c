@@ -561,7 +561,10 @@ static int dispatch(struct vu_dev *d, struct vu_msg *m)
     case VHOST_USER_SET_VRING_ERR:
         err = set_vring_fd(d, m);
         if (err == 0 && m->h.request == VHOST_USER_SET_VRING_KICK) {
-            /* A kick may have come before the ring was started. */
+            /* The ring starts asking for kicks, whatever the driver was
+             * told while the daemon polled it before it stopped; and a
+             * kick may have come before it was started. */
+            vq_set_quiet(queue(d, m->p.u64 & VRING_INDEX_MASK), false);
             if (!vu_kick(d, m->p.u64 & VRING_INDEX_MASK)) {
                 return REPLY_FAILED; /* guest memory faulted */
             }

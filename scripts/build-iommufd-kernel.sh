@@ -63,8 +63,9 @@ echo "build-iommufd-kernel: compiling linux-source-6.12 with iommufd:" \
 # Progress every 500 compiled files; the errors as make prints them.
 rm -f make.status
 {
-    make -j"$(nproc)" bzImage 2>&1
-    echo $? >make.status
+    rc=0
+    make -j"$(nproc)" bzImage 2>&1 || rc=$?
+    echo "$rc" >make.status
 } | awk '
     /^  CC / { n++; if (n % 500 == 0) { printf "build-iommufd-kernel: %d files compiled\n", n; fflush() } next }
     /error|Error/ { print }'

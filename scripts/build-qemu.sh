@@ -24,6 +24,9 @@ FIRMWARE=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
 
 say() { echo "build-qemu: $*"; }
 
+# A sources file an interrupted run left behind.
+rm -f "$SOURCES"
+
 if [ -x "$BIN" ] && "$BIN" -device help 2>/dev/null | grep -q '"vfio-user-pci"'; then
     say "$BIN is there ($("$BIN" --version | head -n 1))"
     exit 0
@@ -41,12 +44,13 @@ pick_version() {
 
 work=$OUT/src
 mkdir -p "$work"
-if ! ls -d "$work"/qemu-*/configure >/dev/null 2>&1; then
+if [ ! -f "$work/unpacked" ]; then
     uri=$(debian_uri)
     [ -n "$uri" ] || { say "no Debian archive URI in /etc/apt/sources*" >&2; exit 1; }
     printf 'Types: deb-src\nURIs: %s\nSuites: sid\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         "$uri" >"$SOURCES"
     trap 'rm -f "$SOURCES"; apt-get update -qq >/dev/null 2>&1 || true' EXIT
+    trap 'exit 1' INT TERM HUP
     say "fetching the list of sid's source packages"
     apt-get update -qq
     version=$(pick_version)
@@ -56,12 +60,13 @@ if ! ls -d "$work"/qemu-*/configure >/dev/null 2>&1; then
     fi
     say "fetching Debian's source of qemu $version"
     rm -rf "$work" && mkdir -p "$work"
-    chmod 755 "$work" # apt downloads as its own user
+    chmod 755 "$work" # apt's own user may read it
     (cd "$work" && apt-get source -q --download-only "qemu=$version" >/dev/null &&
         dpkg-source --no-check --skip-patches -x ./*.dsc >/dev/null)
     rm -f "$SOURCES"
-    trap - EXIT
+    trap - EXIT INT TERM HUP
     apt-get update -qq >/dev/null 2>&1 || true
+    touch "$work/unpacked"
 fi
 src=$(ls -d "$work"/qemu-*/ | head -n 1)
 cd "$src"
@@ -84,10 +89,14 @@ cd build
 
 say "compiling qemu-system-x86_64: about 15 minutes on 2 cores, once per machine"
 total=$(ninja -n qemu-system-x86_64 2>/dev/null | grep -c '^\[' || true)
-ninja -j"$(nproc)" qemu-system-x86_64 2>&1 | awk -v total="$total" '
+{
+    rc=0
+    ninja -j"$(nproc)" qemu-system-x86_64 2>&1 || rc=$?
+    echo "$rc" >ninja.status
+} | awk -v total="$total" '
     /^\[[0-9]+\/[0-9]+\]/ { n++; if (n % 500 == 0) { printf "build-qemu: %d of %d steps\n", n, total; fflush() } next }
-    /error|Error/ { print }' || true
-if [ ! -x qemu-system-x86_64 ]; then
+    /error|Error/ { print }'
+if [ "$(cat ninja.status)" != 0 ]; then
     say "compile failed: see ninja -C $src/build qemu-system-x86_64" >&2
     exit 1
 fi

@@ -3,6 +3,7 @@
 # that an added suite comes from the same mirror. The project's own sources
 # files (viommu-*) are not read.
 debian_uri() {
+    {
     for f in /etc/apt/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
         case $f in */viommu-*) continue ;; esac
@@ -13,10 +14,11 @@ debian_uri() {
              /^URIs:/ { uri = $2 }
              /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == "bookworm") suite = 1 }
              END { flush() }' "$f"
-    done | head -n 1
+    done
     for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
         [ -f "$f" ] || continue
         awk '$1 == "deb" && $0 ~ / bookworm( |$)/ && $0 !~ /security/ {
                  for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' "$f"
-    done | head -n 1
+    done
+    } | head -n 1
 }

@@ -38,7 +38,7 @@ have_everything() {
 
 if ! have_everything; then
     if [ ! -f "$BACKPORTS_FILE" ]; then
-        uri=$(debian_uri | head -n 1)
+        uri=$(debian_uri)
         if [ -z "$uri" ]; then
             echo "setup: no Debian archive URI found in /etc/apt/sources*" >&2
             exit 1

@@ -111,7 +111,7 @@ if $quick; then
     echo "test: --quick: the vm and fuzz suites are not run"
     run_suites build gcc "" unit scenario functional
     run_suites build-asan clang \
-        "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=false" \
+        "-Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true" \
         unit scenario functional
 else
     # Built once per machine into the cache; a failed build is a failure.

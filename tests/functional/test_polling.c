@@ -131,7 +131,8 @@ static void test_requests_as_polling_ends(void **state)
 
 /* A Linux guest under TCG does 5 to 20 us of its own work between an
  * answer and its next request. With the default window, polling catches
- * such requests after a few: the driver hardly ever kicks (every kick is a
+ * such requests after a few: the driver seldom kicks (a few per 2,000 on
+ * an idle machine; the bound leaves room for a loaded one) (every kick is a
  * vCPU exit and a wake-up of the daemon, tens of microseconds). A window
  * that grows only when polling finds requests never grew past 1 us here,
  * and every request was kicked. */
@@ -152,7 +153,7 @@ static void test_guest_work_between_requests_polled(void **state)
     }
     kicks = the_fe.kicks - kicks;
     print_message("# %u kicks for %u requests\n", kicks, n);
-    assert_true(kicks < n / 20);
+    assert_true(kicks < n / 4); /* every one without polling in time */
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -210,6 +211,30 @@ static void test_ring_reset_while_polling(void **state)
     assert_int_equal(*(uint8_t *)fe_ptr(&the_fe, out), OK);
     assert_int_equal((uint16_t)(fe_used_idx(&the_fe, 0) - used), 1);
     request(2);
+    assert_int_equal(fe_stop(&the_fe), 0);
+}
+
+/* The ring stopped while the daemon polls, with nothing waiting: once it
+ * is started again the driver is asked to kick, and its next request is
+ * answered (the stopped ring had told it not to kick, and the daemon's
+ * polling ended meanwhile). */
+static void test_ring_restarted_idle_after_polling(void **state)
+{
+    struct vhost_vring_state base = {0, 0};
+
+    (void)state;
+    start("1000000");
+    attach();
+    for (unsigned i = 0; i < 200; i++) { /* the window grows past 30 us */
+        spin_us(20);
+        request(i);
+    }
+    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
+    usleep(20000); /* far beyond the window: polling has ended */
+    fe_start_ring(&the_fe, 0, (uint16_t)base.num);
+    request(200);
+    request(201);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
 
@@ -281,6 +306,8 @@ int main(void)
         cmocka_unit_test_teardown(test_paced_requests_no_polling, teardown),
         cmocka_unit_test_teardown(test_quiet_then_resume, teardown),
         cmocka_unit_test_teardown(test_ring_reset_while_polling, teardown),
+        cmocka_unit_test_teardown(test_ring_restarted_idle_after_polling,
+                                  teardown),
         cmocka_unit_test_teardown(test_disconnect_while_polling, teardown),
         cmocka_unit_test_teardown(test_idle_costs_nothing, teardown),
     };

@@ -70,7 +70,6 @@ QEMU_MODULES = ["virtio_iommu", "vfio_iommu_type1 allow_unsafe_interrupts=1",
 QEMU_102 = os.path.join(CACHE, "qemu/bin/qemu-system-x86_64")
 README = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       "../../README.md")
-HUGEPAGE_MB = 2
 QEMU_DEVICES = [
     "-device", "intel-iommu,intremap=on,caching-mode=on,aw-bits=39",
     "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
@@ -256,29 +255,38 @@ class HugePages:
     def __init__(self, mb):
         self.mounted = False
         self.old = None
-        need = mb // HUGEPAGE_MB
-        short = need - meminfo("HugePages_Free")
-        if short > 0:
-            with open("/proc/sys/vm/nr_hugepages") as f:
-                self.old = int(f.read())
-            try:
+        free = meminfo("HugePages_Free") - meminfo("HugePages_Rsvd")
+        short = mb * 1024 // max(meminfo("Hugepagesize"), 1) - free
+        try:
+            if short > 0:
+                with open("/proc/sys/vm/nr_hugepages") as f:
+                    old = int(f.read())
                 with open("/proc/sys/vm/nr_hugepages", "w") as f:
-                    f.write(str(self.old + short))
-            except OSError:
-                pass
-        self.ok = meminfo("HugePages_Free") >= need
-        if self.ok and not os.path.ismount("/dev/hugepages"):
-            os.makedirs("/dev/hugepages", exist_ok=True)
-            self.ok = subprocess.run(["mount", "-t", "hugetlbfs", "hugetlbfs",
-                                      "/dev/hugepages"]).returncode == 0
-            self.mounted = self.ok
+                    f.write(str(old + short))
+                self.old = old
+            self.ok = (meminfo("HugePages_Free") - meminfo("HugePages_Rsvd")
+                       >= free + max(short, 0))
+            if self.ok and not os.path.ismount("/dev/hugepages"):
+                os.makedirs("/dev/hugepages", exist_ok=True)
+                self.ok = subprocess.run(["mount", "-t", "hugetlbfs",
+                                          "hugetlbfs", "/dev/hugepages"]
+                                         ).returncode == 0
+                self.mounted = self.ok
+        except OSError:
+            self.ok = False
 
     def release(self):
-        if self.mounted:
-            subprocess.run(["umount", "/dev/hugepages"])
+        """Only once nothing maps the pages any more."""
+        if self.mounted and subprocess.run(["umount", "/dev/hugepages"]
+                                           ).returncode != 0:
+            print("# /dev/hugepages stays mounted: still in use",
+                  flush=True)
         if self.old is not None:
-            with open("/proc/sys/vm/nr_hugepages", "w") as f:
-                f.write(str(self.old))
+            try:
+                with open("/proc/sys/vm/nr_hugepages", "w") as f:
+                    f.write(str(self.old))
+            except OSError:
+                pass
 
 
 class Control:
@@ -350,6 +358,23 @@ def daemon_pid(pgid):
     return None
 
 
+def end_group(pgid):
+    """Ends what the command line left running (the daemon), and waits
+    until it has gone: it maps guest RAM until then."""
+    for sig, wait_s in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+
 def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
              block="vhost-user", daemon=None):
     """Runs the README's QEMU 10.2 command line (its code block marked
@@ -397,15 +422,39 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
                 relay(proc, on_line and (lambda line: on_line(line, proc)),
                       echo)
             finally:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+                end_group(proc.pid)
             if proc.returncode != 0:
                 bail("the README's command line failed (exit status %d)" %
                      proc.returncode)
     finally:
         huge.release()
+
+
+class JsonLines:
+    """JSON messages, one a line, read from a socket as they come."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.buf = b""
+        self.ready = []
+
+    def read(self, timeout):
+        """The next message, None after timeout seconds without one."""
+        deadline = time.monotonic() + timeout
+        while not self.ready:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise OSError("the peer hung up")
+            *lines, self.buf = (self.buf + chunk).split(b"\n")
+            self.ready += [json.loads(x) for x in lines if x.strip()]
+        return self.ready.pop(0)
+
+    def send(self, msg):
+        self.sock.sendall((json.dumps(msg) + "\n").encode())
 
 
 def unplug(tmp, device):
@@ -414,55 +463,42 @@ def unplug(tmp, device):
     (the order they came in is printed: QEMU 10.2 closes the vfio-user
     connection, then sends DEVICE_DELETED in the same call, so the two
     race); else what went wrong."""
-    ctl = Control(os.path.join(tmp, "viommu.ctl"))
-    qmp = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    qmp.connect(os.path.join(tmp, "qmp.sock"))
-    qfile = qmp.makefile("r", encoding="utf-8")
-    qfile.readline()  # the greeting
-    for cmd in ({"execute": "qmp_capabilities"},
-                {"execute": "device_del", "arguments": {"id": device}}):
-        qmp.sendall((json.dumps(cmd) + "\n").encode())
-        while True:
-            answer = json.loads(qfile.readline())
-            if "error" in answer:
-                return "QEMU: %s" % answer["error"]["desc"]
-            if "return" in answer:
-                break
-    deleted = removed = False
-    order = []
-    deadline = time.monotonic() + 20
-    ctl.sock.setblocking(False)
-    qmp.setblocking(False)
-    bufs = {ctl.sock: b"", qmp: b""}
-    while not (deleted and removed):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return "no %s within 20 s" % (
-                "ENDPOINT_REMOVED" if deleted else "DEVICE_DELETED")
-        ready, _, _ = select.select(list(bufs), [], [], left)
-        seen = set()
-        for s in ready:
-            chunk = s.recv(65536)
-            if not chunk:
-                return "a socket closed"
-            bufs[s] += chunk
-            *lines, bufs[s] = bufs[s].split(b"\n")
-            for raw in lines:
-                msg = json.loads(raw) if raw.strip() else {}
+    ctl = JsonLines(os.path.join(tmp, "viommu.ctl"))
+    qmp = JsonLines(os.path.join(tmp, "qmp.sock"))
+    try:
+        ctl.read(10), qmp.read(10)  # the greetings
+        events = []
+        for cmd in ({"execute": "qmp_capabilities"},
+                    {"execute": "device_del", "arguments": {"id": device}}):
+            qmp.send(cmd)
+            while True:
+                answer = qmp.read(10) or {"error": {"desc": "no answer"}}
+                if "error" in answer:
+                    return "QEMU: %s" % answer["error"]["desc"]
+                if "return" in answer:
+                    break
+                events.append(answer)
+        order = []
+        deadline = time.monotonic() + 20
+        while len(order) < 2 and time.monotonic() < deadline:
+            for peer in (qmp, ctl):
+                msg = events.pop(0) if peer is qmp and events else \
+                    peer.read(0.01)
+                if msg is None:
+                    continue
                 if msg.get("event") == "DEVICE_DELETED" and \
                         msg["data"].get("device") == device:
-                    seen.add("deleted")
+                    order.append("DEVICE_DELETED")
                 elif msg.get("event") == "ENDPOINT_REMOVED":
-                    seen.add("removed")
-        order += sorted(seen - set(order))
-        deleted = deleted or "deleted" in seen
-        removed = removed or "removed" in seen
-    print("# came in this order: %s" % ", ".join(
-        {"deleted": "DEVICE_DELETED", "removed": "ENDPOINT_REMOVED"}[x]
-        for x in order), flush=True)
-    ctl.close()
-    qmp.close()
-    return None
+                    order.append("ENDPOINT_REMOVED")
+        if len(order) < 2:
+            return "only %s within 20 s" % (order or ["nothing"])[0]
+        print("# came in this order (each looked at every 10 ms): %s" %
+              ", then ".join(order), flush=True)
+        return None
+    finally:
+        ctl.sock.close()
+        qmp.sock.close()
 
 
 def answer_queries(line, proc):
@@ -520,6 +556,9 @@ def bench_guest(program, pairs, paths, rounds=3):
 
 
 def main():
+    # A timeout's SIGTERM still ends QEMU and the daemon (the finally
+    # clauses run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     argv = sys.argv[1:]
     extra, paths, daemon = [], [], []
     while argv and argv[0].startswith(("--with=", "--module=", "--path=",
