@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""run.py [--with=FILE]... [--module=NAME]... BACKEND PROGRAM [ARG...]
+"""run.py [--with=FILE]... [--module=NAME]... [--share-host] BACKEND PROGRAM
+          [ARG...]
    run.py [--daemon=FILE] --path=DIR... qemu|qemu-vfio-user PROGRAM [ARG...]
    run.py --path=DIR... bench-guest PROGRAM [PAIRS]
 
@@ -19,6 +20,10 @@ everything built in; without it the test is skipped, saying so.
 guest's / under its own name. --module=NAME loads a module of the type1
 kernel besides the VFIO and igb ones (pcnet32 binds the pcnet device
 that shares an IOMMU group with two of the edu).
+
+--share-host gives the guest this machine's / read-only over 9p (tag
+`host`), with the modules to mount it: programs of the host (Python, QEMU
+10.2) run in the guest through the host's dynamic loader.
 
 BACKEND qemu: no intel-iommu. The README's QEMU 10.2 command line (its
 code block marked `<!-- vm: vhost-user -->`) runs exactly as written, with
@@ -560,9 +565,15 @@ def main():
     # clauses run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     argv = sys.argv[1:]
-    extra, paths, daemon = [], [], []
+    extra, paths, daemon, share = [], [], [], []
     while argv and argv[0].startswith(("--with=", "--module=", "--path=",
-                                       "--daemon=")):
+                                       "--daemon=", "--share-host")):
+        if argv[0] == "--share-host":
+            argv.pop(0)
+            MODULES.extend(["9p", "9pnet_virtio"])
+            share = ["-virtfs", "local,path=/,mount_tag=host,"
+                     "security_model=none,readonly=on"]
+            continue
         opt, _, value = argv.pop(0).partition("=")
         {"--with": extra, "--module": MODULES, "--path": paths,
          "--daemon": daemon}[opt].append(value)
@@ -591,7 +602,8 @@ def main():
                "-serial", "stdio", "-no-reboot", "-kernel", vmlinuz,
                "-initrd", initrd, "-append",
                "console=ttyS0 loglevel=3 panic=-1 intel_iommu=on"]
-        qemu = subprocess.Popen(cmd + QEMU_DEVICES, stdout=subprocess.PIPE,
+        qemu = subprocess.Popen(cmd + QEMU_DEVICES + share,
+                                stdout=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
         relay(qemu)
 
