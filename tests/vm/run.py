@@ -92,6 +92,7 @@ INIT = r"""#!/bin/busybox sh
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
+export VIOMMU_CACHE=@CACHE@
 while read -r mod params; do
     insmod "/lib/modules/$mod.ko" $params || echo "# insmod $mod failed"
 done < /modules.order
@@ -173,7 +174,8 @@ def initramfs(program, args, moddir, out, extra=(), modules=MODULES):
             shutil.copy(path, os.path.join(root, os.path.basename(path)))
         init = os.path.join(root, "init")
         with open(init, "w") as f:
-            f.write(INIT.replace("@ARGS@", " ".join(args)))
+            f.write(INIT.replace("@ARGS@", " ".join(args)).replace(
+                "@CACHE@", CACHE))
         os.chmod(init, 0o755)
         if moddir:
             add_modules(root, moddir, modules)

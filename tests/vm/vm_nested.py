@@ -26,7 +26,9 @@ import sys
 import time
 
 HOST = "/host"
-QEMU = HOST + "/var/cache/viommu/qemu/bin/qemu-system-x86_64"
+# The cache of the host (run.py exports it to the guest).
+QEMU = HOST + os.environ.get("VIOMMU_CACHE", "/var/cache/viommu") + \
+    "/qemu/bin/qemu-system-x86_64"
 LIBS = HOST + "/lib/x86_64-linux-gnu:" + HOST + "/usr/lib/x86_64-linux-gnu"
 LOADER = HOST + "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 RUN = "/tmp/nested"
@@ -239,6 +241,10 @@ def edu_dma(q, iova, to_ram):
 
 def main():
     daemon, edu = sys.argv[1], sys.argv[2]
+    if not os.access(QEMU, os.X_OK):
+        print("Bail out! no QEMU 10.2 at %s: build it with "
+              "scripts/build-qemu.sh" % QEMU[len(HOST):])
+        return 1
     print("1..6", flush=True)
     os.makedirs(RUN, exist_ok=True)
     path = lambda name: os.path.join(RUN, name)
