@@ -23,8 +23,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define FS_MAX_DEVICES 48
-#define FS_MAX_WATCHES 256
+#define FS_MAX_DEVICES 400
+#define FS_MAX_WATCHES 1024
 #define FS_MAX_LOCKED 32
 
 /* Ways a device misbehaves. */

@@ -295,10 +295,12 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
         return finish(t, EXIT_DONE, "%s has no VFs now", pf);
     }
     if (want == now) {
-        /* New counts for the VFs there are: each without a driver. */
-        unsigned old[256];
+        /* New counts for the VFs there are: each without a driver. Each
+         * table size is read where it is needed (a PF may have thousands
+         * of VFs). */
         for (unsigned i = 0; i < want; i++) {
             char vf[PCI_NAME_LEN];
+            unsigned old;
             if (vf_name(t, pf, i, vf) != 0) {
                 return finish(t, EXIT_REFUSED, "%s: no virtfn%u", pf, i);
             }
@@ -306,7 +308,7 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
                 return finish(t, EXIT_REFUSED, "%s", why);
             }
             if (!dev_has(t, vf, "sriov_vf_msix_count") ||
-                msix_table_size(t, vf, &old[i]) != 0) {
+                msix_table_size(t, vf, &old) != 0) {
                 return finish(t, EXIT_REFUSED,
                               "VF %s has no sriov_vf_msix_count or no MSI-X "
                               "capability",
@@ -315,8 +317,10 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
         }
         for (unsigned i = 0; i < want; i++) {
             char vf[PCI_NAME_LEN];
+            unsigned old;
             if (vf_name(t, pf, i, vf) != 0 ||
-                set_count(t, vf, count_of(a, i), old[i]) != 0) {
+                msix_table_size(t, vf, &old) != 0 ||
+                set_count(t, vf, count_of(a, i), old) != 0) {
                 return finish(t, EXIT_ROLLED_BACK, "%s", t->why);
             }
         }

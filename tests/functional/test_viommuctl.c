@@ -1118,6 +1118,28 @@ static void test_sriov_assigned(void **state)
     run_free(&r);
 }
 
+/* A PF with more VFs than any fixed table: 300 VFs get their counts, and
+ * new counts later (the tool once kept each VF's old count in an array of
+ * 256 on its stack). */
+static void test_sriov_many_vfs(void **state)
+{
+    const char *const big = "0000:20:00.0";
+    struct run r;
+
+    (void)state;
+    fs_sriov(&fs, fs_add(&fs, big, 0x020000, "igb", 9, 0), 300, "igbvf",
+             600);
+    ctl(&r, DONE, "sriov %s --numvfs=300 --msix=2", big);
+    assert_int_equal(json_object_array_length(get(r.out, "vfs")), 300);
+    run_free(&r);
+    ctl(&r, DONE, "sriov %s --msix=1", big);
+    run_free(&r);
+    assert_int_equal(fs_msix(&fs, "0000:20:10.0"), 1);
+    assert_int_equal(fs_msix(&fs, "0000:22:1a.6"), 1); /* the 300th */
+    ctl(&r, DONE, "sriov %s --numvfs=0", big);
+    run_free(&r);
+}
+
 static void test_sriov_refusals(void **state)
 {
     struct run r;
@@ -1439,6 +1461,7 @@ int main(void)
         TEST(test_sriov),
         TEST(test_sriov_assigned),
         TEST(test_sriov_refusals),
+        TEST(test_sriov_many_vfs),
         cmocka_unit_test_setup_teardown(test_sriov_driver_without_msix,
                                         setup_igb, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_old_kernel, setup_old_kernel,
