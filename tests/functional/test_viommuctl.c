@@ -1127,8 +1127,7 @@ static void test_sriov_many_vfs(void **state)
     struct run r;
 
     (void)state;
-    fs_sriov(&fs, fs_add(&fs, big, 0x020000, "igb", 9, 0), 300, "igbvf",
-             600);
+    fs_sriov(&fs, fs_add(&fs, big, 0x020000, "igb", 9, 0), 300, "igbvf", 600);
     ctl(&r, DONE, "sriov %s --numvfs=300 --msix=2", big);
     assert_int_equal(json_object_array_length(get(r.out, "vfs")), 300);
     run_free(&r);
