@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "viommuctl.h"
@@ -45,12 +46,30 @@ bool driver_loaded(const struct tool *t, const char *driver)
 }
 
 /* Up to len bytes of a file; the count, or -errno. */
-static ssize_t read_file(const char *path, void *buf, size_t len)
+/* An attribute file: a regular file, as sysfs has them. Anything else (a
+ * FIFO, a device) where an attribute should be is refused with -EINVAL
+ * before it could block the tool. */
+static int open_attr(const char *path, int flags)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0) {
         return -errno;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -EINVAL;
+    }
+    return fd;
+}
+
+static ssize_t read_file(const char *path, void *buf, size_t len)
+{
+    int fd = open_attr(path, O_RDONLY);
+
+    if (fd < 0) {
+        return fd;
     }
     ssize_t n = read(fd, buf, len);
     int err = errno;
@@ -77,11 +96,11 @@ int attr_write(struct tool *t, const char *path, const char *value)
 {
     char text[128];
     int len = snprintf(text, sizeof(text), "%s\n", value);
-    int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int fd = open_attr(path, O_WRONLY | O_TRUNC);
     int err = 0;
 
     if (fd < 0) {
-        err = -errno;
+        err = fd;
     } else {
         ssize_t n = write(fd, text, (size_t)len);
         err = n == len ? 0 : n < 0 ? -errno : -EIO;

@@ -1139,6 +1139,24 @@ static void test_sriov_many_vfs(void **state)
     run_free(&r);
 }
 
+/* A FIFO where an attribute should be (a host that is not what it seems):
+ * refused at once, where reading it used to block the tool for ever. */
+static void test_fifo_attribute_refused(void **state)
+{
+    char path[512];
+    struct run r;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/devices/pci0000:00/%s/sriov_totalvfs",
+             fs.sys, PF);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    ctl(&r, REFUSED, "sriov %s --numvfs=1", PF);
+    says(&r, "refused", "sriov_totalvfs");
+    run_free(&r);
+    assert_string_equal(fs_attr(&fs, PF, "sriov_numvfs"), "0");
+}
+
 static void test_sriov_refusals(void **state)
 {
     struct run r;
@@ -1461,6 +1479,7 @@ int main(void)
         TEST(test_sriov_assigned),
         TEST(test_sriov_refusals),
         TEST(test_sriov_many_vfs),
+        TEST(test_fifo_attribute_refused),
         cmocka_unit_test_setup_teardown(test_sriov_driver_without_msix,
                                         setup_igb, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_old_kernel, setup_old_kernel,
