@@ -210,6 +210,14 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
         dev_read_uint(t, pf, "sriov_drivers_autoprobe", &autoprobe) != 0) {
         return finish(t, EXIT_REFUSED, "%s", t->why);
     }
+    /* TotalVFs is a 16-bit field of the SR-IOV capability: larger
+     * numbers are not a PF's, and every loop below is bounded by them. */
+    if (total > 0xffff || now > total) {
+        return finish(t, EXIT_REFUSED,
+                      "%s says sriov_totalvfs %" PRIu64 " and sriov_numvfs "
+                      "%" PRIu64 ": not an SR-IOV PF's numbers",
+                      pf, total, now);
+    }
     dev_driver(t, pf, driver, sizeof(driver));
     unsigned want = a->numvfs >= 0 ? (unsigned)a->numvfs : (unsigned)now;
     json_object_object_add(t->out, "pf", json_object_new_string(pf));

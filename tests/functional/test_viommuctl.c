@@ -1139,6 +1139,22 @@ static void test_sriov_many_vfs(void **state)
     run_free(&r);
 }
 
+/* Numbers no SR-IOV capability can hold (TotalVFs is 16 bits) are
+ * refused at once; the tool used to take them, and walk that many VFs. */
+static void test_sriov_crafted_numbers_refused(void **state)
+{
+    char path[512];
+    struct run r;
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/devices/pci0000:00/%s/sriov_totalvfs",
+             fs.sys, PF);
+    fs_write(&fs, path + strlen(fs.sys) + 1, "4000000000\n");
+    ctl(&r, REFUSED, "sriov %s --numvfs=2", PF);
+    says(&r, "refused", "not an SR-IOV PF's numbers");
+    run_free(&r);
+}
+
 /* A FIFO where an attribute should be (a host that is not what it seems):
  * refused at once, where reading it used to block the tool for ever. */
 static void test_fifo_attribute_refused(void **state)
@@ -1480,6 +1496,7 @@ int main(void)
         TEST(test_sriov_refusals),
         TEST(test_sriov_many_vfs),
         TEST(test_fifo_attribute_refused),
+        TEST(test_sriov_crafted_numbers_refused),
         cmocka_unit_test_setup_teardown(test_sriov_driver_without_msix,
                                         setup_igb, teardown),
         cmocka_unit_test_setup_teardown(test_sriov_old_kernel, setup_old_kernel,
