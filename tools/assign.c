@@ -545,9 +545,11 @@ int release_endpoint(struct tool *t, struct entry *e)
     return state_put(t, e);
 }
 
-/* Waits until no process holds the group's or the devices' VFIO files. */
+/* Waits until no process holds the group's or the devices' VFIO files,
+ * then claims the group (*claim: its fd, or -1 when it has no file) so
+ * that none can open them again before the devices have left vfio-pci. */
 static int wait_unheld(struct tool *t, int64_t g, const struct member *m,
-                       size_t n)
+                       size_t n, int *claim)
 {
     int64_t deadline = now_ms() + t->timeout_ms;
     char text[1024];
@@ -555,14 +557,20 @@ static int wait_unheld(struct tool *t, int64_t g, const struct member *m,
     for (;;) {
         struct json_object *held = vfio_holders(t, g, m, n);
         size_t nr = json_object_array_length(held);
-        if (nr == 0 || now_ms() >= deadline) {
-            holders_text(held, text, sizeof(text));
-            if (nr != 0) {
-                json_object_object_add(t->out, "holders", held);
-                return set_why(t, -ETIMEDOUT, "%s", text);
-            }
+        int fd = nr == 0 ? vfio_group_claim(t, g) : -EBUSY;
+        if (fd != -EBUSY) {
             json_object_put(held);
+            *claim = fd >= 0 ? fd : -1;
             return 0;
+        }
+        if (now_ms() >= deadline) {
+            holders_text(held, text, sizeof(text));
+            json_object_object_add(t->out, "holders", held);
+            return set_why(t, -ETIMEDOUT, "%s",
+                           nr != 0 ? text
+                                   : "a process holds a device of the group "
+                                     "(a VFIO device fd, which /proc cannot "
+                                     "tie to its device)");
         }
         json_object_put(held);
         sleep_ms(50);
@@ -638,7 +646,8 @@ int cmd_release(struct tool *t, const char *bdf, bool whole_group)
                          "%s", t->why);
         }
     }
-    if (ret < 0 && wait_unheld(t, g, m, n) != 0) {
+    int claim = -1;
+    if (ret < 0 && wait_unheld(t, g, m, n, &claim) != 0) {
         ret = finish(t, EXIT_TIMEOUT,
                      "after %d.%03d s, %s; %s stays on vfio-pci: release "
                      "again once the VMM has let go of it",
@@ -662,6 +671,9 @@ int cmd_release(struct tool *t, const char *bdf, bool whole_group)
                  set[i].override[0] ? ", driver_override " : "",
                  set[i].override);
         }
+    }
+    if (claim >= 0) {
+        close(claim);
     }
     if (ret < 0) {
         commit_changes(t);

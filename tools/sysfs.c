@@ -412,6 +412,18 @@ struct json_object *vfio_holders(struct tool *t, int64_t g,
     return list;
 }
 
+int vfio_group_claim(struct tool *t, int64_t g)
+{
+    char path[TOOL_PATH_MAX];
+
+    if (g < 0) {
+        return -ENOENT;
+    }
+    snprintf(path, sizeof(path), "%s/vfio/%" PRId64, t->dev, g);
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    return fd >= 0 ? fd : errno == EBUSY ? -EBUSY : -ENOENT;
+}
+
 void holders_text(struct json_object *list, char *buf, size_t len)
 {
     size_t used = 0;

@@ -75,6 +75,12 @@ int group_regions(struct tool *t, int64_t g, struct region *r, unsigned *nr);
  * {"pid", "comm", "file"}. */
 struct json_object *vfio_holders(struct tool *t, int64_t g,
                                  const struct member *m, size_t n);
+/* Opens the group's VFIO file, which only one process can hold: an open
+ * device fd (type1) or device cdev holds it too, where /proc cannot tell
+ * whose device an anon_inode:[vfio-device] fd is. While the caller keeps
+ * the fd, no VMM can open the group or its devices. Returns the fd, -EBUSY
+ * while something holds it, or -ENOENT when the group has no such file. */
+int vfio_group_claim(struct tool *t, int64_t g);
 /* "PID (comm), ..." of a vfio_holders() list. */
 void holders_text(struct json_object *list, char *buf, size_t len);
 

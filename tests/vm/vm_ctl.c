@@ -15,12 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/vfio.h>
 
 #include "guest.h"
 #include "tap.h"
@@ -225,6 +228,50 @@ static void test_release_timeout_names_holder(void)
     tap_report("release timeout: nothing rebound, the holder named");
 }
 
+/* Holds only a VFIO device fd of the device, as a VMM that closed its
+ * group and container fds after VFIO_GROUP_GET_DEVICE_FD does: /proc shows
+ * an anon_inode:[vfio-device] that names no device. Returns it, or -1. */
+static int hold_device_fd(const char *bdf)
+{
+    int group = hold_group(bdf), container = open("/dev/vfio/vfio", O_RDWR);
+    int dev = -1;
+
+    if (group >= 0 && container >= 0 &&
+        ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) == 0 &&
+        ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) == 0) {
+        dev = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+    }
+    if (dev < 0) {
+        tap_fail("a device fd of %s: %s", bdf, strerror(errno));
+    }
+    if (container >= 0) {
+        close(container);
+    }
+    if (group >= 0) {
+        close(group);
+    }
+    return dev;
+}
+
+/* A device fd alone keeps the device: release waits for it too (it used
+ * to see no holder, unbind, and hang in vfio-pci until the fd closed). */
+static void test_release_waits_for_device_fd(void)
+{
+    expect_exit(CTL("assign", alone_ep, alone), 0, "assign");
+    int held = hold_device_fd(alone);
+    expect_exit(CTL("release", "--timeout=2", alone), 5, "release");
+    if (tap_why[0] == '\0' && strstr(output, "device fd") == NULL) {
+        tap_fail("the timeout does not say a device fd holds it");
+    }
+    expect_driver(alone, "vfio-pci");
+    if (held >= 0) {
+        close(held);
+    }
+    expect_exit(CTL("release", alone), 0, "release");
+    expect_driver(alone, "");
+    tap_report("release waits for a VMM's device fd, not only its group fd");
+}
+
 static void test_group_with_host_driver(void)
 {
     expect_driver(pcnet, "pcnet32");
@@ -280,7 +327,7 @@ int main(void)
     char edus[3][16], found[1][16];
 
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("1..5\n");
+    printf("1..6\n");
     /* The edu start without a driver: the init bound them to vfio-pci. */
     int n = find_pci(0x1234, 0x11e8, edus, 3), paired = 0;
     for (int i = 0; i < n; i++) {
@@ -326,6 +373,7 @@ int main(void)
     test_assign();
     test_release_waits_for_the_vmm();
     test_release_timeout_names_holder();
+    test_release_waits_for_device_fd();
     test_group_with_host_driver();
     test_sriov();
 
