@@ -1,4 +1,4 @@
-"""vm_nested.py DAEMON EDU-BDF
+"""vm_nested.py DAEMON VIOMMUCTL EDU-BDF
 
 Runs inside the vm suite's guest (run.py --share-host), with the host's
 Python and QEMU 10.2 reached over 9p, and prints TAP. The guest has real
@@ -13,8 +13,9 @@ real vfio-user client between the nested guest and the daemon: the device
 is realized (config space and its MSI capability, BAR0), edu's ID register
 reads through it, a DMA lands exactly in the nested guest's page that the
 guest mapped and nowhere once unmapped, and device_del ends with QEMU's
-DEVICE_DELETED, the daemon's ENDPOINT_REMOVED and the edu free in this
-guest: it leaves vfio-pci at once.
+DEVICE_DELETED and the daemon's ENDPOINT_REMOVED; VIOMMUCTL assigned the
+edu before, and its release, started while the nested QEMU still had the
+edu, waits and gives the edu back (no driver) only after that.
 """
 import json
 import os
@@ -240,14 +241,26 @@ def edu_dma(q, iova, to_ram):
 
 
 def main():
-    daemon, edu = sys.argv[1], sys.argv[2]
+    daemon, viommuctl, edu = sys.argv[1], sys.argv[2], sys.argv[3]
     if not os.access(QEMU, os.X_OK):
         print("Bail out! no QEMU 10.2 at %s: build it with "
               "scripts/build-qemu.sh" % QEMU[len(HOST):])
         return 1
-    print("1..6", flush=True)
+    print("1..7", flush=True)
     os.makedirs(RUN, exist_ok=True)
     path = lambda name: os.path.join(RUN, name)
+    ctl_cmd = [viommuctl, "--state-file=" + path("viommuctl.json")]
+    # As the host had it before: the edu without a driver (the guest's
+    # init bound it to vfio-pci).
+    with open("/sys/bus/pci/drivers/vfio-pci/unbind", "w") as f:
+        f.write(edu)
+    with open("/sys/bus/pci/devices/%s/driver_override" % edu, "w") as f:
+        f.write("\n")
+    assign = subprocess.run(ctl_cmd + ["assign", edu], capture_output=True,
+                            text=True)
+    report(assign.returncode == 0 and driver(edu) == "vfio-pci",
+           "viommuctl assign: the edu goes to vfio-pci",
+           "exit %d: %s" % (assign.returncode, assign.stdout.strip()))
     procs = [subprocess.Popen(
         [daemon, "--socket-path=" + path("vu.sock"),
          "--control-socket=" + path("ctl"),
@@ -274,7 +287,7 @@ def main():
          "-qtest", "unix:%s,server=on,wait=off" % path("qtest.sock"),
          "-qmp", "unix:%s,server=on,wait=off" % path("qmp.sock")]))
     try:
-        run(edu, path)
+        run(edu, path, ctl_cmd)
     finally:
         for p in reversed(procs):
             p.terminate()
@@ -285,7 +298,12 @@ def main():
     return 1 if failed else 0
 
 
-def run(edu, path):
+def driver(bdf):
+    link = "/sys/bus/pci/devices/%s/driver" % bdf
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+
+
+def run(edu, path, ctl_cmd):
     # QEMU listens on the qtest socket as a server: connect after it.
     q = Qtest(path("qtest.sock"))
     ctl = Lines(path("ctl"))
@@ -336,6 +354,12 @@ def run(edu, path):
            "after UNMAP the DMA reaches nothing there",
            "UNMAP status %d" % status)
 
+    # The management layer asks for the edu back while the VMM has it.
+    release = subprocess.Popen(ctl_cmd + ["release", "--timeout=60", edu],
+                               stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    waited = release.poll() is None and driver(edu) == "vfio-pci"
+
     # device_del: the slot's power goes off (this program is the guest's
     # pciehp), then QEMU removes the device.
     qmp = Lines(path("qmp.sock"))
@@ -362,18 +386,16 @@ def run(edu, path):
     report(deleted and removed, "device_del: QEMU's DEVICE_DELETED and the "
            "daemon's ENDPOINT_REMOVED",
            "DEVICE_DELETED %s, ENDPOINT_REMOVED %s" % (deleted, removed))
-    # vfio-pci lets the edu go at once only if no one holds it any more
-    # (else its unbind waits for the holders): the daemon's fds and the
-    # device fd it had given QEMU are closed.
-    unbind = subprocess.Popen(["sh", "-c", "echo %s > "
-                               "/sys/bus/pci/drivers/vfio-pci/unbind" % edu])
     try:
-        unbind.wait(5)
-        why = "" if unbind.returncode == 0 else "unbind failed"
+        out = release.communicate(timeout=30)[0]
     except subprocess.TimeoutExpired:
-        why = "the unbind waits: the device is still held"
-    report(removed and not why, "then the edu leaves vfio-pci at once: "
-           "nothing holds it", why or "no removal")
+        release.kill()
+        out = "still running"
+    report(waited and release.returncode == 0 and driver(edu) == "",
+           "viommuctl release waited while the daemon served the edu, and "
+           "gave it back (no driver) once it was removed",
+           "waited %s, exit %s, driver %r: %s" % (
+               waited, release.returncode, driver(edu), out.strip()))
 
 
 if __name__ == "__main__":
