@@ -33,7 +33,9 @@ have_everything() {
         dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
             grep -q 'install ok installed' || return 1
     done
-    [ -f /usr/include/linux/iommufd.h ]
+    # bookworm's own meson is too old for QEMU 10.2: the backports one.
+    [ -f /usr/include/linux/iommufd.h ] &&
+        dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson)" ge 1.5
 }
 
 if ! have_everything; then
