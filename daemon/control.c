@@ -234,6 +234,13 @@ static struct json_object *cmd_endpoint_replug(struct control *c,
     if (!get_uint(args, "id", UINT32_MAX, &id)) {
         return error("GenericError", "'id' must be an endpoint ID");
     }
+    /* A served device's endpoint is declared when its client comes: a
+     * plain endpoint there would refuse every client. */
+    if (c->vfu != NULL && vfu_serves(c->vfu, (uint32_t)id)) {
+        return error("GenericError", "the endpoint is a vfio-user device's: "
+                                     "it is declared when its client "
+                                     "connects");
+    }
     int err = spec_redeclare(c->v, &c->ranges, (uint32_t)id);
     if (err == -ENOENT) {
         return error("DeviceNotFound", "no declared range holds it");

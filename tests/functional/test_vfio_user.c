@@ -44,11 +44,12 @@ static struct vdrv_transport transport;
 static struct vdrv drv;
 static char dev_path[160], dev_arg[200], ctl_path[160], ctl_arg[200];
 
-/* The daemon with one device (endpoint EP) and a control socket, and the
- * guest's driver set up over vhost-user. */
-static void start(void)
+/* The daemon with one device (endpoint EP) and a control socket, and
+ * `range` (an --endpoint option, or NULL), and the guest's driver set up
+ * over vhost-user. */
+static void start(const char *range)
 {
-    const char *args[] = {dev_arg, ctl_arg, NULL};
+    const char *args[] = {dev_arg, ctl_arg, range, NULL};
     char dir[] = "/tmp/viommu-vfu-XXXXXX";
 
     assert_non_null(mkdtemp(dir));
@@ -126,7 +127,7 @@ static void test_protocol(void **state)
     int fd;
 
     (void)state;
-    start();
+    start(NULL);
     connect_client(&c, dev_path);
     assert_non_null(strstr(c.caps, "\"max_msg_fds\":8"));
     assert_non_null(strstr(c.caps, "\"max_dma_maps\":64"));
@@ -227,7 +228,7 @@ static void test_dma_path(void **state)
     uint8_t pattern[256];
 
     (void)state;
-    start();
+    start(NULL);
     connect_client(&c, dev_path);
     for (unsigned i = 0; i < sizeof(pattern); i++) {
         pattern[i] = (uint8_t)(i * 7 + 3);
@@ -310,7 +311,7 @@ static void test_ram_sources(void **state)
     const uint64_t high = 1ull << 30; /* a window only the client gives */
 
     (void)state;
-    start();
+    start(NULL);
     /* Only the memory table: a client that gives no window. */
     assert_true(vfuc_connect(&c, dev_path));
     assert_int_equal(vfuc_version(&c), 0);
@@ -360,7 +361,7 @@ static void test_lifecycle_and_control(void **state)
     const char *r;
 
     (void)state;
-    start();
+    start(NULL);
     fe_control_open(&fc, ctl_path);
     connect_client(&c, dev_path);
     assert_int_equal(vdrv_attach(&drv, 1, EP, 0), OK);
@@ -462,6 +463,41 @@ static void test_lifecycle_and_control(void **state)
     stop();
 }
 
+/* endpoint-replug of a served device's endpoint, while it has no client,
+ * is refused although a declared range holds it (the endpoint was taken
+ * out of its range for the device): the endpoint is declared when a
+ * client comes, and a plain endpoint there refused every client. */
+static void test_replug_of_served_endpoint_refused(void **state)
+{
+    struct vfuc c;
+    struct fe_control fc;
+    char cmd[512], path2[200];
+
+    (void)state;
+    start("--endpoint=0x28-0x2f");
+    fe_control_open(&fc, ctl_path);
+    const char *r = ctl(&fc, "{\"execute\": \"endpoint-remove\", "
+                             "\"arguments\": {\"id\": 40}}");
+    assert_string_equal(r, "{\"return\":{}}");
+    snprintf(path2, sizeof(path2), "%s2", dev_path);
+    snprintf(cmd, sizeof(cmd),
+             "{\"execute\": \"device-add\", \"arguments\": {\"socket\": "
+             "\"%s\", \"host\": \"0000:00:05.0\", \"endpoint\": %d}}",
+             path2, EP2);
+    r = ctl(&fc, cmd);
+    assert_string_equal(r, "{\"return\":{}}");
+    r = ctl(&fc, "{\"execute\": \"endpoint-replug\", \"arguments\": "
+                 "{\"id\": 40}}");
+    assert_non_null(strstr(r, "vfio-user device"));
+    connect_client(&c, path2);
+    assert_int_equal(vdrv_attach(&drv, 1, EP2, 0), OK);
+    assert_int_equal(vdrv_map(&drv, 1, 0x1000, 0x1fff, 0x3000, RW), OK);
+    assert_true(edu_dma(&c, 0x1000, EDU_BUF, 1, false, false));
+    vfuc_close(&c);
+    close(fc.fd);
+    stop();
+}
+
 /* A message that cannot be framed or breaks the protocol ends only its
  * own connection; a wrong one gets an error reply; the next client is
  * served. */
@@ -472,7 +508,7 @@ static void test_hostile_clients(void **state)
     int fds[12];
 
     (void)state;
-    start();
+    start(NULL);
     for (int i = 0; i < 12; i++) {
         fds[i] = eventfd(0, EFD_CLOEXEC);
     }
@@ -631,6 +667,7 @@ int main(void)
         cmocka_unit_test(test_dma_path),
         cmocka_unit_test(test_ram_sources),
         cmocka_unit_test(test_lifecycle_and_control),
+        cmocka_unit_test(test_replug_of_served_endpoint_refused),
         cmocka_unit_test(test_hostile_clients),
     };
 
