@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "listen.h"
 #include "log.h"
 #include "vfio_user.h"
@@ -604,14 +604,6 @@ static void greet(struct control_client *cl)
     send_obj(cl, g);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A free slot; when there is none, the slot of the client idle longest,
  * evicted if it has been idle CONTROL_EVICT_IDLE_MS. NULL: all are busy. */
 static struct control_client *free_slot(struct control *c)
@@ -627,13 +619,13 @@ static struct control_client *free_slot(struct control *c)
             idlest = cl;
         }
     }
-    if (now_ms() - idlest->last_active < CONTROL_EVICT_IDLE_MS) {
+    if (clock_ms() - idlest->last_active < CONTROL_EVICT_IDLE_MS) {
         return NULL;
     }
     dlog(VIOMMU_LOG_WARN,
          "control client evicted: idle for %lld ms, and a "
          "new client needs its slot",
-         (long long)(now_ms() - idlest->last_active));
+         (long long)(clock_ms() - idlest->last_active));
     /* Said, so that a client that only listens knows to come back. */
     struct json_object *data = json_object_new_object();
     json_object_object_add(data, "reason",
@@ -667,7 +659,7 @@ static void accept_client(struct control *c)
         return;
     }
     cl->fd = fd;
-    cl->last_active = now_ms();
+    cl->last_active = clock_ms();
     greet(cl);
 }
 
@@ -727,7 +719,7 @@ static bool read_client(struct control *c, struct control_client *cl)
             return true;
         }
         cl->in_off += used > 0 ? used : left;
-        cl->last_active = now_ms();
+        cl->last_active = clock_ms();
         handle_command(c, cl, cmd);
         return true;
     }

@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "control.h"
+#include "clock.h"
 #include "listen.h"
 #include "log.h"
 #include "spec.h"
@@ -130,7 +131,7 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
         return true;
     }
     if (kicked) {
-        int64_t now = vu_now_ns();
+        int64_t now = clock_ns();
         if (!p->polling) {
             int64_t idle = now - vp->last_ns;
             vp->window_ns =
@@ -149,7 +150,7 @@ static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
     if (ok && vp->idle) {
         ok = vu_set_quiet(d, false, &found);
         if (found) { /* it came as polling ended: go on */
-            vp->last_ns = vu_now_ns();
+            vp->last_ns = clock_ns();
             ok = ok && vu_set_quiet(d, true, &found);
         } else {
             p->polling = false;

@@ -6,22 +6,14 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define FIRST_CAP (64u * 1024)
 /* Bytes moved in one turn of the event loop: then the other peers. */
 #define TURN_BYTES (256u * 1024)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void transfer_init(struct transfer *t, int timeout_ms)
 {
@@ -118,7 +110,7 @@ int transfer_start(struct transfer *t, struct viommu *v, bool save, int *fd)
         return err;
     }
     t->result = -EINPROGRESS;
-    t->deadline = now_ms() + t->timeout_ms;
+    t->deadline = clock_ms() + t->timeout_ms;
     return 0;
 }
 
@@ -128,7 +120,7 @@ int transfer_poll(const struct transfer *t, struct pollfd *pfd)
     if (t->fd < 0) {
         return -1;
     }
-    int64_t left = t->deadline - now_ms();
+    int64_t left = t->deadline - clock_ms();
     return left <= 0 ? 0 : left < INT_MAX ? (int)left : INT_MAX;
 }
 
@@ -203,7 +195,7 @@ bool transfer_step(struct transfer *t, struct viommu *v, short revents)
         err = viommu_restore(v, restore_from_memory, t);
     }
     if (err == 0 && !ended) {
-        int64_t now = now_ms();
+        int64_t now = clock_ms();
         if (moved) {
             t->deadline = now + t->timeout_ms;
             return false;

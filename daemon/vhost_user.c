@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/vhost_types.h>
 #include <linux/virtio_ring.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Requests (front-end to back-end). */
@@ -821,14 +821,6 @@ bool vu_serve_events(struct vu_dev *d)
     return guarded(d, serve_events, NULL);
 }
 
-int64_t vu_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* A pause in a spin: the CPU gives its pipeline to whatever shares the
  * core, a guest's vCPU thread maybe. Spinning without it slows a TCG guest
  * on the other hyperthread by a third (measured). */
@@ -848,7 +840,7 @@ static void relax(void)
 static bool spin(struct vu_dev *d, void *arg)
 {
     struct vu_poll *p = arg;
-    int64_t end = vu_now_ns() + p->slice_ns;
+    int64_t end = clock_ns() + p->slice_ns;
 
     for (;;) {
         if (vq_has_avail(&d->vq[0])) {
@@ -857,10 +849,10 @@ static bool spin(struct vu_dev *d, void *arg)
                 return false;
             }
             if (d->served != before) {
-                p->last_ns = vu_now_ns();
+                p->last_ns = clock_ns();
             }
         }
-        int64_t now = vu_now_ns();
+        int64_t now = clock_ns();
         p->idle = now - p->last_ns >= p->window_ns;
         if (p->idle || now >= end || vu_busy(d)) {
             return true; /* the caller's other fds get a look */

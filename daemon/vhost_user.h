@@ -133,9 +133,6 @@ bool vu_busy(const struct vu_dev *d);
  * vu_kick() says. */
 bool vu_serve_events(struct vu_dev *d);
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-int64_t vu_now_ns(void);
-
 /* Polling the request queue, the driver's kicks suppressed meanwhile
  * (vu_set_quiet()). */
 struct vu_poll {
