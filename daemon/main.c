@@ -17,9 +17,9 @@
 #include <json-c/json.h>
 
 #include "control.h"
-#include "clock.h"
 #include "listen.h"
 #include "log.h"
+#include "polling.h"
 #include "spec.h"
 #include "vfio_user.h"
 #include "vhost_user.h"
@@ -79,84 +79,6 @@ static int print_capabilities(void)
     puts(json_object_to_json_string_ext(caps, JSON_C_TO_STRING_PRETTY));
     json_object_put(caps);
     return 0;
-}
-
-/*
- * Adaptive polling of the request queue. A Linux guest's driver waits for
- * each answer spinning on the used ring, so the next request follows the
- * answer after the guest's own work, a few microseconds later. Waking up
- * for a kick costs much more than that (the driver's MMIO exit and eventfd
- * write, the daemon's wake-up), so after serving, the daemon keeps reading
- * the ring, with the driver's kicks suppressed, for a window; then it asks
- * for kicks again, looks once more and sleeps.
- *
- * The window follows the idle times that kicks end, as QEMU's aio_poll
- * does: a kick after an idle time within --poll-max-ns means that a longer
- * window would have caught the request, so the window grows to cover that
- * time (one and a half times it, at least double); a longer idle time
- * halves it. A guest that maps back to back is served without a wake-up
- * after a few requests; an idle guest costs one window of spinning, then
- * nothing.
- */
-#define POLL_MIN_NS 1000
-#define POLL_DEFAULT_MAX_NS 131072
-/* Longest the ring is polled before the other fds get a look. */
-#define POLL_SLICE_NS 50000
-
-struct poller {
-    int64_t max_ns; /* 0: no polling */
-    bool polling;   /* kicks suppressed, the ring polled */
-    struct vu_poll p;
-};
-
-static int64_t min64(int64_t a, int64_t b)
-{
-    return a < b ? a : b;
-}
-
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
-/* After a turn of the loop, which may have served requests after a kick:
- * adapts the window, polls, stops polling. False as vu_kick() says. */
-static bool poll_turn(struct vu_dev *d, struct poller *p, bool kicked)
-{
-    struct vu_poll *vp = &p->p;
-    bool ok = true, found = false;
-
-    if (p->max_ns == 0 || d->conn < 0) {
-        p->polling = false;
-        return true;
-    }
-    if (kicked) {
-        int64_t now = clock_ns();
-        if (!p->polling) {
-            int64_t idle = now - vp->last_ns;
-            vp->window_ns =
-                idle <= p->max_ns
-                    ? min64(p->max_ns, max64(2 * vp->window_ns, idle * 3 / 2))
-                    : min64(p->max_ns, max64(POLL_MIN_NS, vp->window_ns / 2));
-            ok = vu_set_quiet(d, true, &found);
-            p->polling = true;
-        }
-        vp->last_ns = now;
-    }
-    if (!p->polling || !ok) {
-        return ok;
-    }
-    ok = vu_poll(d, vp);
-    if (ok && vp->idle) {
-        ok = vu_set_quiet(d, false, &found);
-        if (found) { /* it came as polling ended: go on */
-            vp->last_ns = clock_ns();
-            ok = ok && vu_set_quiet(d, true, &found);
-        } else {
-            p->polling = false;
-        }
-    }
-    return ok;
 }
 
 /* Serves frontends and control clients until a signal, or until the --fd
@@ -266,8 +188,7 @@ int main(int argc, char **argv)
     const char *devices[VFU_MAX_DEVICES];
     unsigned nr_devices = 0;
     bool iommufd = false;
-    struct poller poller = {.max_ns = POLL_DEFAULT_MAX_NS,
-                            .p.slice_ns = POLL_SLICE_NS};
+    int64_t poll_max_ns = POLL_DEFAULT_MAX_NS;
     int conn_fd = -1, opt;
     long state_timeout_s = VU_TRANSFER_TIMEOUT_MS / 1000;
     char *end;
@@ -306,9 +227,9 @@ int main(int argc, char **argv)
             iommufd = true;
             break;
         case 'P':
-            poller.max_ns = strtol(optarg, &end, 10);
-            if (*end != '\0' || end == optarg || poller.max_ns < 0 ||
-                poller.max_ns > 1000000000) {
+            poll_max_ns = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || poll_max_ns < 0 ||
+                poll_max_ns > 1000000000) {
                 fprintf(stderr, "invalid --poll-max-ns: %s\n", optarg);
                 return 1;
             }
@@ -421,7 +342,8 @@ int main(int argc, char **argv)
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
-    poller.p.window_ns = min64(poller.max_ns, POLL_MIN_NS);
+    struct poller poller;
+    poller_init(&poller, poll_max_ns);
     serve(&d, &ctl, &vfu, listen_fd, conn_fd, sig_fd, &poller);
     vfu_fini(&vfu);
     vu_disconnect(&d);

@@ -12,7 +12,6 @@
 #include <linux/vhost_types.h>
 #include <linux/virtio_ring.h>
 
-#include "clock.h"
 #include "log.h"
 
 /* Requests (front-end to back-end). */
@@ -641,12 +640,6 @@ static bool handle_message(struct vu_dev *d, void *unused)
     return true;
 }
 
-static bool guarded(struct vu_dev *d,
-                    bool (*serve)(struct vu_dev *d, void *arg), void *arg);
-
-/* Pauses between two looks at a polled ring: about 0.2 us. */
-#define SPIN_PAUSES 8
-
 /* Messages handled in one call before the other peers get a turn. */
 #define MESSAGE_BUDGET 64
 
@@ -671,7 +664,7 @@ bool vu_receive(struct vu_dev *d)
             return true;
         }
         /* Messages touch guest memory too (ring addresses, a kick). */
-        bool ok = got > 0 && guarded(d, handle_message, NULL);
+        bool ok = got > 0 && vu_guarded(d, handle_message, NULL);
         close_fds(&d->rx);
         d->rx_have = 0;
         if (!ok) {
@@ -771,11 +764,8 @@ static bool serve_events(struct vu_dev *d, void *unused)
     return true;
 }
 
-/* Runs serve(d) with guest memory guarded: a region the frontend
- * truncated under us ends the connection instead of the process. Returns
- * false then, else what serve returned. Guards nest. */
-static bool guarded(struct vu_dev *d,
-                    bool (*serve)(struct vu_dev *d, void *arg), void *arg)
+bool vu_guarded(struct vu_dev *d, bool (*serve)(struct vu_dev *d, void *arg),
+                void *arg)
 {
     sigjmp_buf jb;
     sigjmp_buf *outer = mem_guard_arm(&d->mem, &jb);
@@ -791,7 +781,7 @@ static bool guarded(struct vu_dev *d,
     return ok;
 }
 
-static bool serve_all(struct vu_dev *d, void *unused)
+bool vu_serve(struct vu_dev *d, void *unused)
 {
     serve_requests(d);
     return serve_events(d, unused);
@@ -813,80 +803,12 @@ bool vu_kick(struct vu_dev *d, unsigned queue_index)
             vq->kick_fd = -1;
         }
     }
-    return guarded(d, serve_all, NULL);
+    return vu_guarded(d, vu_serve, NULL);
 }
 
 bool vu_serve_events(struct vu_dev *d)
 {
-    return guarded(d, serve_events, NULL);
-}
-
-/* A pause in a spin: the CPU gives its pipeline to whatever shares the
- * core, a guest's vCPU thread maybe. Spinning without it slows a TCG guest
- * on the other hyperthread by a third (measured). */
-static void relax(void)
-{
-    for (int i = 0; i < SPIN_PAUSES; i++) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#elif defined(__aarch64__)
-        __asm__ volatile("yield");
-#endif
-    }
-}
-
-/* The spin of vu_poll(): the ring's available index is read in a tight
- * loop, with no system call, and each request is served as it comes. */
-static bool spin(struct vu_dev *d, void *arg)
-{
-    struct vu_poll *p = arg;
-    int64_t end = clock_ns() + p->slice_ns;
-
-    for (;;) {
-        if (vq_has_avail(&d->vq[0])) {
-            uint64_t before = d->served;
-            if (!serve_all(d, NULL)) {
-                return false;
-            }
-            if (d->served != before) {
-                p->last_ns = clock_ns();
-            }
-        }
-        int64_t now = clock_ns();
-        p->idle = now - p->last_ns >= p->window_ns;
-        if (p->idle || now >= end || vu_busy(d)) {
-            return true; /* the caller's other fds get a look */
-        }
-        relax();
-    }
-}
-
-bool vu_poll(struct vu_dev *d, struct vu_poll *p)
-{
-    return guarded(d, spin, p);
-}
-
-static bool quiet_on(struct vu_dev *d, void *unused)
-{
-    (void)unused;
-    vq_set_quiet(&d->vq[0], true);
-    return true;
-}
-
-static bool quiet_off(struct vu_dev *d, void *unused)
-{
-    vq_set_quiet(&d->vq[0], false);
-    /* what came before the driver could kick again */
-    return serve_all(d, unused);
-}
-
-bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served)
-{
-    uint64_t before = d->served;
-    bool ok = guarded(d, quiet ? quiet_on : quiet_off, NULL);
-
-    *served = d->served != before;
-    return ok;
+    return vu_guarded(d, serve_events, NULL);
 }
 
 bool vu_busy(const struct vu_dev *d)

@@ -133,23 +133,15 @@ bool vu_busy(const struct vu_dev *d);
  * vu_kick() says. */
 bool vu_serve_events(struct vu_dev *d);
 
-/* Polling the request queue, the driver's kicks suppressed meanwhile
- * (vu_set_quiet()). */
-struct vu_poll {
-    int64_t window_ns; /* in: how long to wait for the next request */
-    int64_t slice_ns;  /* in: how long to poll before returning */
-    int64_t last_ns;   /* in/out: when a request was last served */
-    bool idle;         /* out: window_ns went by with no request */
-};
-/* Reads the ring in a tight loop (no system call) and serves each request
- * as it comes, until window_ns has gone by since the last one (idle) or
- * slice_ns since the call, or requests wait beyond a budget (vu_busy()).
- * False as vu_kick() says. */
-bool vu_poll(struct vu_dev *d, struct vu_poll *p);
-/* Asks the driver not to kick the request queue (quiet), or to kick again;
- * then serves what came before it could (*served), so no wake-up is lost.
- * False as vu_kick() says. */
-bool vu_set_quiet(struct vu_dev *d, bool quiet, bool *served);
+/* Serves both queues: the requests available (up to a budget, see
+ * vu_busy()) and the pending fault reports. Touches guest memory: call it
+ * through vu_guarded(). */
+bool vu_serve(struct vu_dev *d, void *unused);
+/* Runs serve(d, arg) with guest memory guarded: a region the frontend
+ * truncated under us ends the connection instead of the process. Returns
+ * false then, else what serve returned. Guards nest. */
+bool vu_guarded(struct vu_dev *d, bool (*serve)(struct vu_dev *d, void *arg),
+                void *arg);
 
 /* Fills pfd[0..VU_NR_QUEUES) with the kick fds to watch (-1: none). */
 void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd);
