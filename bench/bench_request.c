@@ -250,8 +250,8 @@ static struct paced paced_run(struct fe *f, double gap_us)
         rtt[i] = (now() - t0) * 1e6;
     }
     q->last_used = q->avail_idx;
-    struct paced r = {.cpu_us = (daemon_cpu(f->pid) - cpu) * 1e6 /
-                                PACED_REQUESTS};
+    struct paced r = {.cpu_us =
+                          (daemon_cpu(f->pid) - cpu) * 1e6 / PACED_REQUESTS};
     qsort(rtt, PACED_REQUESTS, sizeof(rtt[0]), cmp_double);
     r.median_us = rtt[PACED_REQUESTS / 2];
     r.p99_us = rtt[PACED_REQUESTS * 99 / 100];

@@ -214,7 +214,7 @@ static struct json_object *cmd_endpoint_remove(struct control *c,
     }
     /* A served device's ENDPOINT_REMOVED must wait for its device to be
      * closed, which only device-remove (or its client leaving) does. */
-    if (c->vfu != NULL && vfu_serves(c->vfu, (uint32_t)id)) {
+    if (c->assigned != NULL && vfio_user_serves(c->assigned, (uint32_t)id)) {
         return error("GenericError", "the endpoint is a vfio-user device's: "
                                      "device-remove releases it");
     }
@@ -236,7 +236,7 @@ static struct json_object *cmd_endpoint_replug(struct control *c,
     }
     /* A served device's endpoint is declared when its client comes: a
      * plain endpoint there would refuse every client. */
-    if (c->vfu != NULL && vfu_serves(c->vfu, (uint32_t)id)) {
+    if (c->assigned != NULL && vfio_user_serves(c->assigned, (uint32_t)id)) {
         return error("GenericError", "the endpoint is a vfio-user device's: "
                                      "it is declared when its client "
                                      "connects");
@@ -497,10 +497,10 @@ static struct json_object *cmd_device_add(struct control *c,
         strlen(bdf) != (size_t)json_object_get_string_len(host)) {
         return error("GenericError", "a NUL inside a string");
     }
-    if (c->vfu == NULL) {
+    if (c->assigned == NULL) {
         return error("GenericError", "no vfio-user support");
     }
-    int err = vfu_device_add(c->vfu, path, bdf, (uint32_t)ep);
+    int err = vfio_user_device_add(c->assigned, path, bdf, (uint32_t)ep);
     if (err == -ENODEV || err == -ENOENT) {
         return error("DeviceNotFound", err == -ENODEV
                                            ? "no such host device"
@@ -526,7 +526,8 @@ static struct json_object *cmd_device_remove(struct control *c,
     if (!get_uint(args, "endpoint", UINT32_MAX, &ep)) {
         return error("GenericError", "'endpoint' must be an endpoint ID");
     }
-    if (c->vfu == NULL || vfu_device_remove(c->vfu, (uint32_t)ep) != 0) {
+    if (c->assigned == NULL ||
+        vfio_user_device_remove(c->assigned, (uint32_t)ep) != 0) {
         return error("DeviceNotFound", "no such device");
     }
     return ret(NULL);

@@ -55,12 +55,12 @@ struct control_client {
     size_t out_len, out_cap;
 };
 
-struct vfu_set;
+struct vfio_user_set;
 
 struct control {
     int listen_fd; /* -1: no control socket */
     struct viommu *v;
-    struct vfu_set *vfu; /* assigned devices (device-add), or NULL */
+    struct vfio_user_set *assigned; /* assigned devices (device-add), or NULL */
     /* Every range declared (--endpoint and endpoint-add), for
      * endpoint-replug; the daemon declares its --endpoint ranges here. */
     struct spec_ranges ranges;

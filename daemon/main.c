@@ -83,14 +83,15 @@ static int print_capabilities(void)
 
 /* Serves frontends and control clients until a signal, or until the --fd
  * frontend leaves. */
-static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
-                  int listen_fd, int conn_fd, int sig_fd, struct poller *poller)
+static void serve(struct vu_dev *d, struct control *ctl,
+                  struct vfio_user_set *assigned, int listen_fd, int conn_fd,
+                  int sig_fd, struct poller *poller)
 {
     for (;;) {
         struct pollfd pfd[2 + VU_NR_QUEUES + 1 + 1 + CONTROL_MAX_CLIENTS +
-                          2 * VFU_MAX_DEVICES];
+                          2 * VFIO_USER_MAX_DEVICES];
         struct pollfd *state_pipe = &pfd[2 + VU_NR_QUEUES];
-        unsigned nr_vu = 2, nr_ctl, nr_vfu;
+        unsigned nr_vu = 2, nr_ctl, nr_assigned;
         int wait_ms = -1;
 
         if (d->conn < 0 && listen_fd < 0) {
@@ -111,9 +112,9 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
             nr_vu += VU_NR_QUEUES + 1;
         }
         nr_ctl = control_poll_fds(ctl, &pfd[nr_vu]);
-        nr_vfu = vfu_poll_fds(vfu, &pfd[nr_vu + nr_ctl]);
+        nr_assigned = vfio_user_poll_fds(assigned, &pfd[nr_vu + nr_ctl]);
         bool spin = vu_busy(d) || control_busy(ctl) || poller->polling;
-        if (poll(pfd, nr_vu + nr_ctl + nr_vfu, spin ? 0 : wait_ms) < 0) {
+        if (poll(pfd, nr_vu + nr_ctl + nr_assigned, spin ? 0 : wait_ms) < 0) {
             if (errno == EINTR) {
                 continue;
             }
@@ -137,7 +138,7 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
             ok = vu_transfer(d, state_pipe->revents);
         }
         control_serve(ctl, &pfd[nr_vu], nr_ctl);
-        vfu_serve(vfu, &pfd[nr_vu + nr_ctl], nr_vfu);
+        vfio_user_serve(assigned, &pfd[nr_vu + nr_ctl], nr_assigned);
         /* A control command may have caused a fault report. */
         ok = ok && vu_serve_events(d);
         if (d->conn < 0) {
@@ -162,7 +163,7 @@ static void serve(struct vu_dev *d, struct control *ctl, struct vfu_set *vfu,
             dlog(VIOMMU_LOG_INFO, "frontend disconnected; device state reset");
         }
         /* Guest RAM of the memory table, for the assigned devices' DMA. */
-        vfu_sync_ram(vfu);
+        vfio_user_sync_ram(assigned);
     }
 }
 
@@ -185,7 +186,7 @@ int main(int argc, char **argv)
     const char *socket_path = NULL, *control_path = NULL;
     const char *endpoints[64];
     unsigned nr_endpoints = 0;
-    const char *devices[VFU_MAX_DEVICES];
+    const char *devices[VFIO_USER_MAX_DEVICES];
     unsigned nr_devices = 0;
     bool iommufd = false;
     int64_t poll_max_ns = POLL_DEFAULT_MAX_NS;
@@ -216,9 +217,9 @@ int main(int argc, char **argv)
             control_path = optarg;
             break;
         case 'u':
-            if (nr_devices == VFU_MAX_DEVICES) {
+            if (nr_devices == VFIO_USER_MAX_DEVICES) {
                 fprintf(stderr, "at most %d --vfio-user options\n",
-                        VFU_MAX_DEVICES);
+                        VFIO_USER_MAX_DEVICES);
                 return 1;
             }
             devices[nr_devices++] = optarg;
@@ -267,17 +268,17 @@ int main(int argc, char **argv)
     /* Removals reach the control socket through the vfio-user servers,
      * which hold an assigned device's event until its host state is
      * released. */
-    struct vfu_set vfu;
-    vfu_init(&vfu, &vfu_host_ops, iommufd);
-    vfu.removed = control_endpoint_removed;
-    vfu.removed_opaque = &ctl;
-    ctl.vfu = &vfu;
+    struct vfio_user_set assigned;
+    vfio_user_init(&assigned, &vfio_user_host_ops, iommufd);
+    assigned.removed = control_endpoint_removed;
+    assigned.removed_opaque = &ctl;
+    ctl.assigned = &assigned;
     struct viommu_config cfg = {
         .size = sizeof(cfg),
         .log = dlog_device,
         .max_log_level = dlog_level,
-        .endpoint_removed = vfu_endpoint_removed,
-        .endpoint_removed_opaque = &vfu,
+        .endpoint_removed = vfio_user_endpoint_removed,
+        .endpoint_removed_opaque = &assigned,
     };
     struct viommu *v = viommu_new(&cfg);
     if (v == NULL) {
@@ -301,15 +302,15 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    vfu.v = v;
+    assigned.v = v;
     for (unsigned i = 0; i < nr_devices; i++) {
         const char *why = NULL;
-        int err = vfu_device_add_text(&vfu, devices[i], &why);
+        int err = vfio_user_device_add_text(&assigned, devices[i], &why);
         if (err != 0) {
             dlog(VIOMMU_LOG_ERR, "--vfio-user=%s: %s", devices[i],
                  why != NULL ? why : strerror(-err));
             control_close(&ctl);
-            vfu_fini(&vfu);
+            vfio_user_fini(&assigned);
             viommu_free(v);
             return 1;
         }
@@ -330,7 +331,7 @@ int main(int argc, char **argv)
     if (sig_fd < 0 || (socket_path != NULL && listen_fd < 0) ||
         (control_path != NULL && control_open(&ctl, v, control_path) != 0)) {
         control_close(&ctl);
-        vfu_fini(&vfu);
+        vfio_user_fini(&assigned);
         viommu_free(v);
         return 1;
     }
@@ -338,14 +339,14 @@ int main(int argc, char **argv)
     struct vu_dev d;
     vu_init(&d, v);
     d.transfer.timeout_ms = (int)state_timeout_s * 1000;
-    vfu.vu_mem = &d.mem;
+    assigned.vu_mem = &d.mem;
     if (socket_path != NULL) {
         dlog(VIOMMU_LOG_INFO, "listening on %s", socket_path);
     }
     struct poller poller;
     poller_init(&poller, poll_max_ns);
-    serve(&d, &ctl, &vfu, listen_fd, conn_fd, sig_fd, &poller);
-    vfu_fini(&vfu);
+    serve(&d, &ctl, &assigned, listen_fd, conn_fd, sig_fd, &poller);
+    vfio_user_fini(&assigned);
     vu_disconnect(&d);
     control_close(&ctl);
     if (control_path != NULL) {

@@ -13,54 +13,14 @@
 #include <linux/virtio_ring.h>
 
 #include "log.h"
+#include "sockmsg.h"
 
-/* Requests (front-end to back-end). */
-enum {
-    VHOST_USER_GET_FEATURES = 1,
-    VHOST_USER_SET_FEATURES = 2,
-    VHOST_USER_SET_OWNER = 3,
-    VHOST_USER_RESET_OWNER = 4,
-    VHOST_USER_SET_MEM_TABLE = 5,
-    VHOST_USER_SET_VRING_NUM = 8,
-    VHOST_USER_SET_VRING_ADDR = 9,
-    VHOST_USER_SET_VRING_BASE = 10,
-    VHOST_USER_GET_VRING_BASE = 11,
-    VHOST_USER_SET_VRING_KICK = 12,
-    VHOST_USER_SET_VRING_CALL = 13,
-    VHOST_USER_SET_VRING_ERR = 14,
-    VHOST_USER_GET_PROTOCOL_FEATURES = 15,
-    VHOST_USER_SET_PROTOCOL_FEATURES = 16,
-    VHOST_USER_GET_QUEUE_NUM = 17,
-    VHOST_USER_SET_VRING_ENABLE = 18,
-    VHOST_USER_GET_CONFIG = 24,
-    VHOST_USER_SET_CONFIG = 25,
-    VHOST_USER_RESET_DEVICE = 34,
-    VHOST_USER_SET_DEVICE_STATE_FD = 42,
-    VHOST_USER_CHECK_DEVICE_STATE = 43,
-};
-
-#define VHOST_USER_VERSION 1u
-#define VHOST_USER_VERSION_MASK 3u
-#define VHOST_USER_FLAG_REPLY (1u << 2)
-#define VHOST_USER_FLAG_NEED_REPLY (1u << 3)
-#define VHOST_USER_F_PROTOCOL_FEATURES 30
-
-#define VHOST_USER_PROTOCOL_F_MQ 0
-#define VHOST_USER_PROTOCOL_F_REPLY_ACK 3
-#define VHOST_USER_PROTOCOL_F_CONFIG 9
-#define VHOST_USER_PROTOCOL_F_RESET_DEVICE 13
-#define VHOST_USER_PROTOCOL_F_DEVICE_STATE 19
 #define PROTOCOL_FEATURES                                                      \
     ((1ULL << VHOST_USER_PROTOCOL_F_MQ) |                                      \
      (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK) |                               \
      (1ULL << VHOST_USER_PROTOCOL_F_CONFIG) |                                  \
      (1ULL << VHOST_USER_PROTOCOL_F_RESET_DEVICE) |                            \
      (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))
-
-/* Device state transfer parameters. */
-#define TRANSFER_SAVE 0u /* from the backend to the frontend */
-#define TRANSFER_LOAD 1u /* from the frontend to the backend */
-#define PHASE_STOPPED 0u /* the device is suspended */
 
 #define VRING_INDEX_MASK 0xffu
 #define VRING_NOFD (1u << 8)
@@ -137,74 +97,41 @@ void vu_kick_fds(const struct vu_dev *d, struct pollfd *pfd)
     }
 }
 
-/* The fds that came with a message's first bytes. */
-static bool take_fds(struct msghdr *mh, struct vu_msg *m)
-{
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c != NULL;
-         c = CMSG_NXTHDR(mh, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            unsigned count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (unsigned i = 0; i < count; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-                if (m->nfds < MEM_MAX_REGIONS) {
-                    m->fds[m->nfds++] = fd;
-                } else {
-                    close(fd);
-                    mh->msg_flags |= MSG_CTRUNC;
-                }
-            }
-        }
-    }
-    if (mh->msg_flags & MSG_CTRUNC) {
-        dlog(VIOMMU_LOG_ERR, "message with more than %u fds", MEM_MAX_REGIONS);
-        return false;
-    }
-    return true;
-}
-
 /*
  * Reads, without blocking, what the current message still lacks: its
  * header, then its payload, never beyond it (so fds always belong to the
- * message whose bytes carry them). 1: the message is whole; 0: more to
- * come; -1: the connection is over.
+ * message whose bytes carry them, and come with its first bytes only).
+ * 1: the message is whole; 0: more to come; -1: the connection is over.
  */
 static int receive_some(struct vu_dev *d)
 {
     struct vu_msg *m = &d->rx;
     size_t hsize = sizeof(m->h);
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * MEM_MAX_REGIONS)];
-        struct cmsghdr align;
-    } control;
-    struct iovec iov;
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n;
+    void *at;
+    size_t want;
 
     if (d->rx_have < hsize) {
-        iov = (struct iovec){(uint8_t *)&m->h + d->rx_have, hsize - d->rx_have};
+        at = (uint8_t *)&m->h + d->rx_have;
+        want = hsize - d->rx_have;
     } else {
-        iov = (struct iovec){m->p.raw + (d->rx_have - hsize),
-                             hsize + m->h.size - d->rx_have};
+        at = m->p.raw + (d->rx_have - hsize);
+        want = hsize + m->h.size - d->rx_have;
     }
-    if (d->rx_have == 0) {
-        mh.msg_control = control.buf;
-        mh.msg_controllen = sizeof(control.buf);
-    }
-    do {
-        n = recvmsg(d->conn, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 && errno == EAGAIN) {
+    ssize_t n =
+        sockmsg_recv(d->conn, at, want, m->fds, &m->nfds,
+                     d->rx_have == 0 ? MEM_MAX_REGIONS : 0, MSG_DONTWAIT);
+    if (n == -EAGAIN) {
         return 0;
+    }
+    if (n == -EMSGSIZE) {
+        dlog(VIOMMU_LOG_ERR, "message with more than %u fds", MEM_MAX_REGIONS);
+        return -1;
     }
     if (n <= 0) {
         if (d->rx_have > 0) {
             dlog(VIOMMU_LOG_ERR, "message cut short after %zu bytes",
                  d->rx_have);
         }
-        return -1;
-    }
-    if (d->rx_have == 0 && !take_fds(&mh, m)) {
         return -1;
     }
     d->rx_have += (size_t)n;
@@ -431,8 +358,8 @@ static int check_transfer(const struct vu_dev *d, const struct vu_msg *m)
           (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE))) {
         return -EOPNOTSUPP;
     }
-    if (m->nfds != 1 || t->direction > TRANSFER_LOAD ||
-        t->phase != PHASE_STOPPED) {
+    if (m->nfds != 1 || t->direction > VHOST_USER_TRANSFER_LOAD ||
+        t->phase != VHOST_USER_PHASE_STOPPED) {
         return -EINVAL;
     }
     if (!suspended(d) || transfer_running(&d->transfer)) {
@@ -458,8 +385,9 @@ static int set_device_state_fd(struct vu_dev *d, struct vu_msg *m)
         m->nfds = 0;
     }
     if (err == 0) {
-        err = transfer_start(&d->transfer, d->v,
-                             m->p.transfer.direction == TRANSFER_SAVE, &fd);
+        err = transfer_start(
+            &d->transfer, d->v,
+            m->p.transfer.direction == VHOST_USER_TRANSFER_SAVE, &fd);
     } else {
         dlog(VIOMMU_LOG_WARN, "device state transfer refused: %s",
              strerror(-err));

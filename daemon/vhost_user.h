@@ -21,6 +21,7 @@
 
 #include "mem.h"
 #include "transfer.h"
+#include "vhost_user_proto.h"
 #include "vring.h"
 
 #define VU_NR_QUEUES 2  /* requestq, eventq */
@@ -28,12 +29,6 @@
 #define CONFIG_MAX 256u
 
 /* The message layouts of vhost-user.rst (not kernel uapi). */
-struct vu_header {
-    uint32_t request;
-    uint32_t flags;
-    uint32_t size;
-};
-
 struct vu_mem_region {
     uint64_t guest_phys_addr;
     uint64_t memory_size;

@@ -29,10 +29,6 @@
 #define QUEUE_AREA 0x1000u   /* rings of queue q at QUEUE_AREA * (1 + 3q) */
 #define BUFFER_AREA 0x10000u /* buffers from here up */
 
-struct header {
-    uint32_t request, flags, size;
-};
-
 /* The frontend serves tests, benchmarks and the demonstration alike: a
  * broken expectation ends the process (the daemon goes with it). */
 #define CHECK(cond)                                                            \
@@ -154,34 +150,13 @@ int fe_stop(struct fe *f)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void fe_attach_fds(struct msghdr *mh, union fe_fd_control *control,
-                   const int *fds, unsigned nfds)
-{
-    if (nfds == 0) {
-        return;
-    }
-    mh->msg_control = control->buf;
-    mh->msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    struct cmsghdr *c = CMSG_FIRSTHDR(mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-}
-
 bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
                 uint32_t size, const int *fds, unsigned nfds)
 {
-    struct header h = {request, 1u | flags, size};
+    struct vu_header h = {request, 1u | flags, size};
     struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)payload, size}};
-    union fe_fd_control control;
-    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = size ? 2 : 1};
 
-    if (nfds > FE_MAX_FDS) {
-        return false;
-    }
-    fe_attach_fds(&mh, &control, fds, nfds);
-    return sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) ==
+    return sockmsg_send(sock, iov, size ? 2 : 1, fds, nfds, MSG_DONTWAIT) ==
            (ssize_t)(sizeof(h) + size);
 }
 
@@ -212,7 +187,7 @@ static bool read_full(int fd, void *buf, size_t len)
 
 int fe_recv(struct fe *f, uint32_t request, void *buf, uint32_t max)
 {
-    struct header h;
+    struct vu_header h;
 
     if (!read_full(f->sock, &h, sizeof(h))) {
         return -1;
@@ -240,7 +215,8 @@ uint64_t fe_acked(struct fe *f, uint32_t request, const void *payload,
 {
     uint64_t ack = UINT64_MAX;
 
-    CHECK(fe_send(f, request, FE_NEED_REPLY, payload, size, fds, nfds));
+    CHECK(fe_send(f, request, VHOST_USER_FLAG_NEED_REPLY, payload, size, fds,
+                  nfds));
     CHECK((fe_recv(f, request, &ack, sizeof(ack))) == (8));
     return ack;
 }
@@ -265,7 +241,8 @@ uint64_t fe_set_mem_table(struct fe *f)
         uint64_t gpa, size, uva, offset;
     } mem = {1, 0, 0, FE_MEM_SIZE, uva(f, 0), 0};
 
-    return fe_acked(f, FE_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd, 1);
+    return fe_acked(f, VHOST_USER_SET_MEM_TABLE, &mem, sizeof(mem), &f->memfd,
+                    1);
 }
 
 void fe_start_ring(struct fe *f, unsigned q, uint16_t base)
@@ -281,25 +258,29 @@ void fe_start_ring(struct fe *f, unsigned q, uint16_t base)
     };
     uint64_t call = q, err = q, kick = q;
 
-    CHECK((fe_acked(f, FE_SET_VRING_NUM, &num, 8, NULL, 0)) == (0));
-    CHECK((fe_acked(f, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0)) ==
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_NUM, &num, 8, NULL, 0)) == (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr), NULL,
+                    0)) == (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_BASE, &last, 8, NULL, 0)) == (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_CALL, &call, 8, &fq->call, 1)) ==
           (0));
-    CHECK((fe_acked(f, FE_SET_VRING_BASE, &last, 8, NULL, 0)) == (0));
-    CHECK((fe_acked(f, FE_SET_VRING_CALL, &call, 8, &fq->call, 1)) == (0));
-    CHECK((fe_acked(f, FE_SET_VRING_ERR, &err, 8, &fq->err, 1)) == (0));
-    CHECK((fe_acked(f, FE_SET_VRING_KICK, &kick, 8, &fq->kick, 1)) == (0));
-    CHECK((fe_acked(f, FE_SET_VRING_ENABLE, &enable, 8, NULL, 0)) == (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_ERR, &err, 8, &fq->err, 1)) == (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_KICK, &kick, 8, &fq->kick, 1)) ==
+          (0));
+    CHECK((fe_acked(f, VHOST_USER_SET_VRING_ENABLE, &enable, 8, NULL, 0)) ==
+          (0));
 }
 
 void fe_setup(struct fe *f)
 {
-    f->features = fe_get_u64(f, FE_GET_FEATURES);
-    CHECK(f->features & FE_F_PROTOCOL_FEATURES);
-    CHECK(fe_send(f, FE_SET_FEATURES, 0, &f->features, 8, NULL, 0));
-    uint64_t protocol = fe_get_u64(f, FE_GET_PROTOCOL_FEATURES);
-    CHECK(protocol & FE_PROTOCOL_REPLY_ACK);
-    CHECK(fe_send(f, FE_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
-    CHECK((fe_acked(f, FE_SET_OWNER, NULL, 0, NULL, 0)) == (0));
+    f->features = fe_get_u64(f, VHOST_USER_GET_FEATURES);
+    CHECK(f->features & (1ULL << VHOST_USER_F_PROTOCOL_FEATURES));
+    CHECK(fe_send(f, VHOST_USER_SET_FEATURES, 0, &f->features, 8, NULL, 0));
+    uint64_t protocol = fe_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
+    CHECK(protocol & (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK));
+    CHECK(
+        fe_send(f, VHOST_USER_SET_PROTOCOL_FEATURES, 0, &protocol, 8, NULL, 0));
+    CHECK((fe_acked(f, VHOST_USER_SET_OWNER, NULL, 0, NULL, 0)) == (0));
     CHECK(fe_set_mem_table(f) == 0);
 
     f->next_free = BUFFER_AREA;
@@ -330,8 +311,9 @@ void fe_stop_rings(struct fe *f)
 {
     for (uint32_t q = 0; q < 2; q++) {
         struct vhost_vring_state state = {q, 0};
-        CHECK(fe_send(f, FE_GET_VRING_BASE, 0, &state, sizeof(state), NULL, 0));
-        CHECK(fe_recv(f, FE_GET_VRING_BASE, &state, sizeof(state)) ==
+        CHECK(fe_send(f, VHOST_USER_GET_VRING_BASE, 0, &state, sizeof(state),
+                      NULL, 0));
+        CHECK(fe_recv(f, VHOST_USER_GET_VRING_BASE, &state, sizeof(state)) ==
               sizeof(state));
         f->q[q].base = (uint16_t)state.num;
     }
@@ -343,16 +325,18 @@ uint64_t fe_set_state_fd(struct fe *f, uint32_t direction, int *fd)
     uint32_t params[2] = {direction, 0}; /* phase: stopped */
     uint64_t reply = UINT64_MAX;
 
-    CHECK(fe_send(f, FE_SET_DEVICE_STATE_FD, 0, params, sizeof(params), fd, 1));
+    CHECK(fe_send(f, VHOST_USER_SET_DEVICE_STATE_FD, 0, params, sizeof(params),
+                  fd, 1));
     close(*fd);
     *fd = -1;
-    CHECK(fe_recv(f, FE_SET_DEVICE_STATE_FD, &reply, sizeof(reply)) == 8);
+    CHECK(fe_recv(f, VHOST_USER_SET_DEVICE_STATE_FD, &reply, sizeof(reply)) ==
+          8);
     return reply;
 }
 
 uint64_t fe_check_state(struct fe *f)
 {
-    return fe_get_u64(f, FE_CHECK_DEVICE_STATE);
+    return fe_get_u64(f, VHOST_USER_CHECK_DEVICE_STATE);
 }
 
 void fe_read_all(int fd, uint8_t **buf, size_t *len)
@@ -382,7 +366,7 @@ uint64_t fe_save_state(struct fe *f, uint8_t **buf, size_t *len)
     int p[2];
 
     CHECK(pipe2(p, O_CLOEXEC) == 0);
-    (void)fe_set_state_fd(f, FE_STATE_SAVE, &p[1]);
+    (void)fe_set_state_fd(f, VHOST_USER_TRANSFER_SAVE, &p[1]);
     /* The daemon writes as the pipe takes it, then closes its end (at once
      * if it refused): CHECK_DEVICE_STATE says how it went. */
     fe_read_all(p[0], buf, len);
@@ -401,7 +385,7 @@ uint64_t fe_load_state(struct fe *f, const void *buf, size_t len)
      * written, and the write fails with EPIPE instead of a signal, as QEMU
      * has it. */
     signal(SIGPIPE, SIG_IGN);
-    if ((fe_set_state_fd(f, FE_STATE_LOAD, &p[0]) & 0xff) == 0) {
+    if ((fe_set_state_fd(f, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff) == 0) {
         while (len > 0) {
             ssize_t n = write(p[1], bytes, len);
             if (n <= 0) {
@@ -584,7 +568,8 @@ double fe_percentile(double *samples, size_t n, unsigned pct)
 
 /* Transport features the frontend keeps whatever the driver accepts:
  * INDIRECT_DESC, EVENT_IDX, and vhost-user's PROTOCOL_FEATURES. */
-#define TRANSPORT_BITS ((1ULL << 28) | (1ULL << 29) | FE_F_PROTOCOL_FEATURES)
+#define TRANSPORT_BITS                                                         \
+    ((1ULL << 28) | (1ULL << 29) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES))
 
 static uint64_t tr_features(void *opaque)
 {
@@ -598,9 +583,10 @@ static int tr_set_features(void *opaque, uint64_t features)
     struct fe *f = opaque;
     uint64_t all = features | (f->features & TRANSPORT_BITS);
 
-    CHECK(fe_send(f, FE_SET_FEATURES, FE_NEED_REPLY, &all, 8, NULL, 0));
+    CHECK(fe_send(f, VHOST_USER_SET_FEATURES, VHOST_USER_FLAG_NEED_REPLY, &all,
+                  8, NULL, 0));
     uint64_t ack = 1;
-    CHECK(fe_recv(f, FE_SET_FEATURES, &ack, sizeof(ack)) == 8);
+    CHECK(fe_recv(f, VHOST_USER_SET_FEATURES, &ack, sizeof(ack)) == 8);
     return ack == 0 ? 0 : -EINVAL;
 }
 
@@ -614,8 +600,8 @@ int fe_config_read(struct fe *f, uint32_t offset, void *buf, uint32_t len)
     if (len > sizeof(cfg.data)) {
         return -EINVAL;
     }
-    CHECK(fe_send(f, FE_GET_CONFIG, 0, &cfg, 12 + len, NULL, 0));
-    int size = fe_recv(f, FE_GET_CONFIG, &cfg, sizeof(cfg));
+    CHECK(fe_send(f, VHOST_USER_GET_CONFIG, 0, &cfg, 12 + len, NULL, 0));
+    int size = fe_recv(f, VHOST_USER_GET_CONFIG, &cfg, sizeof(cfg));
     if (size != (int)(12 + len)) {
         return -EINVAL; /* an empty reply: out of range */
     }
@@ -633,7 +619,7 @@ uint64_t fe_config_write(struct fe *f, uint32_t offset, const void *buf,
 
     CHECK(len <= sizeof(cfg.data));
     memcpy(cfg.data, buf, len);
-    return fe_acked(f, FE_SET_CONFIG, &cfg, 12 + len, NULL, 0);
+    return fe_acked(f, VHOST_USER_SET_CONFIG, &cfg, 12 + len, NULL, 0);
 }
 
 static int tr_config_read(void *opaque, uint32_t offset, void *buf,

@@ -14,35 +14,11 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "sockmsg.h"
+#include "vhost_user_proto.h"
+
 #define FE_MEM_SIZE (1u << 20)
 #define FE_QUEUE_SIZE 256
-
-/* vhost-user requests the tests send (vhost-user.rst numbering). */
-enum {
-    FE_GET_FEATURES = 1,
-    FE_SET_FEATURES = 2,
-    FE_SET_OWNER = 3,
-    FE_SET_MEM_TABLE = 5,
-    FE_SET_VRING_NUM = 8,
-    FE_SET_VRING_ADDR = 9,
-    FE_SET_VRING_BASE = 10,
-    FE_GET_VRING_BASE = 11,
-    FE_SET_VRING_KICK = 12,
-    FE_SET_VRING_CALL = 13,
-    FE_SET_VRING_ERR = 14,
-    FE_GET_PROTOCOL_FEATURES = 15,
-    FE_SET_PROTOCOL_FEATURES = 16,
-    FE_GET_QUEUE_NUM = 17,
-    FE_SET_VRING_ENABLE = 18,
-    FE_GET_CONFIG = 24,
-    FE_SET_CONFIG = 25,
-    FE_SET_DEVICE_STATE_FD = 42,
-    FE_CHECK_DEVICE_STATE = 43,
-};
-#define FE_NEED_REPLY (1u << 3)
-#define FE_F_PROTOCOL_FEATURES (1ULL << 30)
-#define FE_PROTOCOL_REPLY_ACK (1ULL << 3)
-#define FE_PROTOCOL_DEVICE_STATE (1ULL << 19)
 
 struct fe_queue {
     uint64_t desc, avail, used; /* guest addresses */
@@ -77,17 +53,7 @@ void fe_connect(struct fe *f);
 /* Closes the connection and the frontend's ring fds; guest memory stays. */
 void fe_disconnect(struct fe *f);
 
-#define FE_MAX_FDS 8
-/* Room for the fds of one message, aligned for a cmsghdr. */
-union fe_fd_control {
-    char buf[CMSG_SPACE(sizeof(int) * FE_MAX_FDS)];
-    struct cmsghdr align;
-};
-/* Attaches nfds (at most FE_MAX_FDS) fds to mh as SCM_RIGHTS, in
- * control. */
-void fe_attach_fds(struct msghdr *mh, union fe_fd_control *control,
-                   const int *fds, unsigned nfds);
-/* Sends one vhost-user message with up to FE_MAX_FDS fds on any socket,
+/* Sends one vhost-user message with up to SOCKMSG_MAX_FDS fds on any socket,
  * without waiting; false if the peer hung up or the socket is full. */
 bool fe_send_on(int sock, uint32_t request, uint32_t flags, const void *payload,
                 uint32_t size, const int *fds, unsigned nfds);
@@ -119,8 +85,6 @@ void fe_stop_rings(struct fe *f);
 void fe_start_rings(struct fe *f);
 
 /* Device state transfer, as QEMU does it for migration. */
-#define FE_STATE_SAVE 0u
-#define FE_STATE_LOAD 1u
 /* Sends SET_DEVICE_STATE_FD with *fd (closed and set to -1 once sent)
  * for the stopped phase; returns the reply (bits 0-7: 0 or an error), which
  * comes at once: the transfer goes on in the daemon's event loop. */

@@ -497,7 +497,7 @@ static ssize_t dev_pwrite(void *dev, const void *buf, size_t len, uint64_t off)
     return n < 0 ? -errno : n;
 }
 
-const struct vfu_host_ops vfu_host_ops = {
+const struct vfio_user_host_ops vfio_user_host_ops = {
     .host_new = host_new,
     .host_free = host_free,
     .set_ram = set_ram,

@@ -64,40 +64,16 @@ void vfuc_close(struct vfuc *c)
 bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len, const int *fds,
                    unsigned nfds)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VFUC_MAX_FDS)];
-        struct cmsghdr align;
-    } control;
-    struct iovec iov = {(void *)buf, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-    if (nfds > VFUC_MAX_FDS) {
-        return false;
-    }
-    if (nfds > 0) {
-        memset(&control, 0, sizeof(control));
-        mh.msg_control = control.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-    }
     size_t off = 0;
+
     while (off < len) {
-        iov.iov_base = (char *)buf + off;
-        iov.iov_len = len - off;
-        ssize_t n = sendmsg(c->sock, &mh, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
+        struct iovec iov = {(char *)buf + off, len - off};
+        ssize_t n = sockmsg_send(c->sock, &iov, 1, fds, nfds, 0);
         if (n <= 0) {
             return false;
         }
         off += (size_t)n;
-        mh.msg_control = NULL;
-        mh.msg_controllen = 0;
+        nfds = 0;
     }
     return true;
 }
@@ -105,22 +81,22 @@ bool vfuc_send_raw(struct vfuc *c, const void *buf, size_t len, const int *fds,
 bool vfuc_send(struct vfuc *c, uint16_t cmd, uint32_t flags, uint32_t size,
                const void *payload, size_t len, const int *fds, unsigned nfds)
 {
-    uint8_t *msg = malloc(VFUC_HDR + len);
-    struct vfuc_hdr h = {
+    uint8_t *msg = malloc(VFIO_USER_HDR + len);
+    struct vfio_user_hdr h = {
         .id = c->next_id++,
         .cmd = cmd,
-        .size = size != 0 ? size : (uint32_t)(VFUC_HDR + len),
+        .size = size != 0 ? size : (uint32_t)(VFIO_USER_HDR + len),
         .flags = flags,
     };
 
     if (msg == NULL) {
         return false;
     }
-    memcpy(msg, &h, VFUC_HDR);
+    memcpy(msg, &h, VFIO_USER_HDR);
     if (len > 0) {
-        memcpy(msg + VFUC_HDR, payload, len);
+        memcpy(msg + VFIO_USER_HDR, payload, len);
     }
-    bool ok = vfuc_send_raw(c, msg, VFUC_HDR + len, fds, nfds);
+    bool ok = vfuc_send_raw(c, msg, VFIO_USER_HDR + len, fds, nfds);
     free(msg);
     return ok;
 }
@@ -135,34 +111,13 @@ static int read_full(struct vfuc *c, void *buf, size_t len, int ms)
         if (poll(&p, 1, ms) <= 0) {
             return -ETIMEDOUT;
         }
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * VFUC_MAX_FDS)];
-            struct cmsghdr align;
-        } control;
-        struct iovec iov = {(char *)buf + got, len - got};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = control.buf,
-                            .msg_controllen = sizeof(control.buf)};
-        ssize_t n = recvmsg(c->sock, &mh, MSG_CMSG_CLOEXEC);
-        if (n < 0 && errno == EINTR) {
-            continue;
+        ssize_t n = sockmsg_recv(c->sock, (char *)buf + got, len - got, c->fds,
+                                 &c->nfds, VFUC_MAX_FDS, 0);
+        if (n == -EMSGSIZE) {
+            return -EPROTO;
         }
         if (n <= 0) {
             return -EPIPE;
-        }
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-             cm = CMSG_NXTHDR(&mh, cm)) {
-            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                if (c->nfds < VFUC_MAX_FDS) {
-                    c->fds[c->nfds++] = fd;
-                } else {
-                    close(fd);
-                }
-            }
         }
         got += (size_t)n;
     }
@@ -172,14 +127,15 @@ static int read_full(struct vfuc *c, void *buf, size_t len, int ms)
 int vfuc_recv(struct vfuc *c)
 {
     drop_fds(c);
-    int err = read_full(c, &c->hdr, VFUC_HDR, 2000);
+    int err = read_full(c, &c->hdr, VFIO_USER_HDR, 2000);
     if (err != 0) {
         return err;
     }
-    if (c->hdr.size < VFUC_HDR || c->hdr.size - VFUC_HDR > VFUC_MAX_MSG) {
+    if (c->hdr.size < VFIO_USER_HDR ||
+        c->hdr.size - VFIO_USER_HDR > VFUC_MAX_MSG) {
         return -EPROTO;
     }
-    c->len = c->hdr.size - VFUC_HDR;
+    c->len = c->hdr.size - VFIO_USER_HDR;
     return read_full(c, c->payload, c->len, 2000);
 }
 
@@ -215,10 +171,10 @@ int vfuc_call(struct vfuc *c, uint16_t cmd, const void *payload, size_t len,
         return err;
     }
     if (c->hdr.id != id || c->hdr.cmd != cmd ||
-        (c->hdr.flags & 0xf) != VFUC_F_REPLY) {
+        (c->hdr.flags & VFIO_USER_TYPE_MASK) != VFIO_USER_TYPE_REPLY) {
         return -EPROTO;
     }
-    if (c->hdr.flags & VFUC_F_ERROR) {
+    if (c->hdr.flags & VFIO_USER_ERROR) {
         return c->hdr.error != 0 ? -(int)c->hdr.error : -EIO;
     }
     return 0;
@@ -235,7 +191,7 @@ int vfuc_version(struct vfuc *c)
 
     memcpy(msg, v, 4);
     memcpy(msg + 4, caps, sizeof(caps));
-    int err = vfuc_call(c, VFUC_VERSION, msg, sizeof(msg), NULL, 0);
+    int err = vfuc_call(c, VFIO_USER_VERSION, msg, sizeof(msg), NULL, 0);
     if (err != 0) {
         return err;
     }
@@ -249,29 +205,23 @@ int vfuc_version(struct vfuc *c)
 int vfuc_dma_map(struct vfuc *c, uint64_t iova, uint64_t size, int fd,
                  uint64_t offset, uint32_t flags)
 {
-    struct {
-        uint32_t argsz, flags;
-        uint64_t offset, addr, size;
-    } m = {sizeof(m), flags, offset, iova, size};
+    struct vfio_user_dma_map m = {sizeof(m), flags, offset, iova, size};
 
-    return vfuc_call(c, VFUC_DMA_MAP, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0);
+    return vfuc_call(c, VFIO_USER_DMA_MAP, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0);
 }
 
 int vfuc_dma_unmap(struct vfuc *c, uint64_t iova, uint64_t size, uint32_t flags)
 {
-    struct {
-        uint32_t argsz, flags;
-        uint64_t addr, size;
-    } u = {sizeof(u), flags, iova, size};
+    struct vfio_user_dma_unmap u = {sizeof(u), flags, iova, size};
 
-    return vfuc_call(c, VFUC_DMA_UNMAP, &u, sizeof(u), NULL, 0);
+    return vfuc_call(c, VFIO_USER_DMA_UNMAP, &u, sizeof(u), NULL, 0);
 }
 
 int vfuc_device_info(struct vfuc *c, struct vfio_device_info *info)
 {
     struct vfio_device_info in = {.argsz = 16};
 
-    int err = vfuc_call(c, VFUC_DEVICE_GET_INFO, &in, 16, NULL, 0);
+    int err = vfuc_call(c, VFIO_USER_DEVICE_GET_INFO, &in, 16, NULL, 0);
     if (err == 0 && c->len != 16) {
         err = -EPROTO;
     }
@@ -288,8 +238,8 @@ int vfuc_region_info(struct vfuc *c, uint32_t index,
     struct vfio_region_info in = {.argsz = sizeof(in), .index = index};
 
     *fd = -1;
-    int err =
-        vfuc_call(c, VFUC_DEVICE_GET_REGION_INFO, &in, sizeof(in), NULL, 0);
+    int err = vfuc_call(c, VFIO_USER_DEVICE_GET_REGION_INFO, &in, sizeof(in),
+                        NULL, 0);
     if (err == 0 && c->len < sizeof(*info)) {
         err = -EPROTO;
     }
@@ -306,7 +256,8 @@ int vfuc_irq_info(struct vfuc *c, uint32_t index, struct vfio_irq_info *info)
 {
     struct vfio_irq_info in = {.argsz = sizeof(in), .index = index};
 
-    int err = vfuc_call(c, VFUC_DEVICE_GET_IRQ_INFO, &in, sizeof(in), NULL, 0);
+    int err =
+        vfuc_call(c, VFIO_USER_DEVICE_GET_IRQ_INFO, &in, sizeof(in), NULL, 0);
     if (err == 0 && c->len != sizeof(*info)) {
         err = -EPROTO;
     }
@@ -327,18 +278,15 @@ int vfuc_set_irq_eventfds(struct vfuc *c, uint32_t index, uint32_t start,
         .count = n,
     };
 
-    return vfuc_call(c, VFUC_DEVICE_SET_IRQS, &s, sizeof(s), fds, n);
+    return vfuc_call(c, VFIO_USER_DEVICE_SET_IRQS, &s, sizeof(s), fds, n);
 }
 
 int vfuc_region_read(struct vfuc *c, uint32_t region, uint64_t offset,
                      void *buf, uint32_t count)
 {
-    struct {
-        uint64_t offset;
-        uint32_t region, count;
-    } rw = {offset, region, count};
+    struct vfio_user_rw rw = {offset, region, count};
 
-    int err = vfuc_call(c, VFUC_REGION_READ, &rw, sizeof(rw), NULL, 0);
+    int err = vfuc_call(c, VFIO_USER_REGION_READ, &rw, sizeof(rw), NULL, 0);
     if (err == 0 && c->len != sizeof(rw) + count) {
         err = -EPROTO;
     }
@@ -351,10 +299,7 @@ int vfuc_region_read(struct vfuc *c, uint32_t region, uint64_t offset,
 int vfuc_region_write(struct vfuc *c, uint32_t region, uint64_t offset,
                       const void *buf, uint32_t count)
 {
-    struct {
-        uint64_t offset;
-        uint32_t region, count;
-    } rw = {offset, region, count};
+    struct vfio_user_rw rw = {offset, region, count};
     uint8_t *msg = malloc(sizeof(rw) + count);
 
     if (msg == NULL) {
@@ -362,7 +307,8 @@ int vfuc_region_write(struct vfuc *c, uint32_t region, uint64_t offset,
     }
     memcpy(msg, &rw, sizeof(rw));
     memcpy(msg + sizeof(rw), buf, count);
-    int err = vfuc_call(c, VFUC_REGION_WRITE, msg, sizeof(rw) + count, NULL, 0);
+    int err =
+        vfuc_call(c, VFIO_USER_REGION_WRITE, msg, sizeof(rw) + count, NULL, 0);
     free(msg);
     if (err == 0 && c->len != sizeof(rw)) {
         err = -EPROTO;
@@ -372,5 +318,5 @@ int vfuc_region_write(struct vfuc *c, uint32_t region, uint64_t offset,
 
 int vfuc_reset(struct vfuc *c)
 {
-    return vfuc_call(c, VFUC_DEVICE_RESET, NULL, 0, NULL, 0);
+    return vfuc_call(c, VFIO_USER_DEVICE_RESET, NULL, 0, NULL, 0);
 }

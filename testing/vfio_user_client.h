@@ -14,36 +14,18 @@
 
 #include <linux/vfio.h>
 
-enum {
-    VFUC_VERSION = 1,
-    VFUC_DMA_MAP = 2,
-    VFUC_DMA_UNMAP = 3,
-    VFUC_DEVICE_GET_INFO = 4,
-    VFUC_DEVICE_GET_REGION_INFO = 5,
-    VFUC_DEVICE_GET_IRQ_INFO = 7,
-    VFUC_DEVICE_SET_IRQS = 8,
-    VFUC_REGION_READ = 9,
-    VFUC_REGION_WRITE = 10,
-    VFUC_DEVICE_RESET = 13,
-};
-#define VFUC_HDR 16
-#define VFUC_F_REPLY 1u
-#define VFUC_F_NO_REPLY (1u << 4)
-#define VFUC_F_ERROR (1u << 5)
-#define VFUC_MAX_FDS 16
-#define VFUC_MAX_MSG (2u << 20)
+#include "sockmsg.h"
+#include "vfio_user_proto.h"
 
-struct vfuc_hdr {
-    uint16_t id, cmd;
-    uint32_t size, flags, error;
-};
+#define VFUC_MAX_FDS SOCKMSG_MAX_FDS
+#define VFUC_MAX_MSG (2u << 20)
 
 struct vfuc {
     int sock; /* -1: not connected */
     uint16_t next_id;
     /* The last reply: header, payload (VFUC_MAX_MSG), the fds it carried
      * (owned by the caller once read). */
-    struct vfuc_hdr hdr;
+    struct vfio_user_hdr hdr;
     uint8_t *payload;
     size_t len;
     int fds[VFUC_MAX_FDS];

@@ -75,11 +75,12 @@ static int teardown(void **state)
 /* What a frontend negotiates before it loads a state (no ring yet). */
 static void handshake(struct fe *f)
 {
-    uint64_t protocol = fe_get_u64(f, FE_GET_PROTOCOL_FEATURES);
+    uint64_t protocol = fe_get_u64(f, VHOST_USER_GET_PROTOCOL_FEATURES);
 
-    assert_true(protocol & FE_PROTOCOL_DEVICE_STATE);
+    assert_true(protocol & (1ULL << VHOST_USER_PROTOCOL_F_DEVICE_STATE));
     assert_int_equal(
-        fe_acked(f, FE_SET_PROTOCOL_FEATURES, &protocol, 8, NULL, 0), 0);
+        fe_acked(f, VHOST_USER_SET_PROTOCOL_FEATURES, &protocol, 8, NULL, 0),
+        0);
 }
 
 static struct json_object *command(struct daemon *d, const char *text)
@@ -310,7 +311,7 @@ static void test_hostile_streams_refused(void **state)
     busy_stream(&stream, &len, NULL);
     start(&dst, NULL);
     handshake(&dst.fe);
-    assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(&dst.fe, VHOST_USER_GET_QUEUE_NUM), 2);
     int fds = fe_daemon_fds(&dst.fe);
     char *fresh = view(&dst);
 
@@ -336,7 +337,7 @@ static void test_hostile_streams_refused(void **state)
     /* A device with state refuses another one. */
     assert_int_equal(fe_load_state(&dst.fe, stream, len), EBUSY);
     fe_setup(&dst.fe);
-    assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(&dst.fe, VHOST_USER_GET_QUEUE_NUM), 2);
     free(fresh);
     free(now);
     free(stream);
@@ -356,41 +357,46 @@ static void test_bad_transfer_requests(void **state)
     assert_int_equal(fe_check_state(&dst.fe), ENODATA); /* nothing yet */
 
     /* Without the protocol feature. */
-    uint64_t ack_only = FE_PROTOCOL_REPLY_ACK;
-    assert_int_equal(
-        fe_acked(&dst.fe, FE_SET_PROTOCOL_FEATURES, &ack_only, 8, NULL, 0), 0);
+    uint64_t ack_only = (1ULL << VHOST_USER_PROTOCOL_F_REPLY_ACK);
+    assert_int_equal(fe_acked(&dst.fe, VHOST_USER_SET_PROTOCOL_FEATURES,
+                              &ack_only, 8, NULL, 0),
+                     0);
     assert_int_equal(pipe(p), 0);
-    assert_int_not_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff,
-                         0);
+    assert_int_not_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff, 0);
     close(p[1]);
-    assert_true(fe_send(&dst.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
-    assert_int_equal(fe_recv(&dst.fe, FE_CHECK_DEVICE_STATE, &reply, 8), 0);
+    assert_true(
+        fe_send(&dst.fe, VHOST_USER_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+    assert_int_equal(fe_recv(&dst.fe, VHOST_USER_CHECK_DEVICE_STATE, &reply, 8),
+                     0);
     handshake(&dst.fe);
     assert_int_equal(fe_check_state(&dst.fe), EOPNOTSUPP);
 
     /* No fd, an unknown direction, an unknown phase. */
-    uint32_t params[2] = {FE_STATE_LOAD, 0};
-    assert_true(
-        fe_send(&dst.fe, FE_SET_DEVICE_STATE_FD, 0, params, 8, NULL, 0));
-    assert_int_equal(fe_recv(&dst.fe, FE_SET_DEVICE_STATE_FD, &reply, 8), 8);
+    uint32_t params[2] = {VHOST_USER_TRANSFER_LOAD, 0};
+    assert_true(fe_send(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, 0, params, 8,
+                        NULL, 0));
+    assert_int_equal(
+        fe_recv(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, &reply, 8), 8);
     assert_int_not_equal(reply & 0xff, 0);
     assert_int_equal(fe_check_state(&dst.fe), EINVAL);
     for (int i = 0; i < 2; i++) {
         assert_int_equal(pipe(p), 0);
-        params[0] = i == 0 ? 2 : FE_STATE_SAVE;
+        params[0] = i == 0 ? 2 : VHOST_USER_TRANSFER_SAVE;
         params[1] = i == 0 ? 0 : 1;
-        assert_true(
-            fe_send(&dst.fe, FE_SET_DEVICE_STATE_FD, 0, params, 8, &p[1], 1));
-        assert_int_equal(fe_recv(&dst.fe, FE_SET_DEVICE_STATE_FD, &reply, 8),
-                         8);
+        assert_true(fe_send(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, 0, params,
+                            8, &p[1], 1));
+        assert_int_equal(
+            fe_recv(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, &reply, 8), 8);
         assert_int_not_equal(reply & 0xff, 0);
         close(p[0]);
         close(p[1]);
     }
     /* A payload of the wrong size: an empty reply. */
-    assert_true(
-        fe_send(&dst.fe, FE_SET_DEVICE_STATE_FD, 0, params, 4, NULL, 0));
-    assert_int_equal(fe_recv(&dst.fe, FE_SET_DEVICE_STATE_FD, &reply, 8), 0);
+    assert_true(fe_send(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, 0, params, 4,
+                        NULL, 0));
+    assert_int_equal(
+        fe_recv(&dst.fe, VHOST_USER_SET_DEVICE_STATE_FD, &reply, 8), 0);
 
     /* While a ring runs, the device is not suspended. */
     fe_setup(&dst.fe);
@@ -401,7 +407,7 @@ static void test_bad_transfer_requests(void **state)
     free(stream);
     fe_stop_rings(&dst.fe);
     assert_int_equal(fe_daemon_fds(&dst.fe), fds);
-    assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(&dst.fe, VHOST_USER_GET_QUEUE_NUM), 2);
     stop(&dst);
 }
 
@@ -417,10 +423,11 @@ static void test_stuck_peer(void **state)
     start(&dst, "--state-timeout=1");
     handshake(&dst.fe);
     assert_int_equal(pipe(p), 0);
-    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff, 0);
     assert_int_equal(fe_check_state(&dst.fe), ETIMEDOUT);
     close(p[1]);
-    assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(&dst.fe, VHOST_USER_GET_QUEUE_NUM), 2);
 
     /* A state larger than a pipe holds, which nobody reads. */
     fe_setup(&dst.fe);
@@ -437,10 +444,11 @@ static void test_stuck_peer(void **state)
     fe_stop_rings(&dst.fe);
     assert_int_equal(pipe(p), 0);
     assert_int_equal(fcntl(p[1], F_SETPIPE_SZ, 4096), 4096);
-    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_SAVE, &p[1]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_SAVE, &p[1]) & 0xff, 0);
     assert_int_equal(fe_check_state(&dst.fe), ETIMEDOUT);
     close(p[0]);
-    assert_int_equal(fe_get_u64(&dst.fe, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(&dst.fe, VHOST_USER_GET_QUEUE_NUM), 2);
     stop(&dst);
 }
 
@@ -517,19 +525,22 @@ static void test_stalled_save_holds_nobody(void **state)
     fe_stop_rings(&src.fe);
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     assert_int_equal(fcntl(p[0], F_SETPIPE_SZ, 4096), 4096);
-    assert_int_equal(fe_set_state_fd(&src.fe, FE_STATE_SAVE, &p[1]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&src.fe, VHOST_USER_TRANSFER_SAVE, &p[1]) & 0xff, 0);
 
     assert_served_promptly(&src, NULL);
     fe_start_rings(&src.fe);
     assert_served_promptly(&src, &guest);
     assert_int_equal(vdrv_map(&guest, 1, 0x40000000, 0x40000fff, 0, RW), OK);
-    assert_true(fe_send(&src.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+    assert_true(
+        fe_send(&src.fe, VHOST_USER_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
     assert_served_promptly(&src, &guest);
     assert_false(reply_waiting(&src.fe));
 
     fe_read_all(p[0], &stream, &len);
     close(p[0]);
-    assert_int_equal(fe_recv(&src.fe, FE_CHECK_DEVICE_STATE, &check, 8), 8);
+    assert_int_equal(fe_recv(&src.fe, VHOST_USER_CHECK_DEVICE_STATE, &check, 8),
+                     8);
     assert_int_equal(check, 0);
     start(&dst, NULL);
     handshake(&dst.fe);
@@ -563,7 +574,8 @@ static void test_stalled_load_holds_nobody(void **state)
     handshake(&dst.fe);
     char *fresh = view(&dst);
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff, 0);
     assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
 
     assert_served_promptly(&dst, NULL);
@@ -571,7 +583,8 @@ static void test_stalled_load_holds_nobody(void **state)
     fe_transport(&dst.fe, &t);
     const struct vdrv guest = {.transport = &t};
     assert_served_promptly(&dst, &guest);
-    assert_true(fe_send(&dst.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+    assert_true(
+        fe_send(&dst.fe, VHOST_USER_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
     assert_served_promptly(&dst, &guest);
     assert_false(reply_waiting(&dst.fe));
     char *meanwhile = view(&dst);
@@ -580,7 +593,8 @@ static void test_stalled_load_holds_nobody(void **state)
     assert_int_equal(write(p[1], stream + len / 2, len - len / 2),
                      (ssize_t)(len - len / 2));
     close(p[1]);
-    assert_int_equal(fe_recv(&dst.fe, FE_CHECK_DEVICE_STATE, &check, 8), 8);
+    assert_int_equal(fe_recv(&dst.fe, VHOST_USER_CHECK_DEVICE_STATE, &check, 8),
+                     8);
     assert_int_equal(check, 0);
     char *loaded = view(&dst);
     assert_string_equal(seen, loaded);
@@ -626,9 +640,10 @@ static void test_transfers_broken_by_the_frontend(void **state)
 
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     assert_int_equal(pipe2(q, O_CLOEXEC), 0);
-    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff, 0);
     assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
-    reply = fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &q[0]);
+    reply = fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &q[0]);
     assert_int_not_equal(reply & 0xff, 0);
     assert_int_equal(fe_check_state(&dst.fe), EBUSY);
     assert_reader_gone(p[1]);
@@ -638,12 +653,13 @@ static void test_transfers_broken_by_the_frontend(void **state)
 
     for (int check = 0; check < 2; check++) {
         assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-        assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_LOAD, &p[0]) & 0xff,
-                         0);
+        assert_int_equal(
+            fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_LOAD, &p[0]) & 0xff,
+            0);
         assert_int_equal(write(p[1], stream, len / 2), (ssize_t)(len / 2));
         if (check) {
-            assert_true(
-                fe_send(&dst.fe, FE_CHECK_DEVICE_STATE, 0, NULL, 0, NULL, 0));
+            assert_true(fe_send(&dst.fe, VHOST_USER_CHECK_DEVICE_STATE, 0, NULL,
+                                0, NULL, 0));
         }
         fe_disconnect(&dst.fe);
         fe_connect(&dst.fe);
@@ -658,7 +674,8 @@ static void test_transfers_broken_by_the_frontend(void **state)
     assert_int_equal(fe_load_state(&dst.fe, stream, len), 0);
     assert_int_equal(pipe2(p, O_CLOEXEC), 0);
     close(p[0]); /* nobody will read */
-    assert_int_equal(fe_set_state_fd(&dst.fe, FE_STATE_SAVE, &p[1]) & 0xff, 0);
+    assert_int_equal(
+        fe_set_state_fd(&dst.fe, VHOST_USER_TRANSFER_SAVE, &p[1]) & 0xff, 0);
     assert_int_equal(fe_check_state(&dst.fe), EPIPE);
     assert_int_equal(fe_daemon_fds(&dst.fe), fds);
     free(fresh);

@@ -197,8 +197,9 @@ static void test_ring_reset_while_polling(void **state)
     start("1000000");
     attach();
     request(0);
-    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
+    assert_true(
+        fe_send(&the_fe, VHOST_USER_GET_VRING_BASE, 0, &base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, VHOST_USER_GET_VRING_BASE, &base, 8), 8);
     uint16_t used = fe_used_idx(&the_fe, 0);
     struct virtio_iommu_req_unmap u = vdrv_unmap_req(1, 0x100000, 0x100fff);
     the_fe.driver_kicks = false; /* a stopped ring takes kicks to no end */
@@ -229,8 +230,9 @@ static void test_ring_restarted_idle_after_polling(void **state)
         spin_us(20);
         request(i);
     }
-    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
+    assert_true(
+        fe_send(&the_fe, VHOST_USER_GET_VRING_BASE, 0, &base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, VHOST_USER_GET_VRING_BASE, &base, 8), 8);
     usleep(20000); /* far beyond the window: polling has ended */
     fe_start_ring(&the_fe, 0, (uint16_t)base.num);
     request(200);

@@ -516,7 +516,8 @@ static void test_hostile_clients(void **state)
     /* A command before VERSION. */
     assert_true(vfuc_connect(&c, dev_path));
     struct vfio_device_info in = {.argsz = 16};
-    assert_true(vfuc_send(&c, VFUC_DEVICE_GET_INFO, 0, 0, &in, 16, NULL, 0));
+    assert_true(
+        vfuc_send(&c, VFIO_USER_DEVICE_GET_INFO, 0, 0, &in, 16, NULL, 0));
     assert_true(vfuc_hung_up(&c, 2000));
     vfuc_close(&c);
     /* The fds of a daemon whose device no client holds (a request's round
@@ -527,17 +528,20 @@ static void test_hostile_clients(void **state)
     /* A wrong major version: an error reply, then a hang-up. */
     assert_true(vfuc_connect(&c, dev_path));
     uint16_t v[2] = {1, 0};
-    assert_int_equal(vfuc_call(&c, VFUC_VERSION, v, 4, NULL, 0), -ENOTSUP);
+    assert_int_equal(vfuc_call(&c, VFIO_USER_VERSION, v, 4, NULL, 0), -ENOTSUP);
     assert_true(vfuc_hung_up(&c, 2000));
     vfuc_close(&c);
 
     /* Garbage headers: a size below the header, a reply instead of a
      * command, random bytes. */
-    const struct vfuc_hdr bad[] = {
-        {.id = 1, .cmd = VFUC_VERSION, .size = 8},
-        {.id = 1, .cmd = VFUC_VERSION, .size = 20, .flags = VFUC_F_REPLY},
-        {.id = 1, .cmd = VFUC_VERSION, .size = 0xffffffff},
-        {.id = 1, .cmd = VFUC_VERSION, .size = 16 + 16 + (1 << 20) + 1},
+    const struct vfio_user_hdr bad[] = {
+        {.id = 1, .cmd = VFIO_USER_VERSION, .size = 8},
+        {.id = 1,
+         .cmd = VFIO_USER_VERSION,
+         .size = 20,
+         .flags = VFIO_USER_TYPE_REPLY},
+        {.id = 1, .cmd = VFIO_USER_VERSION, .size = 0xffffffff},
+        {.id = 1, .cmd = VFIO_USER_VERSION, .size = 16 + 16 + (1 << 20) + 1},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_true(vfuc_connect(&c, dev_path));
@@ -562,8 +566,8 @@ static void test_hostile_clients(void **state)
         .index = VFIO_PCI_MSI_IRQ_INDEX,
         .count = 12,
     };
-    assert_true(
-        vfuc_send(&c, VFUC_DEVICE_SET_IRQS, 0, 0, &set, sizeof(set), fds, 12));
+    assert_true(vfuc_send(&c, VFIO_USER_DEVICE_SET_IRQS, 0, 0, &set,
+                          sizeof(set), fds, 12));
     assert_true(vfuc_hung_up(&c, 2000));
     vfuc_close(&c);
 
@@ -571,38 +575,39 @@ static void test_hostile_clients(void **state)
     connect_client(&c, dev_path);
     set.count = 2;
     assert_int_equal(
-        vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
+        vfuc_call(&c, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
         -EINVAL);
     set.count = 1;
     set.flags |= VFIO_IRQ_SET_DATA_BOOL;
     assert_int_equal(
-        vfuc_call(&c, VFUC_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
+        vfuc_call(&c, VFIO_USER_DEVICE_SET_IRQS, &set, sizeof(set), fds, 1),
         -EINVAL);
     assert_int_equal(
         vfuc_set_irq_eventfds(&c, VFIO_PCI_MSI_IRQ_INDEX, UINT32_MAX, fds, 1),
         -EINVAL);
-    assert_int_equal(vfuc_call(&c, VFUC_DEVICE_RESET, NULL, 0, fds, 2),
+    assert_int_equal(vfuc_call(&c, VFIO_USER_DEVICE_RESET, NULL, 0, fds, 2),
                      -EINVAL);
     struct {
         uint32_t argsz, flags;
         uint64_t offset, addr, size;
     } m = {sizeof(m), 3, 0, 1ull << 36, 4096};
-    assert_int_equal(vfuc_call(&c, VFUC_DMA_MAP, &m, sizeof(m), fds, 2),
+    assert_int_equal(vfuc_call(&c, VFIO_USER_DMA_MAP, &m, sizeof(m), fds, 2),
                      -EINVAL);
     m.flags = 0x80;
-    assert_int_equal(vfuc_call(&c, VFUC_DMA_MAP, &m, sizeof(m), NULL, 0),
+    assert_int_equal(vfuc_call(&c, VFIO_USER_DMA_MAP, &m, sizeof(m), NULL, 0),
                      -EINVAL);
-    assert_int_equal(vfuc_call(&c, VFUC_DMA_MAP, &m, 8, NULL, 0), -EINVAL);
+    assert_int_equal(vfuc_call(&c, VFIO_USER_DMA_MAP, &m, 8, NULL, 0), -EINVAL);
     assert_int_equal(vfuc_call(&c, 99, NULL, 0, NULL, 0), -ENOSYS);
-    assert_int_equal(vfuc_call(&c, VFUC_VERSION, v, 4, NULL, 0), -EINVAL);
+    assert_int_equal(vfuc_call(&c, VFIO_USER_VERSION, v, 4, NULL, 0), -EINVAL);
     /* Region accesses over max_data_xfer_size. */
     static uint8_t big[(1 << 20) + 8];
     struct {
         uint64_t offset;
         uint32_t region, count;
     } rd = {0, BAR0, (1 << 20) + 1};
-    assert_int_equal(vfuc_call(&c, VFUC_REGION_READ, &rd, sizeof(rd), NULL, 0),
-                     -EINVAL);
+    assert_int_equal(
+        vfuc_call(&c, VFIO_USER_REGION_READ, &rd, sizeof(rd), NULL, 0),
+        -EINVAL);
     assert_int_equal(vfuc_region_read(&c, BAR0, 0, big, 1 << 20), 0);
     assert_int_equal(vfuc_region_write(&c, BAR2_INDEX, 0, big, 8192),
                      -EINVAL); /* BAR2 is 4 KiB */
@@ -613,11 +618,11 @@ static void test_hostile_clients(void **state)
         uint32_t region, count;
         uint64_t data;
     } w = {0, BAR0, 16, 0};
-    assert_int_equal(vfuc_call(&c, VFUC_REGION_WRITE, &w, sizeof(w), NULL, 0),
-                     -EINVAL);
+    assert_int_equal(
+        vfuc_call(&c, VFIO_USER_REGION_WRITE, &w, sizeof(w), NULL, 0), -EINVAL);
     /* No reply asked: none sent, the next reply is the next command's. */
-    assert_true(
-        vfuc_send(&c, VFUC_DEVICE_RESET, VFUC_F_NO_REPLY, 0, NULL, 0, NULL, 0));
+    assert_true(vfuc_send(&c, VFIO_USER_DEVICE_RESET, VFIO_USER_NO_REPLY, 0,
+                          NULL, 0, NULL, 0));
     struct vfio_device_info info;
     assert_int_equal(vfuc_device_info(&c, &info), 0);
 
@@ -629,7 +634,8 @@ static void test_hostile_clients(void **state)
 
     /* A client that stops in the middle of a message holds only itself:
      * the guest's requests are served meanwhile. */
-    struct vfuc_hdr h = {.id = 9, .cmd = VFUC_REGION_WRITE, .size = 16 + 24};
+    struct vfio_user_hdr h = {
+        .id = 9, .cmd = VFIO_USER_REGION_WRITE, .size = 16 + 24};
     assert_true(vfuc_send_raw(&c, &h, sizeof(h), NULL, 0));
     assert_true(vfuc_send_raw(&c, junk, 5, NULL, 0));
     assert_int_equal(vdrv_attach(&drv, 1, EP, 0), OK);
@@ -642,7 +648,8 @@ static void test_hostile_clients(void **state)
      * and serves the others. */
     for (int i = 0; i < 64; i++) {
         rd.count = 65536;
-        if (!vfuc_send(&c, VFUC_REGION_READ, 0, 0, &rd, sizeof(rd), NULL, 0)) {
+        if (!vfuc_send(&c, VFIO_USER_REGION_READ, 0, 0, &rd, sizeof(rd), NULL,
+                       0)) {
             break;
         }
     }

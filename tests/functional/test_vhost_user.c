@@ -81,7 +81,7 @@ static uint8_t map(struct fe *f, uint32_t domain, uint64_t start, uint64_t end)
 /* The daemon answers a simple request: it is alive and in sync. */
 static void assert_alive(struct fe *f)
 {
-    assert_int_equal(fe_get_u64(f, FE_GET_QUEUE_NUM), 2);
+    assert_int_equal(fe_get_u64(f, VHOST_USER_GET_QUEUE_NUM), 2);
 }
 
 /* Posts a MAP in domain 1 without waiting; returns the guest address of
@@ -257,11 +257,13 @@ static void test_ring_outside_memory(void **state)
     addr.desc_user_addr = (uint64_t)(uintptr_t)the_fe.mem + FE_MEM_SIZE - 16;
     addr.avail_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x2000;
     addr.used_user_addr = (uint64_t)(uintptr_t)the_fe.mem + 0x3000;
-    assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_int_not_equal(fe_acked(&the_fe, VHOST_USER_SET_VRING_ADDR, &addr,
+                                  sizeof(addr), NULL, 0),
+                         0);
     addr.index = 7; /* no such queue */
-    assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_int_not_equal(fe_acked(&the_fe, VHOST_USER_SET_VRING_ADDR, &addr,
+                                  sizeof(addr), NULL, 0),
+                         0);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -305,17 +307,21 @@ static void test_bad_memory_tables(void **state)
     start(&the_fe);
     int before = fe_daemon_fds(&the_fe);
     assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), NULL, 0), 0);
+        fe_acked(&the_fe, VHOST_USER_SET_MEM_TABLE, &mem, sizeof(mem), NULL, 0),
+        0);
     int two[2] = {the_fe.memfd, the_fe.memfd};
     assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), two, 2), 0);
+        fe_acked(&the_fe, VHOST_USER_SET_MEM_TABLE, &mem, sizeof(mem), two, 2),
+        0);
     int small = memfd_create("small", MFD_CLOEXEC);
     assert_int_equal(ftruncate(small, 4096), 0);
-    assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &small, 1), 0);
+    assert_int_not_equal(fe_acked(&the_fe, VHOST_USER_SET_MEM_TABLE, &mem,
+                                  sizeof(mem), &small, 1),
+                         0);
     close(small);
     /* fds on a message that takes none are closed too. */
-    assert_int_equal(fe_acked(&the_fe, FE_SET_OWNER, NULL, 0, two, 2), 0);
+    assert_int_equal(fe_acked(&the_fe, VHOST_USER_SET_OWNER, NULL, 0, two, 2),
+                     0);
     assert_int_equal(fe_daemon_fds(&the_fe), before);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
@@ -325,7 +331,7 @@ static void test_bad_memory_tables(void **state)
  * nothing of the old connection stays open. */
 static void test_broken_messages(void **state)
 {
-    uint32_t header[3] = {FE_GET_QUEUE_NUM, 1, 100000};
+    uint32_t header[3] = {VHOST_USER_GET_QUEUE_NUM, 1, 100000};
 
     (void)state;
     start(&the_fe);
@@ -338,7 +344,8 @@ static void test_broken_messages(void **state)
     assert_int_equal(write(the_fe.sock, header, sizeof(header)),
                      sizeof(header));
     uint64_t ignored;
-    assert_int_equal(fe_recv(&the_fe, FE_GET_QUEUE_NUM, &ignored, 8), -1);
+    assert_int_equal(fe_recv(&the_fe, VHOST_USER_GET_QUEUE_NUM, &ignored, 8),
+                     -1);
     fe_disconnect(&the_fe);
 
     fe_connect(&the_fe);
@@ -346,13 +353,13 @@ static void test_broken_messages(void **state)
     fe_disconnect(&the_fe);
 
     fe_connect(&the_fe); /* a payload cut short by a disconnect */
-    uint32_t partial[4] = {FE_SET_FEATURES, 1, 8, 0};
+    uint32_t partial[4] = {VHOST_USER_SET_FEATURES, 1, 8, 0};
     assert_int_equal(write(the_fe.sock, partial, sizeof(partial)),
                      sizeof(partial));
     fe_disconnect(&the_fe);
 
     fe_connect(&the_fe);
-    uint32_t unknown[3] = {9999, 1 | FE_NEED_REPLY, 0};
+    uint32_t unknown[3] = {9999, 1 | VHOST_USER_FLAG_NEED_REPLY, 0};
     assert_int_equal(write(the_fe.sock, unknown, sizeof(unknown)),
                      sizeof(unknown));
     assert_alive(&the_fe); /* an unknown request is answered, not fatal */
@@ -369,19 +376,19 @@ static void test_disabled_ring_not_served(void **state)
     (void)state;
     start(&the_fe);
     assert_int_equal(attach(&the_fe, 1, 8), OK);
-    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &off, 8, NULL, 0),
-                     0);
+    assert_int_equal(
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_ENABLE, &off, 8, NULL, 0), 0);
     uint64_t tail = post_map(&the_fe);
     assert_not_answered(&the_fe, 1);
     assert_true(untouched(&the_fe, tail, 4));
-    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_ENABLE, &on, 8, NULL, 0),
-                     0);
+    assert_int_equal(
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_ENABLE, &on, 8, NULL, 0), 0);
     kick(&the_fe, 0);
     assert_answered_ok(&the_fe, tail, 2);
     /* A kick message that promises an fd and carries none is refused. */
     uint64_t no_fd = 0;
     assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_VRING_KICK, &no_fd, 8, NULL, 0), 0);
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_KICK, &no_fd, 8, NULL, 0), 0);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -395,8 +402,9 @@ static void test_get_vring_base_stops_ring(void **state)
     (void)state;
     start(&the_fe);
     assert_int_equal(attach(&the_fe, 1, 8), OK);
-    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &base, 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &base, 8), 8);
+    assert_true(
+        fe_send(&the_fe, VHOST_USER_GET_VRING_BASE, 0, &base, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, VHOST_USER_GET_VRING_BASE, &base, 8), 8);
     assert_int_equal(base.index, 0);
     assert_int_equal(base.num, 1); /* the ATTACH was taken */
 
@@ -407,8 +415,9 @@ static void test_get_vring_base_stops_ring(void **state)
     assert_answered_ok(&the_fe, tail, 2);
 
     /* A GET for a queue that does not exist gets an empty reply. */
-    assert_true(fe_send(&the_fe, FE_GET_VRING_BASE, 0, &bad, 8, NULL, 0));
-    assert_int_equal(fe_recv(&the_fe, FE_GET_VRING_BASE, &bad, 8), 0);
+    assert_true(
+        fe_send(&the_fe, VHOST_USER_GET_VRING_BASE, 0, &bad, 8, NULL, 0));
+    assert_int_equal(fe_recv(&the_fe, VHOST_USER_GET_VRING_BASE, &bad, 8), 0);
     assert_alive(&the_fe);
     assert_int_equal(fe_stop(&the_fe), 0);
 }
@@ -432,7 +441,7 @@ static void test_fd_mode(void **state)
         _exit(127);
     }
     close(sv[1]);
-    uint32_t get_queue_num[3] = {FE_GET_QUEUE_NUM, 1, 0};
+    uint32_t get_queue_num[3] = {VHOST_USER_GET_QUEUE_NUM, 1, 0};
     uint32_t reply[5];
     assert_int_equal(write(sv[0], get_queue_num, sizeof(get_queue_num)), 12);
     assert_int_equal(read(sv[0], reply, sizeof(reply)), 20);
@@ -461,17 +470,19 @@ static void test_ring_resized_beyond_memory_stops(void **state)
         (uint64_t)(uintptr_t)fe_ptr(&the_fe, the_fe.q[0].avail);
     addr.used_user_addr =
         (uint64_t)(uintptr_t)fe_ptr(&the_fe, the_fe.q[0].used);
-    assert_int_equal(
-        fe_acked(&the_fe, FE_SET_VRING_ADDR, &addr, sizeof(addr), NULL, 0), 0);
+    assert_int_equal(fe_acked(&the_fe, VHOST_USER_SET_VRING_ADDR, &addr,
+                              sizeof(addr), NULL, 0),
+                     0);
     assert_int_equal(attach(&the_fe, 1, 8), OK);
 
     assert_int_not_equal(
-        fe_acked(&the_fe, FE_SET_VRING_NUM, &bigger, 8, NULL, 0), 0);
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_NUM, &bigger, 8, NULL, 0), 0);
     uint64_t tail = post_map(&the_fe);
     assert_not_answered(&the_fe, 1);
     assert_true(untouched(&the_fe, tail, 4));
 
-    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_NUM, &fits, 8, NULL, 0), 0);
+    assert_int_equal(
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_NUM, &fits, 8, NULL, 0), 0);
     kick(&the_fe, 0);
     assert_answered_ok(&the_fe, tail, 2);
     assert_int_equal(fe_stop(&the_fe), 0);
@@ -491,8 +502,9 @@ static void test_mem_table_without_ring_stops(void **state)
     assert_int_equal(attach(&the_fe, 1, 8), OK);
     int other = memfd_create("other", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     assert_int_equal(ftruncate(other, 4096), 0);
-    assert_int_equal(
-        fe_acked(&the_fe, FE_SET_MEM_TABLE, &mem, sizeof(mem), &other, 1), 0);
+    assert_int_equal(fe_acked(&the_fe, VHOST_USER_SET_MEM_TABLE, &mem,
+                              sizeof(mem), &other, 1),
+                     0);
     close(other);
 
     uint64_t tail = post_map(&the_fe);
@@ -518,8 +530,8 @@ static void test_broken_kick_fd(void **state)
     assert_alive(&the_fe);
     int with_eventfd = fe_daemon_fds(&the_fe);
     assert_int_equal(pipe(p), 0);
-    assert_int_equal(fe_acked(&the_fe, FE_SET_VRING_KICK, &kick, 8, &p[0], 1),
-                     0);
+    assert_int_equal(
+        fe_acked(&the_fe, VHOST_USER_SET_VRING_KICK, &kick, 8, &p[0], 1), 0);
     close(p[0]);
     close(p[1]);
     /* The pipe replaced the eventfd; at its EOF the daemon closes it and
@@ -588,8 +600,8 @@ static void test_truncated_memory_ends_connection(void **state)
         .avail_user_addr = (uintptr_t)fe_ptr(&the_fe, the_fe.q[0].avail),
     };
     assert_int_equal(ftruncate(the_fe.memfd, 0), 0);
-    assert_true(
-        fe_send(&the_fe, FE_SET_VRING_ADDR, 0, &addr, sizeof(addr), NULL, 0));
+    assert_true(fe_send(&the_fe, VHOST_USER_SET_VRING_ADDR, 0, &addr,
+                        sizeof(addr), NULL, 0));
     pfd = (struct pollfd){.fd = the_fe.sock, .events = POLLIN};
     assert_int_equal(poll(&pfd, 1, 5000), 1);
     assert_true(recv(the_fe.sock, &byte, 1, 0) <= 0); /* hung up on */

@@ -53,7 +53,7 @@ static bool verbose;
 
 struct fuzz {
     struct viommu *v;
-    struct vfu_set s;
+    struct vfio_user_set s;
     int sock;  /* the client, -1: none */
     int memfd; /* guest RAM */
     bool listening;
@@ -63,12 +63,12 @@ struct fuzz {
 static void step(struct fuzz *f)
 {
     for (int turn = 0; turn < 4; turn++) {
-        struct pollfd pfd[2 * VFU_MAX_DEVICES];
-        unsigned n = vfu_poll_fds(&f->s, pfd);
+        struct pollfd pfd[2 * VFIO_USER_MAX_DEVICES];
+        unsigned n = vfio_user_poll_fds(&f->s, pfd);
         if (poll(pfd, n, 0) <= 0) {
             return;
         }
-        vfu_serve(&f->s, pfd, n);
+        vfio_user_serve(&f->s, pfd, n);
     }
 }
 
@@ -110,27 +110,11 @@ static void connect_client(struct fuzz *f)
 static void send_bytes(struct fuzz *f, const void *buf, size_t len,
                        const int *fds, unsigned nfds)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 16)];
-        struct cmsghdr align;
-    } control;
     struct iovec iov = {(void *)buf, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-    if (f->sock < 0 || len == 0) {
-        return;
+    if (f->sock >= 0 && len > 0) {
+        (void)sockmsg_send(f->sock, &iov, 1, fds, nfds, MSG_DONTWAIT);
     }
-    if (nfds > 0) {
-        memset(&control, 0, sizeof(control));
-        mh.msg_control = control.buf;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-    }
-    (void)sendmsg(f->sock, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 /* Reads every reply there is; each must be framed. */
@@ -141,45 +125,33 @@ static void read_replies(struct fuzz *f)
 
     step(f);
     while (f->sock >= 0) {
-        union {
-            char buf[CMSG_SPACE(sizeof(int) * 4)];
-            struct cmsghdr align;
-        } control;
-        struct iovec iov = {buf + have, sizeof(buf) - have};
-        struct msghdr mh = {.msg_iov = &iov,
-                            .msg_iovlen = 1,
-                            .msg_control = control.buf,
-                            .msg_controllen = sizeof(control.buf)};
-        ssize_t n = recvmsg(f->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        int fds[1];
+        unsigned nfds = 0;
+        ssize_t n = sockmsg_recv(f->sock, buf + have, sizeof(buf) - have, fds,
+                                 &nfds, 1, MSG_DONTWAIT);
+        if (n == -EMSGSIZE) {
+            abort(); /* a reply carries at most the device fd */
+        }
         if (n <= 0) {
-            if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            if (n != -EAGAIN) {
                 hang_up(f);
             }
             return;
         }
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
-             cm = CMSG_NXTHDR(&mh, cm)) {
-            size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            if (k > 1) {
-                abort(); /* a reply carries at most the device fd */
-            }
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-                close(fd);
-            }
+        if (nfds > 0) {
+            close(fds[0]);
         }
         have += (size_t)n;
         /* Whole replies out of the buffer. */
         for (;;) {
-            struct vfuc_hdr h;
-            if (have < VFUC_HDR) {
+            struct vfio_user_hdr h;
+            if (have < VFIO_USER_HDR) {
                 break;
             }
-            memcpy(&h, buf, VFUC_HDR);
-            if (h.size < VFUC_HDR || h.size > VFU_MAX_MSG ||
-                (h.flags & 0xf) != VFUC_F_REPLY ||
-                ((h.flags & VFUC_F_ERROR) && h.size != VFUC_HDR)) {
+            memcpy(&h, buf, VFIO_USER_HDR);
+            if (h.size < VFIO_USER_HDR || h.size > VFIO_USER_MAX_MSG ||
+                (h.flags & VFIO_USER_TYPE_MASK) != VFIO_USER_TYPE_REPLY ||
+                ((h.flags & VFIO_USER_ERROR) && h.size != VFIO_USER_HDR)) {
                 abort();
             }
             if (have < h.size) {
@@ -198,7 +170,7 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
 {
     memset(p, 0, 64);
     switch (cmd) {
-    case VFUC_VERSION: {
+    case VFIO_USER_VERSION: {
         static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":8}}";
         uint16_t v[2] = {(uint16_t)(take(in, 1) % 2 == 0 ? 0 : take(in, 2)),
                          (uint16_t)take(in, 1)};
@@ -207,7 +179,7 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         memcpy(p + 4, caps, n);
         return 4 + n;
     }
-    case VFUC_DMA_MAP: {
+    case VFIO_USER_DMA_MAP: {
         struct {
             uint32_t argsz, flags;
             uint64_t offset, addr, size;
@@ -221,7 +193,7 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         *nfds = take(in, 1) % 4 != 0 ? 1 : 0;
         return sizeof(m);
     }
-    case VFUC_DMA_UNMAP: {
+    case VFIO_USER_DMA_UNMAP: {
         struct {
             uint32_t argsz, flags;
             uint64_t addr, size;
@@ -230,24 +202,24 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         memcpy(p, &u, sizeof(u));
         return sizeof(u);
     }
-    case VFUC_DEVICE_GET_INFO: {
+    case VFIO_USER_DEVICE_GET_INFO: {
         uint32_t argsz = (uint32_t)take(in, 1);
         memcpy(p, &argsz, 4);
         return 16;
     }
-    case VFUC_DEVICE_GET_REGION_INFO: {
+    case VFIO_USER_DEVICE_GET_REGION_INFO: {
         struct vfio_region_info r = {.argsz = (uint32_t)take(in, 2),
                                      .index = (uint32_t)take(in, 1) % 12};
         memcpy(p, &r, sizeof(r));
         return sizeof(r);
     }
-    case VFUC_DEVICE_GET_IRQ_INFO: {
+    case VFIO_USER_DEVICE_GET_IRQ_INFO: {
         struct vfio_irq_info r = {.argsz = 16,
                                   .index = (uint32_t)take(in, 1) % 7};
         memcpy(p, &r, sizeof(r));
         return sizeof(r);
     }
-    case VFUC_DEVICE_SET_IRQS: {
+    case VFIO_USER_DEVICE_SET_IRQS: {
         struct vfio_irq_set s = {
             .argsz = 20,
             .flags = (uint32_t)take(in, 1),
@@ -268,8 +240,8 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         memcpy(p, &s, 20);
         return n;
     }
-    case VFUC_REGION_READ:
-    case VFUC_REGION_WRITE: {
+    case VFIO_USER_REGION_READ:
+    case VFIO_USER_REGION_WRITE: {
         struct {
             uint64_t offset;
             uint32_t region, count;
@@ -286,7 +258,7 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
         }
         memcpy(p, &rw, sizeof(rw));
         size_t n = sizeof(rw);
-        if (cmd == VFUC_REGION_WRITE) {
+        if (cmd == VFIO_USER_REGION_WRITE) {
             size_t data = rw.count <= cap - n ? rw.count : 8;
             uint64_t v =
                 take(in, 1) % 2 ? (take(in, 1) % 32) << 12 : take(in, 1) % 8;
@@ -304,27 +276,27 @@ static size_t payload(struct fuzz *f, struct input *in, uint16_t cmd,
 
 static void message(struct fuzz *f, struct input *in)
 {
-    static uint8_t msg[VFUC_HDR + 4096];
+    static uint8_t msg[VFIO_USER_HDR + 4096];
     static const uint16_t cmds[] = {
-        VFUC_VERSION,
-        VFUC_DMA_MAP,
-        VFUC_DMA_UNMAP,
-        VFUC_DEVICE_GET_INFO,
-        VFUC_DEVICE_GET_REGION_INFO,
-        VFUC_DEVICE_GET_IRQ_INFO,
-        VFUC_DEVICE_SET_IRQS,
-        VFUC_REGION_READ,
-        VFUC_REGION_WRITE,
-        VFUC_DEVICE_RESET,
+        VFIO_USER_VERSION,
+        VFIO_USER_DMA_MAP,
+        VFIO_USER_DMA_UNMAP,
+        VFIO_USER_DEVICE_GET_INFO,
+        VFIO_USER_DEVICE_GET_REGION_INFO,
+        VFIO_USER_DEVICE_GET_IRQ_INFO,
+        VFIO_USER_DEVICE_SET_IRQS,
+        VFIO_USER_REGION_READ,
+        VFIO_USER_REGION_WRITE,
+        VFIO_USER_DEVICE_RESET,
         14,
     };
     uint16_t cmd = cmds[take(in, 1) % (sizeof(cmds) / sizeof(cmds[0]))];
     unsigned nfds = 0;
-    size_t len =
-        payload(f, in, cmd, msg + VFUC_HDR, sizeof(msg) - VFUC_HDR, &nfds);
-    struct vfuc_hdr h = {.id = (uint16_t)take(in, 2),
-                         .cmd = cmd,
-                         .size = (uint32_t)(VFUC_HDR + len)};
+    size_t len = payload(f, in, cmd, msg + VFIO_USER_HDR,
+                         sizeof(msg) - VFIO_USER_HDR, &nfds);
+    struct vfio_user_hdr h = {.id = (uint16_t)take(in, 2),
+                              .cmd = cmd,
+                              .size = (uint32_t)(VFIO_USER_HDR + len)};
     unsigned corrupt = (unsigned)take(in, 1);
 
     if (corrupt % 16 == 1) {
@@ -332,20 +304,20 @@ static void message(struct fuzz *f, struct input *in)
     } else if (corrupt % 16 == 2) {
         h.flags = (uint32_t)take(in, 1);
     } else if (corrupt % 16 == 3 && len > 0) {
-        msg[VFUC_HDR + take(in, 2) % len] ^= (uint8_t)take(in, 1);
+        msg[VFIO_USER_HDR + take(in, 2) % len] ^= (uint8_t)take(in, 1);
     } else if (corrupt % 16 == 4) {
         nfds = (unsigned)take(in, 1) % 11;
     } else if (corrupt % 16 == 5) {
-        h.flags = VFUC_F_NO_REPLY;
+        h.flags = VFIO_USER_NO_REPLY;
     }
-    memcpy(msg, &h, VFUC_HDR);
+    memcpy(msg, &h, VFIO_USER_HDR);
     int fds[10];
     for (unsigned i = 0; i < nfds && i < 10; i++) {
-        fds[i] = cmd == VFUC_DMA_MAP && i == 0 ? dup(f->memfd)
-                                               : eventfd(0, EFD_CLOEXEC);
+        fds[i] = cmd == VFIO_USER_DMA_MAP && i == 0 ? dup(f->memfd)
+                                                    : eventfd(0, EFD_CLOEXEC);
     }
     nfds = nfds < 10 ? nfds : 10;
-    size_t total = VFUC_HDR + len, cut = total;
+    size_t total = VFIO_USER_HDR + len, cut = total;
     if (corrupt & 0x80) {
         cut = take(in, 2) % (total + 1);
     }
@@ -407,7 +379,7 @@ static void guest(struct fuzz *f, struct input *in)
 static void device_cycle(struct fuzz *f)
 {
     if (f->listening) {
-        (void)vfu_device_remove(&f->s, EP);
+        (void)vfio_user_device_remove(&f->s, EP);
         f->listening = false;
         if (f->sock >= 0) {
             close(f->sock);
@@ -415,7 +387,7 @@ static void device_cycle(struct fuzz *f)
         }
     } else {
         f->listening =
-            vfu_device_add(&f->s, socket_path, "0000:00:04.0", EP) == 0;
+            vfio_user_device_add(&f->s, socket_path, "0000:00:04.0", EP) == 0;
     }
 }
 
@@ -428,12 +400,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fuzz f = {.sock = -1};
     struct viommu_config cfg = {
         .size = sizeof(cfg),
-        .endpoint_removed = vfu_endpoint_removed,
+        .endpoint_removed = vfio_user_endpoint_removed,
         .endpoint_removed_opaque = &f.s,
     };
 
     dlog_level = verbose ? VIOMMU_LOG_DEBUG : -1;
-    vfu_init(&f.s, &vfu_host_ops, false);
+    vfio_user_init(&f.s, &vfio_user_host_ops, false);
     f.v = viommu_new(&cfg);
     f.memfd = memfd_create("guest-ram", MFD_CLOEXEC);
     if (f.v == NULL || f.memfd < 0 || ftruncate(f.memfd, RAM_SIZE) != 0) {
@@ -441,7 +413,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     f.s.v = f.v;
     (void)vdrv_set_features(VDRV_LOCAL(f.v), viommu_device_features(f.v));
-    f.listening = vfu_device_add(&f.s, socket_path, "0000:00:04.0", EP) == 0;
+    f.listening =
+        vfio_user_device_add(&f.s, socket_path, "0000:00:04.0", EP) == 0;
     if (!f.listening) {
         abort();
     }
@@ -482,7 +455,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         close(f.sock);
     }
     step(&f);
-    vfu_fini(&f.s);
+    vfio_user_fini(&f.s);
     viommu_free(f.v);
     close(f.memfd);
     return 0;

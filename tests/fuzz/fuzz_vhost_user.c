@@ -79,7 +79,7 @@ static void raw(struct fuzz *f, struct input *in)
     int fds[3] = {f->p.memfd, f->p.kick[0], f->p.err[1]};
 
     m.request = (uint32_t)take(in, 1) % 48;
-    m.flags = PEER_VERSION | ((uint32_t)take(in, 1) & 0x0f);
+    m.flags = VHOST_USER_VERSION | ((uint32_t)take(in, 1) & 0x0f);
     m.size = (uint32_t)take(in, 2) % 300;
     m.nfds = (unsigned)take(in, 1) % 4;
     if (m.size == 299) {
@@ -173,9 +173,9 @@ static void remap(struct fuzz *f, struct input *in)
                    : (how >> 3) % 3 == 1 ? loose_memory(f)
                                          : f->p.kick[0];
     }
-    peer_msg_set(&m, PEER_SET_MEM_TABLE, &t,
+    peer_msg_set(&m, VHOST_USER_SET_MEM_TABLE, &t,
                  8 + t.nregions * sizeof(struct vu_mem_region));
-    m.flags |= (uint32_t)take(in, 1) & PEER_NEED_REPLY;
+    m.flags |= (uint32_t)take(in, 1) & VHOST_USER_FLAG_NEED_REPLY;
     m.nfds = t.nregions;
     (void)peer_send(&f->p, &m);
 }
@@ -185,7 +185,7 @@ static void stop_ring(struct fuzz *f, unsigned q, uint16_t *base)
     struct vhost_vring_state st = {q, 0};
     struct peer_msg m;
 
-    peer_msg_set(&m, PEER_GET_VRING_BASE, &st, sizeof(st));
+    peer_msg_set(&m, VHOST_USER_GET_VRING_BASE, &st, sizeof(st));
     if (peer_call(&f->p, &m, &st, sizeof(st)) == sizeof(st)) {
         const struct vq *vq = &f->d.vq[q];
         if (vq->kick_fd >= 0 || vq->desc != NULL) {
@@ -274,19 +274,19 @@ static void burst(struct fuzz *f, struct input *in)
 
     switch (take(in, 1) % 4) {
     case 0:
-        peer_msg_set(&m, PEER_GET_QUEUE_NUM, NULL, 0);
+        peer_msg_set(&m, VHOST_USER_GET_QUEUE_NUM, NULL, 0);
         break;
     case 1:
-        peer_msg_set(&m, PEER_GET_CONFIG, &cfg, sizeof(cfg));
+        peer_msg_set(&m, VHOST_USER_GET_CONFIG, &cfg, sizeof(cfg));
         break;
     case 2:
-        peer_msg_set(&m, PEER_SET_VRING_ENABLE, &on, sizeof(on));
+        peer_msg_set(&m, VHOST_USER_SET_VRING_ENABLE, &on, sizeof(on));
         break;
     default:
-        peer_msg_set(&m, PEER_SET_OWNER, NULL, 0);
+        peer_msg_set(&m, VHOST_USER_SET_OWNER, NULL, 0);
         break;
     }
-    m.flags |= (uint32_t)take(in, 1) & PEER_NEED_REPLY;
+    m.flags |= (uint32_t)take(in, 1) & VHOST_USER_FLAG_NEED_REPLY;
     for (unsigned i = 0; i < count; i++) {
         len += peer_msg_bytes(&m, bytes + len);
     }
@@ -317,10 +317,10 @@ static uint64_t transfer(struct fuzz *f, uint32_t direction, uint32_t phase,
 {
     uint32_t params[2] = {direction, phase};
     uint64_t reply =
-        call_u64(f, PEER_SET_DEVICE_STATE_FD, params, sizeof(params), fd);
+        call_u64(f, VHOST_USER_SET_DEVICE_STATE_FD, params, sizeof(params), fd);
 
     close(fd);
-    uint64_t check = call_u64(f, PEER_CHECK_DEVICE_STATE, NULL, 0, -1);
+    uint64_t check = call_u64(f, VHOST_USER_CHECK_DEVICE_STATE, NULL, 0, -1);
     return reply == UINT64_MAX || (reply & 0xff) != 0 ? UINT64_MAX : check;
 }
 

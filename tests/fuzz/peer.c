@@ -20,7 +20,7 @@
 #include <linux/virtio_ring.h>
 
 #define HEADER_SIZE 12u
-#define REPLY_FLAGS (PEER_VERSION | (1u << 2))
+#define REPLY_FLAGS (VHOST_USER_VERSION | (1u << 2))
 #define SLOT_SIZE 0x400u /* guest buffers of one chain */
 #define SLOT_TABLE 0x60u /* its indirect table */
 #define SLOT_RESP 0x100u /* its writable buffer */
@@ -225,18 +225,14 @@ bool peer_pump(struct peer *p)
 static bool send_bytes(struct peer *p, const uint8_t *bytes, size_t len,
                        const int *fds, unsigned nfds)
 {
-    union fe_fd_control control;
-
     for (unsigned tries = 0; len > 0 && tries < 64; tries++) {
         struct iovec iov = {(void *)bytes, len};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-        fe_attach_fds(&mh, &control, fds, nfds);
-        ssize_t n = sendmsg(p->fe, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = sockmsg_send(p->fe, &iov, 1, fds, nfds, MSG_DONTWAIT);
         if (n > 0) {
             bytes += n;
             len -= (size_t)n;
             nfds = 0;
-        } else if (n < 0 && errno != EAGAIN) {
+        } else if (n < 0 && n != -EAGAIN) {
             abort(); /* the backend's end is open while the peer is */
         }
         if (len > 0 && !peer_pump(p)) {
@@ -263,7 +259,7 @@ void peer_msg_set(struct peer_msg *m, uint32_t request, const void *payload,
                   uint32_t size)
 {
     m->request = request;
-    m->flags = PEER_VERSION;
+    m->flags = VHOST_USER_VERSION;
     m->size = size;
     if (size > 0) {
         memcpy(m->payload, payload, size);
@@ -347,7 +343,7 @@ void peer_mem_table_msg(struct peer *p, struct peer_msg *m)
         struct vu_mem_region r;
     } table = {1, 0, {0, PEER_MEM_SIZE, PEER_UVA, 0}};
 
-    peer_msg_set(m, PEER_SET_MEM_TABLE, &table, sizeof(table));
+    peer_msg_set(m, VHOST_USER_SET_MEM_TABLE, &table, sizeof(table));
     m->fds[0] = p->memfd;
     m->nfds = 1;
 }
@@ -364,23 +360,23 @@ void peer_ring_msgs(struct peer *p, unsigned q, uint16_t base,
         .used_user_addr = PEER_UVA + PEER_RING(q) + 0x2000,
     };
 
-    peer_msg_set(&m[0], PEER_SET_VRING_NUM, &num, sizeof(num));
-    peer_msg_set(&m[1], PEER_SET_VRING_ADDR, &addr, sizeof(addr));
-    peer_msg_set(&m[2], PEER_SET_VRING_BASE, &last, sizeof(last));
-    set_u64(&m[3], PEER_SET_VRING_CALL, q, p->call[q]);
-    set_u64(&m[4], PEER_SET_VRING_ERR, q, p->err[q]);
-    set_u64(&m[5], PEER_SET_VRING_KICK, q, p->kick[q]);
-    peer_msg_set(&m[6], PEER_SET_VRING_ENABLE, &on, sizeof(on));
+    peer_msg_set(&m[0], VHOST_USER_SET_VRING_NUM, &num, sizeof(num));
+    peer_msg_set(&m[1], VHOST_USER_SET_VRING_ADDR, &addr, sizeof(addr));
+    peer_msg_set(&m[2], VHOST_USER_SET_VRING_BASE, &last, sizeof(last));
+    set_u64(&m[3], VHOST_USER_SET_VRING_CALL, q, p->call[q]);
+    set_u64(&m[4], VHOST_USER_SET_VRING_ERR, q, p->err[q]);
+    set_u64(&m[5], VHOST_USER_SET_VRING_KICK, q, p->kick[q]);
+    peer_msg_set(&m[6], VHOST_USER_SET_VRING_ENABLE, &on, sizeof(on));
 }
 
 void peer_setup_msgs(struct peer *p, uint64_t features, uint64_t protocol,
                      struct peer_msg *m)
 {
-    peer_msg_set(&m[0], PEER_GET_FEATURES, NULL, 0);
-    set_u64(&m[1], PEER_SET_FEATURES, features, -1);
-    peer_msg_set(&m[2], PEER_GET_PROTOCOL_FEATURES, NULL, 0);
-    set_u64(&m[3], PEER_SET_PROTOCOL_FEATURES, protocol, -1);
-    peer_msg_set(&m[4], PEER_SET_OWNER, NULL, 0);
+    peer_msg_set(&m[0], VHOST_USER_GET_FEATURES, NULL, 0);
+    set_u64(&m[1], VHOST_USER_SET_FEATURES, features, -1);
+    peer_msg_set(&m[2], VHOST_USER_GET_PROTOCOL_FEATURES, NULL, 0);
+    set_u64(&m[3], VHOST_USER_SET_PROTOCOL_FEATURES, protocol, -1);
+    peer_msg_set(&m[4], VHOST_USER_SET_OWNER, NULL, 0);
     peer_mem_table_msg(p, &m[5]);
     for (unsigned q = 0; q < 2; q++) {
         peer_ring_msgs(p, q, 0, &m[PEER_DEVICE_MSGS + q * PEER_RING_MSGS]);

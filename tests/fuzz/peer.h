@@ -26,30 +26,6 @@
 #define PEER_RING(q) (0x1000u * (1 + 3 * (q)))
 #define PEER_BUFFERS 0x8000u /* guest buffers from here to the end */
 
-/* vhost-user requests (vhost-user.rst numbering). */
-enum {
-    PEER_GET_FEATURES = 1,
-    PEER_SET_FEATURES = 2,
-    PEER_SET_OWNER = 3,
-    PEER_SET_MEM_TABLE = 5,
-    PEER_SET_VRING_NUM = 8,
-    PEER_SET_VRING_ADDR = 9,
-    PEER_SET_VRING_BASE = 10,
-    PEER_GET_VRING_BASE = 11,
-    PEER_SET_VRING_KICK = 12,
-    PEER_SET_VRING_CALL = 13,
-    PEER_SET_VRING_ERR = 14,
-    PEER_GET_PROTOCOL_FEATURES = 15,
-    PEER_SET_PROTOCOL_FEATURES = 16,
-    PEER_GET_QUEUE_NUM = 17,
-    PEER_SET_VRING_ENABLE = 18,
-    PEER_GET_CONFIG = 24,
-    PEER_SET_DEVICE_STATE_FD = 42,
-    PEER_CHECK_DEVICE_STATE = 43,
-};
-#define PEER_VERSION 1u
-#define PEER_NEED_REPLY (1u << 3)
-
 /* One message as the frontend sends it; flags include the version. */
 #define PEER_PAYLOAD_MAX 512
 struct peer_msg {
