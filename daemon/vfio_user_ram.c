@@ -86,8 +86,10 @@ void vfio_user_sync_ram(struct vfio_user_set *s)
 static void dma_drop(struct vfio_user_conn *c, unsigned i)
 {
     if (c->dma[i].base != NULL) {
-        munmap(c->dma[i].base - c->dma[i].skew,
-               c->dma[i].size + c->dma[i].skew);
+        if (munmap(c->dma[i].base - c->dma[i].skew, c->dma[i].mapped) != 0) {
+            dlog(VIOMMU_LOG_ERR, "vfio-user: a DMA window stays mapped: %s",
+                 strerror(errno));
+        }
     }
     c->dma[i] = c->dma[--c->nr_dma];
 }
@@ -106,7 +108,7 @@ int vfio_user_dma_add(struct vfio_user_set *s, struct vfio_user_conn *c,
         return -ENOSPC;
     }
     uint8_t *base = NULL;
-    size_t skew = 0;
+    size_t skew = 0, mapped = 0;
     if (fd >= 0) {
         struct stat st;
         /* The whole window must be in the file: nothing may fault. */
@@ -116,15 +118,19 @@ int vfio_user_dma_add(struct vfio_user_set *s, struct vfio_user_conn *c,
         /* A hugetlbfs file maps from huge-page boundaries only (QEMU's
          * windows start at 0xc0000, say): map from the one below. */
         uint64_t align = st.st_blksize > 0 ? (uint64_t)st.st_blksize : 4096;
+        /* ... and unmaps whole huge pages only: the kernel maps that much
+         * anyway, and a shorter munmap fails. */
         skew = offset % align;
-        void *at = mmap(NULL, size + skew, prot != 0 ? prot : PROT_READ,
-                        MAP_SHARED, fd, (off_t)(offset - skew));
+        mapped = (size + skew + align - 1) / align * align;
+        void *at = mmap(NULL, mapped, prot != 0 ? prot : PROT_READ, MAP_SHARED,
+                        fd, (off_t)(offset - skew));
         if (at == MAP_FAILED) {
             return -errno;
         }
         base = (uint8_t *)at + skew;
     }
-    c->dma[c->nr_dma++] = (struct vfio_user_dma){iova, size, base, skew};
+    c->dma[c->nr_dma++] =
+        (struct vfio_user_dma){iova, size, base, skew, mapped};
     if (base != NULL && vfio_user_ram_update(s) != 0) {
         dma_drop(c, c->nr_dma - 1);
         return -ENOSPC;

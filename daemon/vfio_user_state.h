@@ -62,6 +62,7 @@ struct vfio_user_dma {
     uint64_t iova, size; /* guest-physical while the VMM has no IOMMU */
     uint8_t *base;       /* the daemon's view of it; NULL: no fd given */
     size_t skew;         /* base - the mapping's start (huge pages) */
+    size_t mapped;       /* the mapping's length: whole huge pages */
 };
 
 struct vfio_user_region {

@@ -365,6 +365,25 @@ def daemon_pid(pgid):
     return None
 
 
+def guest_ram_mapped(pgid, mem_dir, wait_s=5):
+    """The daemon's mappings of guest RAM (files in mem_dir) still there
+    wait_s after QEMU has gone: none once it has let go of the memory
+    table and of every vfio-user DMA window (a hugetlbfs window unmapped
+    off a huge-page boundary stays)."""
+    pid = daemon_pid(pgid)
+    deadline = time.monotonic() + wait_s
+    while pid is not None:
+        try:
+            with open("/proc/%d/maps" % pid) as f:
+                left = [x for x in f if " " + mem_dir + "/" in x]
+        except OSError:
+            return []
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
+    return []
+
+
 def end_group(pgid):
     """Ends what the command line left running (the daemon), and waits
     until it has gone: it maps guest RAM until then."""
@@ -395,9 +414,11 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
     script = readme_block(block)
     size = re.search(r"memory-backend-file,[^ ]*size=(\d+)M", script)
     huge = HugePages(int(size.group(1)) if size else 0)
+    mem_dir = "/dev/hugepages"
     if not huge.ok:
         print("# no huge pages here: guest RAM on tmpfs (/dev/shm) instead")
         script = script.replace("mem-path=/dev/hugepages", "mem-path=/dev/shm")
+        mem_dir = "/dev/shm"
     if builtin:
         # QEMU's own virtio-iommu where the daemon's was, nothing else
         # changed (QEMU writes the VIOT itself).
@@ -428,6 +449,11 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
             try:
                 relay(proc, on_line and (lambda line: on_line(line, proc)),
                       echo)
+                if not builtin:
+                    left = guest_ram_mapped(proc.pid, mem_dir)
+                    if left:
+                        bail("QEMU has gone, and the daemon still maps its "
+                             "guest RAM:\n" + "".join(left))
             finally:
                 end_group(proc.pid)
             if proc.returncode != 0:
