@@ -173,6 +173,15 @@ static bool receive(struct vfio_user_set *s, struct vfio_user_device *d)
     return go_on && sent;
 }
 
+/* Whether the client has closed its end: what it left unread is for
+ * nobody. */
+static bool hung_up(int fd)
+{
+    struct pollfd p = {.fd = fd};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
 static void accept_client(struct vfio_user_set *s, struct vfio_user_device *d)
 {
     int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -180,24 +189,22 @@ static void accept_client(struct vfio_user_set *s, struct vfio_user_device *d)
     if (fd < 0) {
         return;
     }
+    /* A client that left with messages still unread goes now, so that
+     * the one connecting right after it is not taken for a second. */
+    if (d->conn.fd >= 0 && hung_up(d->conn.fd)) {
+        conn_close(s, d);
+    }
     if (d->conn.fd >= 0) {
         /* One VMM per device. */
         dlog(VIOMMU_LOG_WARN, "vfio-user: %s: a second client refused", d->bdf);
         close(fd);
         return;
     }
-    struct vfio_user_conn *c = &d->conn;
-    c->rx = malloc(VFIO_USER_MAX_MSG);
-    c->tx = malloc(VFIO_USER_MAX_MSG);
-    if (c->rx == NULL || c->tx == NULL ||
-        (d->dev == NULL && vfio_user_dev_open(s, d) != 0)) {
-        free(c->rx);
-        free(c->tx);
-        c->rx = c->tx = NULL;
+    if ((d->dev == NULL && vfio_user_dev_open(s, d) != 0) ||
+        vfio_user_conn_open(&d->conn, fd) != 0) {
         close(fd);
         return;
     }
-    c->fd = fd;
     dlog(VIOMMU_LOG_INFO, "vfio-user: %s: client connected", d->bdf);
 }
 

@@ -656,6 +656,19 @@ static void test_hostile_clients(void **state)
     assert_int_equal(vdrv_attach(&drv, 5, EP, 0), OK);
     vfuc_close(&c);
 
+    /* A client that hangs up with messages unread: the next one, there at
+     * once, is served, not refused as a second client. */
+    connect_client(&c, dev_path);
+    struct vfio_device_info ask = {.argsz = 16};
+    for (int i = 0; i < 200; i++) {
+        assert_true(vfuc_send(&c, VFIO_USER_DEVICE_GET_INFO, VFIO_USER_NO_REPLY,
+                              0, &ask, 16, NULL, 0));
+    }
+    vfuc_close(&c);
+    connect_client(&c, dev_path);
+    assert_int_equal(vfuc_device_info(&c, &info), 0);
+    vfuc_close(&c);
+
     /* Every fd a client sent, and every client, is gone with it. */
     for (int i = 0; i < 200 && fe_daemon_fds(&the_fe) != base; i++) {
         usleep(10000);
