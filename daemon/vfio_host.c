@@ -59,11 +59,6 @@ static int dev_close(void *dev)
     return viommu_vfio_close(dev);
 }
 
-static int dev_fd(void *dev)
-{
-    return viommu_vfio_device_fd(dev);
-}
-
 static int dev_ioctl(void *dev, unsigned long request, void *arg)
 {
     return ioctl(viommu_vfio_device_fd(dev), request, arg) < 0 ? -errno : 0;
@@ -88,7 +83,6 @@ const struct vfio_user_host_ops vfio_user_host_ops = {
     .open = dev_open,
     .endpoint = dev_endpoint,
     .close = dev_close,
-    .fd = dev_fd,
     .ioctl = dev_ioctl,
     .pread = dev_pread,
     .pwrite = dev_pwrite,

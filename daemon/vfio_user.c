@@ -21,7 +21,6 @@ void vfio_user_init(struct vfio_user_set *s,
     for (unsigned i = 0; i < VFIO_USER_MAX_DEVICES; i++) {
         s->devs[i].listen_fd = -1;
         s->devs[i].conn.fd = -1;
-        s->devs[i].conn.tx_fd = -1;
     }
 }
 
@@ -69,7 +68,7 @@ int vfio_user_device_add(struct vfio_user_set *s, const char *path,
         return -EEXIST;
     }
     *d = (struct vfio_user_device){.endpoint = endpoint, .listen_fd = -1};
-    d->conn.fd = d->conn.tx_fd = -1;
+    d->conn.fd = -1;
     strcpy(d->path, path);
     strcpy(d->bdf, bdf);
     int err = vfio_user_dev_open(s, d);
@@ -87,7 +86,7 @@ int vfio_user_device_add(struct vfio_user_set *s, const char *path,
         s->deferring = false;
         (void)s->ops->close(d->dev);
         *d = (struct vfio_user_device){.listen_fd = -1};
-        d->conn.fd = d->conn.tx_fd = -1;
+        d->conn.fd = -1;
         return err;
     }
     d->used = true;
@@ -111,7 +110,7 @@ int vfio_user_device_remove(struct vfio_user_set *s, uint32_t endpoint)
     close(d->listen_fd);
     unlink(d->path);
     *d = (struct vfio_user_device){.listen_fd = -1};
-    d->conn.fd = d->conn.tx_fd = -1;
+    d->conn.fd = -1;
     return 0;
 }
 

@@ -14,8 +14,9 @@
 #include "vfio_user_conn.h"
 #include "vfio_user_ram.h"
 
-#define VFIO_USER_REGION_INFO_MAX 4096u /* region info with its capabilities   \
-                                         */
+#define VFIO_USER_REGION_INFO_MAX                                              \
+    4096u /* region info with its capabilities                                 \
+           */
 
 /* Capabilities the client proposed, checked for shape. Unknown ones are
  * ignored, as the spec lets a receiver do. */
@@ -66,7 +67,7 @@ static int cmd_version(struct vfio_user_set *s, struct vfio_user_device *d,
                      "\"pgsizes\":4096}}",
                      VFIO_USER_MAX_FDS, VFIO_USER_MAX_XFER, VFIO_USER_MAX_DMA);
     memcpy(out, v, 4);
-    vfio_user_reply(c, 0, out, 4 + (size_t)n + 1, -1);
+    vfio_user_reply(c, 0, out, 4 + (size_t)n + 1);
     c->versioned = true;
     return 0;
 }
@@ -96,7 +97,7 @@ static int cmd_dma_map(struct vfio_user_set *s, struct vfio_user_device *d,
         vfio_user_dma_add(s, c, m.addr, m.size,
                           c->rx_nfds == 1 ? c->rx_fds[0] : -1, m.offset, prot);
     if (err == 0) {
-        vfio_user_reply(c, 0, NULL, 0, -1);
+        vfio_user_reply(c, 0, NULL, 0);
     }
     return err;
 }
@@ -123,7 +124,7 @@ static int cmd_dma_unmap(struct vfio_user_set *s, struct vfio_user_device *d,
     int err = vfio_user_dma_remove(s, c, u.addr, u.size, all);
     if (err == 0) {
         u.argsz = sizeof(u);
-        vfio_user_reply(c, 0, &u, sizeof(u), -1);
+        vfio_user_reply(c, 0, &u, sizeof(u));
     }
     return err;
 }
@@ -149,7 +150,7 @@ static int cmd_get_info(struct vfio_user_set *s, struct vfio_user_device *d,
                           ? d->num_regions
                           : VFIO_USER_MAX_REGIONS;
     out.num_irqs = d->num_irqs;
-    vfio_user_reply(c, 0, &out, 16, -1);
+    vfio_user_reply(c, 0, &out, 16);
     return 0;
 }
 
@@ -196,21 +197,13 @@ static int cmd_region_info(struct vfio_user_set *s, struct vfio_user_device *d,
         out.info.flags &= ~VFIO_REGION_INFO_FLAG_CAPS;
     }
     out.info.argsz = (uint32_t)full;
-    /* With type1, a BAR the kernel lets be mmapped is offered as the
-     * device fd itself: the VMM maps it and its accesses never pass here,
-     * and the fd cannot change the group's container. An iommufd device
-     * fd could attach the device to any IOAS of the daemon's /dev/iommu,
-     * another guest domain's or a bypass one: there every access is
-     * relayed. */
-    int fd = -1;
-    if (out.info.flags & VFIO_REGION_INFO_FLAG_MMAP) {
-        if (s->iommufd) {
-            out.info.flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
-        } else {
-            fd = s->ops->fd(d->dev);
-        }
-    }
-    vfio_user_reply(c, 0, &out, give, fd);
+    /* No region is offered for mmap: every access is relayed. The device
+     * fd a client could map a BAR from would keep the device open after
+     * the client hangs up (the daemon's close then frees nothing, and its
+     * unbind from vfio-pci waits), and an iommufd device fd could attach
+     * the device to any IOAS of the daemon's /dev/iommu. */
+    out.info.flags &= ~VFIO_REGION_INFO_FLAG_MMAP;
+    vfio_user_reply(c, 0, &out, give);
     return 0;
 }
 
@@ -234,7 +227,7 @@ static int cmd_irq_info(struct vfio_user_set *s, struct vfio_user_device *d,
         return err;
     }
     out.argsz = sizeof(out);
-    vfio_user_reply(c, 0, &out, sizeof(out), -1);
+    vfio_user_reply(c, 0, &out, sizeof(out));
     return 0;
 }
 
@@ -294,7 +287,7 @@ static int cmd_set_irqs(struct vfio_user_set *s, struct vfio_user_device *d,
     if (err != 0) {
         return err;
     }
-    vfio_user_reply(c, 0, NULL, 0, -1);
+    vfio_user_reply(c, 0, NULL, 0);
     return 0;
 }
 
@@ -337,10 +330,10 @@ static int cmd_region_rw(struct vfio_user_set *s, struct vfio_user_device *d,
         return -EIO;
     }
     if (write) {
-        vfio_user_reply(c, 0, &rw, sizeof(rw), -1);
+        vfio_user_reply(c, 0, &rw, sizeof(rw));
     } else {
         memcpy(c->tx + VFIO_USER_HDR, &rw, sizeof(rw));
-        vfio_user_reply(c, 0, c->tx + VFIO_USER_HDR, sizeof(rw) + rw.count, -1);
+        vfio_user_reply(c, 0, c->tx + VFIO_USER_HDR, sizeof(rw) + rw.count);
     }
     return 0;
 }
@@ -371,7 +364,7 @@ static int cmd_reset(struct vfio_user_set *s, struct vfio_user_device *d,
     }
     int err = s->ops->ioctl(d->dev, VFIO_DEVICE_RESET, NULL);
     if (err == 0) {
-        vfio_user_reply(c, 0, NULL, 0, -1);
+        vfio_user_reply(c, 0, NULL, 0);
     }
     return err;
 }
@@ -406,7 +399,7 @@ bool vfio_user_handle(struct vfio_user_set *s, struct vfio_user_device *d)
     if (h.cmd == VFIO_USER_VERSION) {
         err = c->versioned ? -EINVAL : cmd_version(s, d, c);
         if (err != 0) {
-            vfio_user_reply(c, err, NULL, 0, -1);
+            vfio_user_reply(c, err, NULL, 0);
             /* Without an agreed version there is nothing to go on with. */
             return c->versioned;
         }
@@ -418,7 +411,7 @@ bool vfio_user_handle(struct vfio_user_set *s, struct vfio_user_device *d)
     if (err != 0) {
         dlog(VIOMMU_LOG_DEBUG, "vfio-user: %s: command %u refused: %s", d->bdf,
              h.cmd, strerror(-err));
-        vfio_user_reply(c, err, NULL, 0, -1);
+        vfio_user_reply(c, err, NULL, 0);
     }
     return true;
 }

@@ -39,7 +39,6 @@ void vfio_user_conn_close(struct vfio_user_conn *c)
     close(c->fd);
     c->fd = -1;
     close_fds(c->rx_fds, &c->rx_nfds);
-    c->tx_fd = -1; /* the device's own fd: not ours to close */
     free(c->rx);
     free(c->tx);
     c->rx = c->tx = NULL;
@@ -102,7 +101,7 @@ const uint8_t *vfio_user_payload(const struct vfio_user_conn *c, size_t *len)
 }
 
 void vfio_user_reply(struct vfio_user_conn *c, int err, const void *payload,
-                     size_t len, int fd)
+                     size_t len)
 {
     const struct vfio_user_hdr *in = (const struct vfio_user_hdr *)c->rx;
     struct vfio_user_hdr out = {
@@ -119,7 +118,6 @@ void vfio_user_reply(struct vfio_user_conn *c, int err, const void *payload,
         out.flags |= VFIO_USER_ERROR;
         out.error = (uint32_t)-err;
         len = 0;
-        fd = -1;
     }
     out.size = (uint32_t)(VFIO_USER_HDR + len);
     memcpy(c->tx, &out, VFIO_USER_HDR);
@@ -128,22 +126,19 @@ void vfio_user_reply(struct vfio_user_conn *c, int err, const void *payload,
     }
     c->tx_len = VFIO_USER_HDR + len;
     c->tx_off = 0;
-    c->tx_fd = fd;
 }
 
 bool vfio_user_flush(struct vfio_user_conn *c)
 {
     while (c->tx_off < c->tx_len) {
         struct iovec iov = {c->tx + c->tx_off, c->tx_len - c->tx_off};
-        ssize_t n = sockmsg_send(c->fd, &iov, 1, &c->tx_fd, c->tx_fd >= 0,
-                                 MSG_DONTWAIT);
+        ssize_t n = sockmsg_send(c->fd, &iov, 1, NULL, 0, MSG_DONTWAIT);
         if (n == -EAGAIN) {
             return true;
         }
         if (n <= 0) {
             return false;
         }
-        c->tx_fd = -1;
         c->tx_off += (size_t)n;
     }
     c->tx_len = c->tx_off = 0;

@@ -30,10 +30,10 @@ void vfio_user_conn_next(struct vfio_user_conn *c);
 const uint8_t *vfio_user_payload(const struct vfio_user_conn *c, size_t *len);
 
 /* Queues the reply to the message in c->rx (whose header it echoes):
- * payload, or an error reply (header only) when err != 0. fd (owned by
- * the device) goes with it when >= 0. */
+ * payload, or an error reply (header only) when err != 0. A reply never
+ * carries an fd. */
 void vfio_user_reply(struct vfio_user_conn *c, int err, const void *payload,
-                     size_t len, int fd);
+                     size_t len);
 /* Sends what the socket takes of the reply now; false when the client is
  * gone. */
 bool vfio_user_flush(struct vfio_user_conn *c);

@@ -47,9 +47,6 @@ struct vfio_user_host_ops {
     int (*open)(void *host, const char *bdf, uint32_t endpoint, void **dev);
     int (*endpoint)(void *dev, struct viommu_endpoint_config *ep);
     int (*close)(void *dev);
-    /* The device fd a client may mmap regions of (offsets as
-     * GET_REGION_INFO says). */
-    int (*fd)(void *dev);
     int (*ioctl)(void *dev, unsigned long request, void *arg);
     ssize_t (*pread)(void *dev, void *buf, size_t len, uint64_t off);
     ssize_t (*pwrite)(void *dev, const void *buf, size_t len, uint64_t off);
@@ -78,10 +75,9 @@ struct vfio_user_conn {
     size_t rx_have;
     int rx_fds[VFIO_USER_MAX_FDS];
     unsigned rx_nfds;
-    /* The reply not sent yet, and the fd to send with its first byte. */
+    /* The reply not sent yet. */
     uint8_t *tx; /* VFIO_USER_MAX_MSG */
     size_t tx_len, tx_off;
-    int tx_fd;
     struct vfio_user_dma dma[VFIO_USER_MAX_DMA];
     unsigned nr_dma;
 };

@@ -269,11 +269,6 @@ static int dev_close(void *dev)
     return 0;
 }
 
-static int dev_fd(void *dev)
-{
-    return ((struct model_dev *)dev)->fd;
-}
-
 static int region_info(struct vfio_region_info *r)
 {
     const uint32_t rw =
@@ -504,7 +499,6 @@ const struct vfio_user_host_ops vfio_user_host_ops = {
     .open = dev_open,
     .endpoint = dev_endpoint,
     .close = dev_close,
-    .fd = dev_fd,
     .ioctl = dev_ioctl,
     .pread = dev_pread,
     .pwrite = dev_pwrite,

@@ -125,21 +125,18 @@ static void read_replies(struct fuzz *f)
 
     step(f);
     while (f->sock >= 0) {
-        int fds[1];
+        int fd;
         unsigned nfds = 0;
-        ssize_t n = sockmsg_recv(f->sock, buf + have, sizeof(buf) - have, fds,
+        ssize_t n = sockmsg_recv(f->sock, buf + have, sizeof(buf) - have, &fd,
                                  &nfds, 1, MSG_DONTWAIT);
-        if (n == -EMSGSIZE) {
-            abort(); /* a reply carries at most the device fd */
+        if (n == -EMSGSIZE || nfds > 0) {
+            abort(); /* a reply never carries an fd */
         }
         if (n <= 0) {
             if (n != -EAGAIN) {
                 hang_up(f);
             }
             return;
-        }
-        if (nfds > 0) {
-            close(fds[0]);
         }
         have += (size_t)n;
         /* Whole replies out of the buffer. */
