@@ -11,6 +11,9 @@
 
 #include "viommu/vfio.h"
 
+/* Where the library reads what Linux says of the host. */
+#define SYSFS_ROOT "/sys"
+
 #define MAX_RESV 16
 
 struct type1_group;

@@ -5,10 +5,8 @@
  * another domain is VFIO_DEVICE_ATTACH_IOMMUFD_PT on the new IOAS, which
  * the kernel does as a replace: the device never goes without a table.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,7 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
+#include "../hostsys/sysfs.h"
 #include "backend.h"
 
 /* The table of one guest domain. */
@@ -265,26 +264,17 @@ static int read_ranges(struct viommu_vfio_device *d)
 
 int iommufd_open(struct viommu_vfio_device *d)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
-    struct dirent *e = NULL;
+    char cdev[32], path[64];
 
-    snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", d->bdf);
-    DIR *dp = opendir(dir);
-    while (dp != NULL && (e = readdir(dp)) != NULL &&
-           strncmp(e->d_name, "vfio", 4) != 0) {
-    }
-    if (e == NULL) {
-        if (dp != NULL) {
-            closedir(dp);
-        }
+    if (hostsys_device_vfio_cdev(SYSFS_ROOT, d->bdf, cdev, sizeof(cdev)) !=
+        0) {
         backend_log(d->h, VIOMMU_LOG_ERR,
                     "%s: no VFIO device cdev (a kernel without "
                     "CONFIG_VFIO_DEVICE_CDEV?)",
                     d->bdf);
         return -ENOENT;
     }
-    snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
-    closedir(dp);
+    snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
     d->fd = open(path, O_RDWR | O_CLOEXEC);
     if (d->fd < 0) {
         int err = -errno;

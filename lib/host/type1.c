@@ -5,10 +5,8 @@
  * group: the group's devices reach what the container maps, which is the
  * one domain the library lets the group be in (a group is never split).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +15,7 @@
 
 #include <linux/vfio.h>
 
+#include "../hostsys/sysfs.h"
 #include "backend.h"
 
 struct type1_group {
@@ -147,30 +146,24 @@ void *type1_ctx(const struct viommu_vfio_device *d)
 /* Names the members of a group that keep it from being viable. */
 static void log_not_viable(const struct viommu_vfio_device *d)
 {
-    char dir[64], in_the_way[160] = "";
-    struct dirent *e;
+    char in_the_way[160] = "";
+    struct hostsys_member *m;
+    size_t n;
 
-    snprintf(dir, sizeof(dir), "/sys/kernel/iommu_groups/%u/devices",
-             d->group_id);
-    DIR *dp = opendir(dir);
-    while (dp != NULL && (e = readdir(dp)) != NULL) {
-        char path[PATH_MAX], target[PATH_MAX] = "";
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%.255s/driver", dir, e->d_name);
-        ssize_t n = readlink(path, target, sizeof(target) - 1);
-        const char *drv = n > 0 ? strrchr(target, '/') : NULL;
-        if (drv != NULL && strcmp(drv + 1, "vfio-pci") != 0 &&
-            strcmp(drv + 1, "pci-stub") != 0 && strcmp(drv + 1, "pcieport")) {
+    if (hostsys_group_members(SYSFS_ROOT, d->group_id, &m, &n) != 0) {
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char drv[64];
+        if (hostsys_member_driver(SYSFS_ROOT, d->group_id, m[i].name, drv,
+                                  sizeof(drv)) == 0 &&
+            !hostsys_driver_viable(drv)) {
             size_t used = strlen(in_the_way);
             snprintf(in_the_way + used, sizeof(in_the_way) - used,
-                     " %.16s (%.32s)", e->d_name, drv + 1);
+                     " %.16s (%.32s)", m[i].name, drv);
         }
     }
-    if (dp != NULL) {
-        closedir(dp);
-    }
+    free(m);
     backend_log(d->h, VIOMMU_LOG_ERR,
                 "%s: IOMMU group %u is not viable: bound to host drivers:%s",
                 d->bdf, d->group_id, in_the_way[0] ? in_the_way : " (unknown)");

@@ -3,11 +3,10 @@
  * The part of the host backends that type1 and iommufd share: the handle,
  * the guest RAM layout and the guest-physical -> host-virtual walk, and
  * what sysfs says of a device (its group, its driver, the group's reserved
- * regions).
+ * regions: lib/hostsys reads them).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,8 @@
 #include <unistd.h>
 
 #include "../abi.h"
+#include "../hostsys/pci.h"
+#include "../hostsys/sysfs.h"
 #include "backend.h"
 
 void backend_log(const struct viommu_vfio *h, enum viommu_log_level level,
@@ -185,114 +186,68 @@ struct viommu_vfio_device *device_by_endpoint(const struct viommu_vfio *h,
     return NULL;
 }
 
-/* "0000:01:00.0" or "01:00.0", hex digits only, into its canonical form.
- * PCI domains beyond 0xffff (VMD) are not assigned. */
-static bool parse_bdf(const char *s, char out[16])
-{
-    unsigned dom = 0, bus, dev, fn;
-    size_t len = strlen(s);
-    int n = -1;
-
-    if (len > 12 || strspn(s, "0123456789abcdefABCDEF:.") != len) {
-        return false;
-    }
-    if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) != 4 ||
-        (size_t)n != len) {
-        dom = 0;
-        n = -1;
-        if (sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) != 3 ||
-            (size_t)n != len) {
-            return false;
-        }
-    }
-    if (dom > 0xffff || bus > 0xff || dev > 0x1f || fn > 7) {
-        return false;
-    }
-    snprintf(out, 16, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
-    return true;
-}
-
-/* The last path component of the symlink `dir/name`, or "" with errno. */
-static int link_target(const char *dir, const char *name, char *out,
-                       size_t len)
-{
-    char path[PATH_MAX], target[PATH_MAX];
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    ssize_t n = readlink(path, target, sizeof(target) - 1);
-    if (n < 0) {
-        out[0] = '\0';
-        return -errno;
-    }
-    target[n] = '\0';
-    const char *base = strrchr(target, '/');
-    snprintf(out, len, "%.63s", base != NULL ? base + 1 : target);
-    return 0;
-}
-
 /* The group's reserved regions, as the kernel lists them: relaxable direct
  * mappings are left out as VFIO leaves them out of its IOVA ranges, the
  * first MSI region is the endpoint's MSI region. */
 static int read_reserved(struct viommu_vfio_device *d)
 {
-    char path[PATH_MAX], type[32];
-    unsigned long long start, end;
+    /* Room for relaxable regions beside the MAX_RESV others. */
+    struct hostsys_resv r[4 * MAX_RESV];
     bool have_msi = false;
+    size_t n;
+    int err = hostsys_group_reserved(SYSFS_ROOT, d->group_id, r,
+                                     sizeof(r) / sizeof(r[0]), &n);
 
-    snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%u/reserved_regions",
-             d->group_id);
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        return errno == ENOENT ? 0 : -errno;
+    if (err == -ENOENT) {
+        return 0; /* a kernel before 4.11 lists none */
     }
-    while (fscanf(f, "%llx %llx %31s", &start, &end, type) == 3) {
-        if (strcmp(type, "direct-relaxable") == 0) {
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        if (r[i].type == HOSTSYS_RESV_DIRECT_RELAXABLE) {
             continue;
         }
-        if (d->nr_resv == MAX_RESV || end < start) {
-            fclose(f);
-            backend_log(d->h, VIOMMU_LOG_ERR,
-                        "%s: %s: more than %d regions, or an inverted one",
-                        d->bdf, path, MAX_RESV);
-            return -E2BIG;
+        if (d->nr_resv == MAX_RESV) {
+            err = -E2BIG;
+            break;
         }
-        bool msi = strcmp(type, "msi") == 0 && !have_msi;
+        bool msi = r[i].type == HOSTSYS_RESV_MSI && !have_msi;
         have_msi |= msi;
         d->resv[d->nr_resv++] = (struct viommu_resv_region)VIOMMU_RESV_REGION(
-            start, end, msi ? VIOMMU_RESV_MSI : VIOMMU_RESV_RESERVED);
+            r[i].start, r[i].end, msi ? VIOMMU_RESV_MSI : VIOMMU_RESV_RESERVED);
     }
-    fclose(f);
-    return 0;
+    if (err == -E2BIG) {
+        backend_log(d->h, VIOMMU_LOG_ERR,
+                    "%s: group %u has more than %d reserved regions", d->bdf,
+                    d->group_id, MAX_RESV);
+    } else if (err != 0) {
+        backend_log(d->h, VIOMMU_LOG_ERR, "%s: reserved regions of group %u: %s",
+                    d->bdf, d->group_id, strerror(-err));
+    }
+    return err;
 }
 
 /* Where sysfs says the device is: its group, bound to vfio-pci. */
 static int locate(struct viommu_vfio_device *d)
 {
-    char dir[64], name[64];
+    char driver[64];
+    int err = hostsys_device_group(SYSFS_ROOT, d->bdf, &d->group_id);
 
-    snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s", d->bdf);
-    if (access(dir, F_OK) != 0) {
+    if (err == -ENODEV) {
         backend_log(d->h, VIOMMU_LOG_ERR, "%s: no such PCI device", d->bdf);
         return -ENODEV;
     }
-    if (link_target(dir, "iommu_group", name, sizeof(name)) != 0) {
+    if (err != 0) {
         backend_log(d->h, VIOMMU_LOG_ERR,
                     "%s: no IOMMU group (no host IOMMU, or under "
                     "virtio-iommu a device no driver has bound yet)",
                     d->bdf);
         return -ENODEV;
     }
-    char *end;
-    unsigned long group = strtoul(name, &end, 10);
-    if (*end != '\0' || group > UINT32_MAX) {
-        return -ENODEV;
-    }
-    d->group_id = (uint32_t)group;
-    link_target(dir, "driver", name, sizeof(name));
-    if (strcmp(name, "vfio-pci") != 0) {
+    if (hostsys_device_driver(SYSFS_ROOT, d->bdf, driver, sizeof(driver)) !=
+            0 ||
+        strcmp(driver, "vfio-pci") != 0) {
         backend_log(d->h, VIOMMU_LOG_ERR,
                     "%s: bound to %s, not vfio-pci (viommuctl assign %s)",
-                    d->bdf, name[0] != '\0' ? name : "no driver", d->bdf);
+                    d->bdf, driver[0] != '\0' ? driver : "no driver", d->bdf);
         return -ENOENT;
     }
     return read_reserved(d);
@@ -323,7 +278,7 @@ int viommu_vfio_open(struct viommu_vfio *h, const char *bdf, uint32_t endpoint,
     d->endpoint = endpoint;
     d->fd = -1;
     d->geometry.size = sizeof(d->geometry);
-    int err = parse_bdf(bdf, d->bdf) ? 0 : -EINVAL;
+    int err = hostsys_pci_canonical(bdf, d->bdf) ? 0 : -EINVAL;
     if (err != 0) {
         backend_log(h, VIOMMU_LOG_ERR, "\"%s\": not a PCI address", bdf);
     }
