@@ -99,12 +99,13 @@ int hostsys_device_driver(const char *root, const char *dev, char *name,
     return driver_of(path, name, len);
 }
 
-int hostsys_member_driver(const char *root, uint32_t group,
-                          const char *member, char *name, size_t len)
+int hostsys_member_driver(const char *root, uint32_t group, const char *member,
+                          char *name, size_t len)
 {
     char path[PATH_MAX];
-    int err = path_of(path, "%s/kernel/iommu_groups/%" PRIu32
-                      "/devices/%s/driver", root, group, member);
+    int err =
+        path_of(path, "%s/kernel/iommu_groups/%" PRIu32 "/devices/%s/driver",
+                root, group, member);
 
     if (err != 0) {
         name[0] = '\0';
@@ -207,8 +208,7 @@ int hostsys_group_members(const char *root, uint32_t group,
  */
 bool hostsys_driver_viable(const char *driver)
 {
-    static const char *const fine[] = {"", "vfio-pci", "pci-stub",
-                                       "pcieport"};
+    static const char *const fine[] = {"", "vfio-pci", "pci-stub", "pcieport"};
 
     for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
         if (strcmp(driver, fine[i]) == 0) {
@@ -218,14 +218,10 @@ bool hostsys_driver_viable(const char *driver)
     return false;
 }
 
-/* All of a regular file, NUL-terminated, into text[TEXT_MAX + 1]. Anything
- * else (a FIFO, a device) is refused before it could block. */
-static int read_text(const char *path, char *text)
+int hostsys_open_attr(const char *path, int flags)
 {
     struct stat st;
-    size_t used = 0;
-    int err = 0;
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
 
     if (fd < 0) {
         return -errno;
@@ -233,6 +229,19 @@ static int read_text(const char *path, char *text)
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
         return -EINVAL;
+    }
+    return fd;
+}
+
+/* All of an attribute, NUL-terminated, into text[TEXT_MAX + 1]. */
+static int read_text(const char *path, char *text)
+{
+    size_t used = 0;
+    int err = 0;
+    int fd = hostsys_open_attr(path, O_RDONLY);
+
+    if (fd < 0) {
+        return fd;
     }
     for (;;) {
         ssize_t got = read(fd, text + used, TEXT_MAX + 1 - used);
@@ -272,8 +281,9 @@ int hostsys_group_reserved(const char *root, uint32_t group,
                            struct hostsys_resv *r, size_t max, size_t *n)
 {
     char path[PATH_MAX], text[TEXT_MAX + 1];
-    int err = path_of(path, "%s/kernel/iommu_groups/%" PRIu32
-                      "/reserved_regions", root, group);
+    int err =
+        path_of(path, "%s/kernel/iommu_groups/%" PRIu32 "/reserved_regions",
+                root, group);
 
     *n = 0;
     if (err == 0) {

@@ -13,6 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Opens an attribute file (open(2) flags): a regular file, as sysfs has
+ * them. Anything else where an attribute should be (a FIFO, a device) is
+ * refused with -EINVAL before it could block. The fd, or -errno. */
+int hostsys_open_attr(const char *path, int flags);
+
 /* The IOMMU group of ROOT/bus/pci/devices/DEV: -ENODEV when there is no
  * such device, -ENOENT when it has no group (no host IOMMU, or under
  * virtio-iommu a device no driver has bound yet). */
@@ -39,8 +44,8 @@ int hostsys_group_members(const char *root, uint32_t group,
                           struct hostsys_member **out, size_t *n);
 /* The name of the driver bound to member `member` of group `group`, of
  * any bus: -ENOENT (and "") when none is. */
-int hostsys_member_driver(const char *root, uint32_t group,
-                          const char *member, char *name, size_t len);
+int hostsys_member_driver(const char *root, uint32_t group, const char *member,
+                          char *name, size_t len);
 
 /* Whether a group member bound to `driver` ("": none) lets VFIO use the
  * group: a group is viable when no member is bound to a driver that does

@@ -7,6 +7,7 @@
  * and the one reserved_regions parser, every type kept.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -24,10 +25,10 @@
 #include "hostsys/pci.h"
 #include "hostsys/sysfs.h"
 
-#define DEV "0000:00:03.0"  /* group 3, vfio-pci */
-#define PEER "0000:00:03.1" /* group 3, e1000e */
-#define PORT "0000:00:01.0" /* group 3, pcieport */
-#define LONE "0000:00:04.0" /* no driver, no group */
+#define DEV "0000:00:03.0"   /* group 3, vfio-pci */
+#define PEER "0000:00:03.1"  /* group 3, e1000e */
+#define PORT "0000:00:01.0"  /* group 3, pcieport */
+#define LONE "0000:00:04.0"  /* no driver, no group */
 #define PLAT "80860000.uart" /* group 3, a platform device */
 
 static char root[64];
@@ -146,10 +147,10 @@ static void test_pci_addresses(void **state)
         {"a:0.0", "0000:0a:00.0"},
     };
     static const char *const bad[] = {
-        "",           "0000:-1:00.0", "00:20.0",       "00:00.8",
-        "0:0:0.0 ",   "+0:00.0",      "0000:00:00",    "10000:00:00.0",
-        "../../00.0", "0000:00:00.0/", "00:1f.7x",     "0x00:00.0",
-        "123:45.6",   " 00:00.0",     "0000:100:00.0", "00:00.00",
+        "",           "0000:-1:00.0",  "00:20.0",       "00:00.8",
+        "0:0:0.0 ",   "+0:00.0",       "0000:00:00",    "10000:00:00.0",
+        "../../00.0", "0000:00:00.0/", "00:1f.7x",      "0x00:00.0",
+        "123:45.6",   " 00:00.0",      "0000:100:00.0", "00:00.00",
     };
     char name[HOSTSYS_PCI_NAME_LEN];
     struct hostsys_pci_addr a;
@@ -232,9 +233,9 @@ static void test_viability_rule(void **state)
         const char *driver;
         bool viable;
     } rule[] = {
-        {"", true},          {"vfio-pci", true}, {"pci-stub", true},
-        {"pcieport", true},  {"e1000e", false},  {"shpchp", false},
-        {"lpc_ich", false},  {"vfio", false},    {"serial8250", false},
+        {"", true},           {"vfio-pci", true}, {"pci-stub", true},
+        {"pcieport", true},   {"e1000e", false},  {"shpchp", false},
+        {"lpc_ich", false},   {"vfio", false},    {"serial8250", false},
         {"vfio-pci2", false},
     };
     const char *in_the_way[4];
@@ -243,15 +244,14 @@ static void test_viability_rule(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(rule) / sizeof(rule[0]); i++) {
-        assert_int_equal(hostsys_driver_viable(rule[i].driver),
-                         rule[i].viable);
+        assert_int_equal(hostsys_driver_viable(rule[i].driver), rule[i].viable);
     }
     /* Group 3: the NIC and the UART are in the way, the port is not. */
     assert_int_equal(hostsys_group_members(root, 3, &m, &n), 0);
     for (size_t i = 0; i < n; i++) {
         char driver[32];
-        int err = hostsys_member_driver(root, 3, m[i].name, driver,
-                                        sizeof(driver));
+        int err =
+            hostsys_member_driver(root, 3, m[i].name, driver, sizeof(driver));
         assert_true(err == 0 || err == -ENOENT);
         if (!hostsys_driver_viable(driver)) {
             in_the_way[k++] = m[i].name;
@@ -299,8 +299,8 @@ static void test_reserved_refusals(void **state)
 {
     static const char *const malformed[] = {
         "garbage\n",
-        "0x1000 0xfff reserved\n",  /* inverted */
-        "0x1000 0x1fff\n",          /* no type */
+        "0x1000 0xfff reserved\n", /* inverted */
+        "0x1000 0x1fff\n",         /* no type */
         "0x1000 0x1fff msi extra\n",
         "0x1000 0x1fff msi\n\n0x2000 0x2fff msi\n",
         "0x1000 0x1fff a-type-far-longer-than-any-kernel-type\n",
@@ -331,6 +331,8 @@ static void test_reserved_refusals(void **state)
     assert_int_equal(mkfifo(path, 0600), 0);
     assert_int_equal(hostsys_group_reserved(root, 3, r, 8, &n), -EINVAL);
     assert_int_equal(n, 0);
+    assert_int_equal(hostsys_open_attr(path, O_RDONLY), -EINVAL);
+    assert_int_equal(hostsys_open_attr(path, O_WRONLY), -ENXIO); /* no reader */
     /* So is a directory. */
     assert_int_equal(unlink(path), 0);
     assert_int_equal(mkdir(path, 0755), 0);
