@@ -5,10 +5,8 @@
  * another domain is VFIO_DEVICE_ATTACH_IOMMUFD_PT on the new IOAS, which
  * the kernel does as a replace: the device never goes without a table.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +16,32 @@
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
 
+#include "../hostsys/sysfs.h"
 #include "backend.h"
+#include "iommufd.h"
+#include "ram.h"
+
+/* The handle's state; its devices have none of their own. */
+struct iommufd {
+    int fd; /* /dev/iommu */
+    /* Tables the kernel would not destroy, emptied, to retry. */
+    struct ioas *stale;
+};
 
 /* The table of one guest domain. */
 struct ioas {
     struct viommu_vfio *h;
     uint32_t id;
     bool identity;     /* all RAM mapped at IOVA = gpa (a bypass domain) */
-    struct ioas *next; /* on h->stale */
+    struct ioas *next; /* on the stale list */
 };
+
+static int iommufd_of(const struct viommu_vfio *h)
+{
+    const struct iommufd *s = h->state;
+
+    return s->fd;
+}
 
 static int ioas_map(void *table, uint64_t iova, uint64_t hva, uint64_t length,
                     uint32_t flags)
@@ -43,7 +58,7 @@ static int ioas_map(void *table, uint64_t iova, uint64_t hva, uint64_t length,
         .iova = iova,
     };
 
-    return ioctl(t->h->iommufd, IOMMU_IOAS_MAP, &m) == 0 ? 0 : -errno;
+    return ioctl(iommufd_of(t->h), IOMMU_IOAS_MAP, &m) == 0 ? 0 : -errno;
 }
 
 static int ioas_unmap(void *table, uint64_t iova, uint64_t last)
@@ -57,7 +72,7 @@ static int ioas_unmap(void *table, uint64_t iova, uint64_t last)
         .length = all ? UINT64_MAX : last - iova + 1,
     };
 
-    if (ioctl(t->h->iommufd, IOMMU_IOAS_UNMAP, &u) == 0 || errno == ENOENT) {
+    if (ioctl(iommufd_of(t->h), IOMMU_IOAS_UNMAP, &u) == 0 || errno == ENOENT) {
         return 0; /* ENOENT: nothing was mapped there */
     }
     return -errno;
@@ -69,7 +84,7 @@ static int ioas_alloc(struct viommu_vfio *h, uint32_t *id)
 {
     struct iommu_ioas_alloc a = {.size = sizeof(a)};
 
-    if (ioctl(h->iommufd, IOMMU_IOAS_ALLOC, &a) != 0) {
+    if (ioctl(iommufd_of(h), IOMMU_IOAS_ALLOC, &a) != 0) {
         return -errno;
     }
     *id = a.out_ioas_id;
@@ -80,7 +95,7 @@ static int object_destroy(struct viommu_vfio *h, uint32_t id)
 {
     struct iommu_destroy x = {.size = sizeof(x), .id = id};
 
-    return ioctl(h->iommufd, IOMMU_DESTROY, &x) == 0 ? 0 : -errno;
+    return ioctl(iommufd_of(h), IOMMU_DESTROY, &x) == 0 ? 0 : -errno;
 }
 
 static int pt_attach(struct viommu_vfio_device *d, uint32_t pt_id)
@@ -119,6 +134,7 @@ static int fd_table_new(void *ctx, uint32_t domain, void **table)
 static int fd_table_free(void *ctx, void *table)
 {
     struct viommu_vfio *h = ctx;
+    struct iommufd *s = h->state;
     struct ioas *t = table;
     int err = object_destroy(h, t->id); /* its mappings with it */
 
@@ -129,19 +145,9 @@ static int fd_table_free(void *ctx, void *table)
     /* Still in use (a device the kernel would not detach): nothing may
      * stay reachable through it; destroyed again when the handle goes. */
     ioas_unmap(t, 0, UINT64_MAX);
-    t->next = h->stale;
-    h->stale = t;
+    t->next = s->stale;
+    s->stale = t;
     return err;
-}
-
-void iommufd_release(struct viommu_vfio *h)
-{
-    while (h->stale != NULL) {
-        struct ioas *t = h->stale;
-        h->stale = t->next;
-        object_destroy(h, t->id);
-        free(t);
-    }
 }
 
 static int fd_attach(void *table, uint32_t ep, bool identity)
@@ -202,7 +208,7 @@ static int fd_unmap(void *table, uint64_t iova, uint64_t last)
     return ioas_unmap(table, iova, last);
 }
 
-const struct viommu_host_ops iommufd_ops = {
+static const struct viommu_host_ops host_ops = {
     .size = sizeof(struct viommu_host_ops),
     .attach = fd_attach,
     .detach = fd_detach,
@@ -242,7 +248,7 @@ static int read_ranges(struct viommu_vfio_device *d)
             .num_iovas = VIOMMU_HOST_MAX_RANGES,
             .allowed_iovas = (uintptr_t)ranges,
         };
-        if (ioctl(d->h->iommufd, IOMMU_IOAS_IOVA_RANGES, &q) != 0) {
+        if (ioctl(iommufd_of(d->h), IOMMU_IOAS_IOVA_RANGES, &q) != 0) {
             err = errno == EMSGSIZE ? -E2BIG : -errno;
         } else {
             geo->nr_usable = q.num_iovas;
@@ -263,28 +269,57 @@ static int read_ranges(struct viommu_vfio_device *d)
     return err;
 }
 
-int iommufd_open(struct viommu_vfio_device *d)
+static void *host_ctx(const struct viommu_vfio_device *d)
 {
-    char dir[PATH_MAX], path[PATH_MAX];
-    struct dirent *e = NULL;
+    return d->h; /* the context of table_new */
+}
 
-    snprintf(dir, sizeof(dir), "/sys/bus/pci/devices/%s/vfio-dev", d->bdf);
-    DIR *dp = opendir(dir);
-    while (dp != NULL && (e = readdir(dp)) != NULL &&
-           strncmp(e->d_name, "vfio", 4) != 0) {
+static int fd_init(struct viommu_vfio *h)
+{
+    struct iommufd *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        return -ENOMEM;
     }
-    if (e == NULL) {
-        if (dp != NULL) {
-            closedir(dp);
-        }
+    s->fd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+    if (s->fd < 0) {
+        int err = -errno;
+        backend_log(h, VIOMMU_LOG_ERR,
+                    "/dev/iommu: %s (a kernel without CONFIG_IOMMUFD?)",
+                    strerror(errno));
+        free(s);
+        return err;
+    }
+    h->state = s;
+    return 0;
+}
+
+static void fd_release(struct viommu_vfio *h)
+{
+    struct iommufd *s = h->state;
+
+    while (s->stale != NULL) {
+        struct ioas *t = s->stale;
+        s->stale = t->next;
+        object_destroy(h, t->id);
+        free(t);
+    }
+    close(s->fd);
+    free(s);
+}
+
+static int fd_open(struct viommu_vfio_device *d)
+{
+    char cdev[32], path[64];
+
+    if (hostsys_device_vfio_cdev(SYSFS_ROOT, d->bdf, cdev, sizeof(cdev)) != 0) {
         backend_log(d->h, VIOMMU_LOG_ERR,
                     "%s: no VFIO device cdev (a kernel without "
                     "CONFIG_VFIO_DEVICE_CDEV?)",
                     d->bdf);
         return -ENOENT;
     }
-    snprintf(path, sizeof(path), "/dev/vfio/devices/%s", e->d_name);
-    closedir(dp);
+    snprintf(path, sizeof(path), "/dev/vfio/devices/%s", cdev);
     d->fd = open(path, O_RDWR | O_CLOEXEC);
     if (d->fd < 0) {
         int err = -errno;
@@ -293,14 +328,13 @@ int iommufd_open(struct viommu_vfio_device *d)
         return err;
     }
     struct vfio_device_bind_iommufd bind = {.argsz = sizeof(bind),
-                                            .iommufd = d->h->iommufd};
+                                            .iommufd = iommufd_of(d->h)};
     int err = 0;
     if (ioctl(d->fd, VFIO_DEVICE_BIND_IOMMUFD, &bind) != 0) {
         err = -errno;
         backend_log(d->h, VIOMMU_LOG_ERR, "%s: VFIO_DEVICE_BIND_IOMMUFD: %s",
                     d->bdf, strerror(errno));
     } else {
-        d->devid = bind.out_devid;
         err = read_ranges(d);
     }
     if (err != 0) {
@@ -310,7 +344,16 @@ int iommufd_open(struct viommu_vfio_device *d)
     return err;
 }
 
-void iommufd_close(struct viommu_vfio_device *d)
+static void fd_close(struct viommu_vfio_device *d)
 {
     close(d->fd);
 }
+
+const struct backend_ops iommufd_backend = {
+    .init = fd_init,
+    .release = fd_release,
+    .open = fd_open,
+    .close = fd_close,
+    .host_ops = &host_ops,
+    .host_ctx = host_ctx,
+};

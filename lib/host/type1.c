@@ -5,10 +5,8 @@
  * group: the group's devices reach what the container maps, which is the
  * one domain the library lets the group be in (a group is never split).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +15,18 @@
 
 #include <linux/vfio.h>
 
+#include "../hostsys/sysfs.h"
 #include "backend.h"
+#include "ram.h"
+#include "type1.h"
 
+/* The handle's state: every group opened, kept (closed) after its last
+ * device so that a stale host context is never freed memory. */
+struct type1 {
+    struct type1_group *groups;
+};
+
+/* A device's state is its group. */
 struct type1_group {
     struct viommu_vfio *h;
     uint32_t id;
@@ -68,7 +76,7 @@ static struct viommu_vfio_device *member(struct type1_group *g, uint32_t ep)
 {
     struct viommu_vfio_device *d = device_by_endpoint(g->h, ep);
 
-    return d != NULL && d->group == g ? d : NULL;
+    return d != NULL && d->state == g ? d : NULL;
 }
 
 static int t1_attach(void *ctx, uint32_t ep, bool identity)
@@ -131,7 +139,7 @@ static int t1_ctx_unmap(void *ctx, uint64_t iova, uint64_t last)
     return t1_unmap(ctx, iova, last);
 }
 
-const struct viommu_host_ops type1_ops = {
+static const struct viommu_host_ops host_ops = {
     .size = sizeof(struct viommu_host_ops),
     .attach = t1_attach,
     .detach = t1_detach,
@@ -139,38 +147,32 @@ const struct viommu_host_ops type1_ops = {
     .unmap = t1_ctx_unmap,
 };
 
-void *type1_ctx(const struct viommu_vfio_device *d)
+static void *host_ctx(const struct viommu_vfio_device *d)
 {
-    return d->group;
+    return d->state;
 }
 
 /* Names the members of a group that keep it from being viable. */
 static void log_not_viable(const struct viommu_vfio_device *d)
 {
-    char dir[64], in_the_way[160] = "";
-    struct dirent *e;
+    char in_the_way[160] = "";
+    struct hostsys_member *m;
+    size_t n;
 
-    snprintf(dir, sizeof(dir), "/sys/kernel/iommu_groups/%u/devices",
-             d->group_id);
-    DIR *dp = opendir(dir);
-    while (dp != NULL && (e = readdir(dp)) != NULL) {
-        char path[PATH_MAX], target[PATH_MAX] = "";
-        if (e->d_name[0] == '.') {
-            continue;
-        }
-        snprintf(path, sizeof(path), "%s/%.255s/driver", dir, e->d_name);
-        ssize_t n = readlink(path, target, sizeof(target) - 1);
-        const char *drv = n > 0 ? strrchr(target, '/') : NULL;
-        if (drv != NULL && strcmp(drv + 1, "vfio-pci") != 0 &&
-            strcmp(drv + 1, "pci-stub") != 0 && strcmp(drv + 1, "pcieport")) {
+    if (hostsys_group_members(SYSFS_ROOT, d->group_id, &m, &n) != 0) {
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char drv[64];
+        if (hostsys_member_driver(SYSFS_ROOT, d->group_id, m[i].name, drv,
+                                  sizeof(drv)) == 0 &&
+            !hostsys_driver_viable(drv)) {
             size_t used = strlen(in_the_way);
             snprintf(in_the_way + used, sizeof(in_the_way) - used,
-                     " %.16s (%.32s)", e->d_name, drv + 1);
+                     " %.16s (%.32s)", m[i].name, drv);
         }
     }
-    if (dp != NULL) {
-        closedir(dp);
-    }
+    free(m);
     backend_log(d->h, VIOMMU_LOG_ERR,
                 "%s: IOMMU group %u is not viable: bound to host drivers:%s",
                 d->bdf, d->group_id, in_the_way[0] ? in_the_way : " (unknown)");
@@ -324,13 +326,32 @@ static void group_close(struct type1_group *g)
     g->identity = false;
 }
 
-int type1_open(struct viommu_vfio_device *d)
+static int t1_init(struct viommu_vfio *h)
+{
+    h->state = calloc(1, sizeof(struct type1));
+    return h->state != NULL ? 0 : -ENOMEM;
+}
+
+static void t1_release(struct viommu_vfio *h)
+{
+    struct type1 *t1 = h->state;
+
+    while (t1->groups != NULL) {
+        struct type1_group *g = t1->groups;
+        t1->groups = g->next;
+        free(g);
+    }
+    free(t1);
+}
+
+static int t1_open(struct viommu_vfio_device *d)
 {
     struct viommu_vfio *h = d->h;
+    struct type1 *t1 = h->state;
     struct type1_group *g;
     int err;
 
-    for (g = h->groups; g != NULL; g = g->next) {
+    for (g = t1->groups; g != NULL; g = g->next) {
         if (g->id == d->group_id && g->group_fd >= 0) {
             break;
         }
@@ -340,8 +361,8 @@ int type1_open(struct viommu_vfio_device *d)
         if (err != 0) {
             return err;
         }
-        g->next = h->groups;
-        h->groups = g;
+        g->next = t1->groups;
+        t1->groups = g;
     }
     d->fd = ioctl(g->group_fd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
     if (d->fd < 0) {
@@ -354,14 +375,14 @@ int type1_open(struct viommu_vfio_device *d)
         return err;
     }
     g->devices++;
-    d->group = g;
+    d->state = g;
     d->geometry = g->geometry;
     return 0;
 }
 
-void type1_close(struct viommu_vfio_device *d)
+static void t1_close(struct viommu_vfio_device *d)
 {
-    struct type1_group *g = d->group;
+    struct type1_group *g = d->state;
 
     close(d->fd);
     if (--g->devices == 0) {
@@ -369,11 +390,11 @@ void type1_close(struct viommu_vfio_device *d)
     }
 }
 
-void type1_release(struct viommu_vfio *h)
-{
-    while (h->groups != NULL) {
-        struct type1_group *g = h->groups;
-        h->groups = g->next;
-        free(g);
-    }
-}
+const struct backend_ops type1_backend = {
+    .init = t1_init,
+    .release = t1_release,
+    .open = t1_open,
+    .close = t1_close,
+    .host_ops = &host_ops,
+    .host_ctx = host_ctx,
+};

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """check-layers.py SOURCE_ROOT
 
-The tree's layers, as DESIGN.md draws them:
-- lib/ is a graph without cycles: a module (x.c with its x.h) includes the
+The tree's layers, as the README's Layout section draws them:
+- lib/, lib/host/ and lib/hostsys/ are one graph without cycles: a module
+  (x.c with its x.h, named by its directory: host/vfio) includes the
   headers of the modules it calls, and no chain of includes leads back to
   it. A header-only module (state.h) is a node like the others.
+- lib/hostsys/ includes nothing of lib/ outside itself: viommuctl links it
+  without the rest of the library.
 - Product code never includes test code: nothing under lib/, daemon/,
   tools/, examples/ or bench/ includes a header of tests/, and only
   examples/, bench/ and tests/ use the test kit in testing/.
@@ -25,18 +28,28 @@ def includes(path):
         return include.findall(f.read())
 
 
-# lib/: module graph.
+# lib/, lib/host/, lib/hostsys/: one module graph. An include names a
+# header relative to the including file, as the compiler first looks for it.
 lib = os.path.join(root, "lib")
 edges = {}
-for name in sorted(os.listdir(lib)):
-    stem, ext = os.path.splitext(name)
-    if ext not in (".c", ".h"):
-        continue
-    deps = edges.setdefault(stem, set())
-    for inc in includes(os.path.join(lib, name)):
-        dep = os.path.splitext(os.path.basename(inc))[0]
-        if dep != stem and os.path.exists(os.path.join(lib, dep + ".h")):
-            deps.add(dep)
+for sub in ("", "host", "hostsys"):
+    for name in sorted(os.listdir(os.path.join(lib, sub))):
+        stem, ext = os.path.splitext(name)
+        if ext not in (".c", ".h"):
+            continue
+        node = os.path.join(sub, stem)
+        deps = edges.setdefault(node, set())
+        for inc in includes(os.path.join(lib, sub, name)):
+            header = os.path.normpath(os.path.join(lib, sub, inc))
+            if not os.path.isfile(header) or \
+                    os.path.commonpath([lib, header]) != lib:
+                continue  # a system or public header
+            dep = os.path.splitext(os.path.relpath(header, lib))[0]
+            if sub == "hostsys" and not dep.startswith("hostsys/"):
+                failures.append(f"lib/{node}{ext} (hostsys) includes "
+                                f"lib/{dep}.h")
+            if dep != node:
+                deps.add(dep)
 
 state = {}
 
@@ -46,7 +59,8 @@ def visit(node, path):
         return
     if state.get(node) == "open":
         cycle = path[path.index(node):] + [node]
-        failures.append("lib/ has a cycle: " + " -> ".join(cycle))
+        failures.append("lib/ has a cycle: " +
+                        " -> ".join("lib/" + n for n in cycle))
         return
     state[node] = "open"
     for dep in sorted(edges.get(node, ())):
@@ -88,5 +102,5 @@ for f in failures:
     print(f)
 if failures:
     sys.exit(1)
-print(f"lib/: {len(edges)} modules, no cycle; no product code includes "
-      "test code")
+print(f"lib/ (host/, hostsys/ included): {len(edges)} modules, no cycle; "
+      "no product code includes test code")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * lib/host/vfio.c without a kernel: the RAM layout, guest-physical to host
- * addresses piece by piece over a recording table, and what
+ * lib/host (vfio.c, ram.c) without a kernel: the RAM layout, guest-physical
+ * to host addresses piece by piece over a recording table, and what
  * viommu_vfio_open() refuses before it touches sysfs. The kernel side is
  * the vm suite's (tests/vm).
  */
@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "host/backend.h"
+#include "host/ram.h"
 
 #define MIB (1ull << 20)
 #define HIGH 0x100000000ull
