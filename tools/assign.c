@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * groups, assign and release: devices between their host drivers and
- * vfio-pci, group by group, and their endpoints in the daemon.
- */
+#include "assign.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -11,9 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "endpoint.h"
-#include "sysfs.h"
-#include "viommuctl.h"
+#include "holders.h"
+#include "hostview.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
 
 static struct json_object *string_or_null(const char *s)
 {
@@ -595,15 +597,15 @@ int cmd_release(struct tool *t, const char *bdf, bool whole_group)
     int64_t g = self->group;
     /* The set released together: the device, or its group's. */
     size_t n = 0;
-    struct entry *set = calloc(t->state.n, sizeof(*set));
-    struct member *m = calloc(t->state.n, sizeof(*m));
+    struct entry *set = calloc(t->state->n, sizeof(*set));
+    struct member *m = calloc(t->state->n, sizeof(*m));
     if (set == NULL || m == NULL) {
         free(set);
         free(m);
         return finish(t, EXIT_REFUSED, "out of memory");
     }
-    for (size_t i = 0; i < t->state.n; i++) {
-        const struct entry *e = &t->state.e[i];
+    for (size_t i = 0; i < t->state->n; i++) {
+        const struct entry *e = &t->state->e[i];
         bool mine = e == self || (g >= 0 && e->group == g);
         if (mine && (whole_group || e == self)) {
             set[n] = *e;

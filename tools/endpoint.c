@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "jsonsock.h"
-#include "viommuctl.h"
+#include "tool.h"
 
 /* The member `key` of o if it has the given type, else NULL. */
 static struct json_object *member(struct json_object *o, const char *key,

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "viommuctl.h"
+#include "tool.h"
 
 #define MAX_VALUE (1024 * 1024)
 

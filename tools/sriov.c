@@ -7,14 +7,21 @@
  * driver. So new VFs are created with sriov_drivers_autoprobe off: no
  * driver takes one before its count is set.
  */
+#include "sriov.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sysfs.h"
-#include "viommuctl.h"
+#include "attr.h"
+#include "holders.h"
+#include "hostview.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
+#include "vf.h"
 
 static uint32_t count_of(const struct sriov_args *a, unsigned vf)
 {

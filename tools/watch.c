@@ -7,15 +7,20 @@
  * disables makes no event (QEMU 10 keeps the VF object): there the VMM
  * removes the endpoint itself.
  */
+#include "watch.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "assign.h"
 #include "endpoint.h"
 #include "jsonsock.h"
-#include "viommuctl.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
 
 static volatile sig_atomic_t stopped;
 
@@ -54,8 +59,8 @@ static void device_deleted(struct tool *t, const struct watch_map *maps,
         }
     }
     if (id < 0 && device != NULL && state_lock(t) == 0) {
-        for (size_t i = 0; i < t->state.n && id < 0; i++) {
-            struct entry *e = &t->state.e[i];
+        for (size_t i = 0; i < t->state->n && id < 0; i++) {
+            struct entry *e = &t->state->e[i];
             if (strcmp(e->qemu_id, device) == 0 && e->endpoint >= 0) {
                 id = e->endpoint;
                 json_object_object_add(line, "host-device",
