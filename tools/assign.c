@@ -17,11 +17,6 @@
 #include "tool.h"
 #include "undo.h"
 
-static struct json_object *string_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_object_new_string(s) : NULL;
-}
-
 /* The members of a group that keep VFIO from using it (all but `self`):
  * an array of {"device", "driver"}, and their text into buf. */
 static struct json_object *in_the_way(struct tool *t, const struct member *m,
@@ -72,9 +67,7 @@ static struct json_object *assignment(struct tool *t, const struct entry *e,
     int64_t domain = -1;
     int err = -1;
 
-    json_object_object_add(o, "endpoint",
-                           e->endpoint >= 0 ? json_object_new_int64(e->endpoint)
-                                            : NULL);
+    json_object_object_add(o, "endpoint", int_or_null(e->endpoint));
     json_object_object_add(o, "qemu-id", string_or_null(e->qemu_id));
     json_object_object_add(o, "host-driver", string_or_null(e->driver));
     if (e->endpoint < 0) {
@@ -88,8 +81,7 @@ static struct json_object *assignment(struct tool *t, const struct entry *e,
     }
     json_object_object_add(o, "declared",
                            err == 0 ? json_object_new_boolean(declared) : NULL);
-    json_object_object_add(o, "domain",
-                           domain >= 0 ? json_object_new_int64(domain) : NULL);
+    json_object_object_add(o, "domain", int_or_null(domain));
     char dom[32] = "";
     if (domain >= 0) {
         snprintf(dom, sizeof(dom), ", in domain %" PRId64, domain);

@@ -135,8 +135,7 @@ static void list_vfs(struct tool *t, const char *pf, unsigned nr)
         bool msix = msix_table_size(t, vf, &size) == 0;
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "device", json_object_new_string(vf));
-        json_object_object_add(
-            o, "driver", driver[0] ? json_object_new_string(driver) : NULL);
+        json_object_object_add(o, "driver", string_or_null(driver));
         json_object_object_add(o, "msix",
                                msix ? json_object_new_int(size) : NULL);
         json_object_array_add(list, o);

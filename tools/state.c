@@ -165,16 +165,6 @@ struct entry *state_find(struct tool *t, const char *bdf)
     return NULL;
 }
 
-static struct json_object *string_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_object_new_string(s) : NULL;
-}
-
-static struct json_object *int_or_null(int64_t v)
-{
-    return v >= 0 ? json_object_new_int64(v) : NULL;
-}
-
 static int save(struct tool *t)
 {
     struct json_object *root = json_object_new_object();

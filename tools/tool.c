@@ -65,6 +65,16 @@ int report(struct tool *t, int status, const char *message)
     return status;
 }
 
+struct json_object *string_or_null(const char *s)
+{
+    return s[0] != '\0' ? json_object_new_string(s) : NULL;
+}
+
+struct json_object *int_or_null(int64_t v)
+{
+    return v >= 0 ? json_object_new_int64(v) : NULL;
+}
+
 bool parse_number(const char *s, uint64_t max, uint64_t *out)
 {
     bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');

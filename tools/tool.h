@@ -65,6 +65,11 @@ int set_why(struct tool *t, int err, const char *fmt, ...)
  * changes. */
 int report(struct tool *t, int status, const char *message);
 
+/* Result and state file values: null stands for "" or a negative
+ * number (none). */
+struct json_object *string_or_null(const char *s);
+struct json_object *int_or_null(int64_t v);
+
 /* Parses a number (decimal, or hexadecimal after 0x) up to max. */
 bool parse_number(const char *s, uint64_t max, uint64_t *out);
 /* Monotonic milliseconds. */
