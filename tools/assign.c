@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * groups, assign and release: devices between their host drivers and
- * vfio-pci, group by group, and their endpoints in the daemon.
- */
+#include "assign.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -11,14 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "endpoint.h"
-#include "sysfs.h"
-#include "viommuctl.h"
-
-static struct json_object *string_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_object_new_string(s) : NULL;
-}
+#include "holders.h"
+#include "hostview.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
 
 /* The members of a group that keep VFIO from using it (all but `self`):
  * an array of {"device", "driver"}, and their text into buf. */
@@ -70,9 +67,7 @@ static struct json_object *assignment(struct tool *t, const struct entry *e,
     int64_t domain = -1;
     int err = -1;
 
-    json_object_object_add(o, "endpoint",
-                           e->endpoint >= 0 ? json_object_new_int64(e->endpoint)
-                                            : NULL);
+    json_object_object_add(o, "endpoint", int_or_null(e->endpoint));
     json_object_object_add(o, "qemu-id", string_or_null(e->qemu_id));
     json_object_object_add(o, "host-driver", string_or_null(e->driver));
     if (e->endpoint < 0) {
@@ -86,8 +81,7 @@ static struct json_object *assignment(struct tool *t, const struct entry *e,
     }
     json_object_object_add(o, "declared",
                            err == 0 ? json_object_new_boolean(declared) : NULL);
-    json_object_object_add(o, "domain",
-                           domain >= 0 ? json_object_new_int64(domain) : NULL);
+    json_object_object_add(o, "domain", int_or_null(domain));
     char dom[32] = "";
     if (domain >= 0) {
         snprintf(dom, sizeof(dom), ", in domain %" PRId64, domain);
@@ -595,15 +589,15 @@ int cmd_release(struct tool *t, const char *bdf, bool whole_group)
     int64_t g = self->group;
     /* The set released together: the device, or its group's. */
     size_t n = 0;
-    struct entry *set = calloc(t->state.n, sizeof(*set));
-    struct member *m = calloc(t->state.n, sizeof(*m));
+    struct entry *set = calloc(t->state->n, sizeof(*set));
+    struct member *m = calloc(t->state->n, sizeof(*m));
     if (set == NULL || m == NULL) {
         free(set);
         free(m);
         return finish(t, EXIT_REFUSED, "out of memory");
     }
-    for (size_t i = 0; i < t->state.n; i++) {
-        const struct entry *e = &t->state.e[i];
+    for (size_t i = 0; i < t->state->n; i++) {
+        const struct entry *e = &t->state->e[i];
         bool mine = e == self || (g >= 0 && e->group == g);
         if (mine && (whole_group || e == self)) {
             set[n] = *e;

@@ -5,21 +5,7 @@
 #include <string.h>
 
 #include "jsonsock.h"
-#include "viommuctl.h"
-
-/* The member `key` of o if it has the given type, else NULL. */
-static struct json_object *member(struct json_object *o, const char *key,
-                                  enum json_type type)
-{
-    struct json_object *m;
-
-    if (!json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &m) ||
-        !json_object_is_type(m, type)) {
-        return NULL;
-    }
-    return m;
-}
+#include "tool.h"
 
 static int unreachable(struct tool *t, int err, const char *what)
 {
@@ -31,10 +17,10 @@ static int unreachable(struct tool *t, int err, const char *what)
  * into *host_error. */
 static bool removed_event(struct json_object *o, uint32_t id, int *host_error)
 {
-    struct json_object *name = member(o, "event", json_type_string);
-    struct json_object *data = member(o, "data", json_type_object);
-    struct json_object *ep = member(data, "id", json_type_int);
-    struct json_object *err = member(data, "host-error", json_type_int);
+    struct json_object *name = jsock_member(o, "event", json_type_string);
+    struct json_object *data = jsock_member(o, "data", json_type_object);
+    struct json_object *ep = jsock_member(data, "id", json_type_int);
+    struct json_object *err = jsock_member(data, "host-error", json_type_int);
 
     if (name == NULL || ep == NULL || err == NULL ||
         strcmp(json_object_get_string(name), "ENDPOINT_REMOVED") != 0 ||
@@ -71,7 +57,7 @@ static int call(struct tool *t, const char *name, struct json_object *args,
     }
     /* The greeting, then the command. */
     err = jsock_read(&s, deadline, &o);
-    if (err == 1 && member(o, "viommu", json_type_object) == NULL) {
+    if (err == 1 && jsock_member(o, "viommu", json_type_object) == NULL) {
         err = -EPROTO;
     }
     json_object_put(o);
@@ -92,10 +78,12 @@ static int call(struct tool *t, const char *name, struct json_object *args,
                 json_object_object_get_ex(o, "return", value);
                 *value = json_object_get(*value);
             }
-        } else if (member(o, "error", json_type_object) != NULL) {
-            struct json_object *e = member(o, "error", json_type_object);
-            struct json_object *class = member(e, "class", json_type_string);
-            struct json_object *desc = member(e, "desc", json_type_string);
+        } else if (jsock_member(o, "error", json_type_object) != NULL) {
+            struct json_object *e = jsock_member(o, "error", json_type_object);
+            struct json_object *class =
+                jsock_member(e, "class", json_type_string);
+            struct json_object *desc =
+                jsock_member(e, "desc", json_type_string);
             bool not_found =
                 class != NULL &&
                 strcmp(json_object_get_string(class), "DeviceNotFound") == 0;
@@ -141,8 +129,8 @@ int endpoint_query(struct tool *t, uint32_t id, bool *declared, int64_t *domain)
     struct json_object *ep = json_object_is_type(list, json_type_array)
                                  ? json_object_array_get_idx(list, 0)
                                  : NULL;
-    struct json_object *ep_id = member(ep, "id", json_type_int);
-    struct json_object *dom = member(ep, "domain", json_type_int);
+    struct json_object *ep_id = jsock_member(ep, "id", json_type_int);
+    struct json_object *dom = jsock_member(ep, "domain", json_type_int);
     *declared = ep_id != NULL && json_object_get_int64(ep_id) == id;
     *domain = *declared && dom != NULL ? json_object_get_int64(dom) : -1;
     json_object_put(list);

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sysfs.h"
+#include "hostview.h"
 
 struct tool;
 

@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "viommuctl.h"
+#include "tool.h"
 
 #define MAX_VALUE (1024 * 1024)
 
@@ -127,4 +127,17 @@ int jsock_read(struct jsock *s, int64_t deadline_ms, struct json_object **out)
         s->off = 0;
         s->len = (size_t)n;
     }
+}
+
+struct json_object *jsock_member(struct json_object *o, const char *key,
+                                 enum json_type type)
+{
+    struct json_object *m;
+
+    if (!json_object_is_type(o, json_type_object) ||
+        !json_object_object_get_ex(o, key, &m) ||
+        !json_object_is_type(m, type)) {
+        return NULL;
+    }
+    return m;
 }

@@ -33,4 +33,9 @@ int jsock_send(struct jsock *s, struct json_object *obj);
  */
 int jsock_read(struct jsock *s, int64_t deadline_ms, struct json_object **out);
 
+/* The member `key` of a message o if it has the given type, else NULL
+ * (o may be NULL, or no object). */
+struct json_object *jsock_member(struct json_object *o, const char *key,
+                                 enum json_type type);
+
 #endif

@@ -7,14 +7,21 @@
  * driver. So new VFs are created with sriov_drivers_autoprobe off: no
  * driver takes one before its count is set.
  */
+#include "sriov.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sysfs.h"
-#include "viommuctl.h"
+#include "attr.h"
+#include "holders.h"
+#include "hostview.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
+#include "vf.h"
 
 static uint32_t count_of(const struct sriov_args *a, unsigned vf)
 {
@@ -128,8 +135,7 @@ static void list_vfs(struct tool *t, const char *pf, unsigned nr)
         bool msix = msix_table_size(t, vf, &size) == 0;
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "device", json_object_new_string(vf));
-        json_object_object_add(
-            o, "driver", driver[0] ? json_object_new_string(driver) : NULL);
+        json_object_object_add(o, "driver", string_or_null(driver));
         json_object_object_add(o, "msix",
                                msix ? json_object_new_int(size) : NULL);
         json_object_array_add(list, o);

@@ -11,7 +11,7 @@
 
 #include <json-c/json.h>
 
-#include "viommuctl.h"
+#include "tool.h"
 
 static void clear(struct state *s)
 {
@@ -81,7 +81,7 @@ static bool parse_entry(struct json_object *o, struct entry *e)
 
 static int load(struct tool *t)
 {
-    struct state *s = &t->state;
+    struct state *s = t->state;
     struct json_object *root, *list;
 
     clear(s);
@@ -128,11 +128,11 @@ int state_lock(struct tool *t)
     char path[TOOL_PATH_MAX];
 
     snprintf(path, sizeof(path), "%s.lock", t->state_path);
-    t->state.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (t->state.lock_fd < 0) {
+    t->state->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (t->state->lock_fd < 0) {
         return set_why(t, -errno, "cannot open %s: %s", path, strerror(errno));
     }
-    while (flock(t->state.lock_fd, LOCK_EX) != 0) {
+    while (flock(t->state->lock_fd, LOCK_EX) != 0) {
         if (errno != EINTR) {
             int err = errno;
             state_unlock(t);
@@ -148,31 +148,21 @@ int state_lock(struct tool *t)
 
 void state_unlock(struct tool *t)
 {
-    if (t->state.lock_fd >= 0) {
-        close(t->state.lock_fd);
-        t->state.lock_fd = -1;
+    if (t->state->lock_fd >= 0) {
+        close(t->state->lock_fd);
+        t->state->lock_fd = -1;
     }
-    clear(&t->state);
+    clear(t->state);
 }
 
 struct entry *state_find(struct tool *t, const char *bdf)
 {
-    for (size_t i = 0; i < t->state.n; i++) {
-        if (strcmp(t->state.e[i].bdf, bdf) == 0) {
-            return &t->state.e[i];
+    for (size_t i = 0; i < t->state->n; i++) {
+        if (strcmp(t->state->e[i].bdf, bdf) == 0) {
+            return &t->state->e[i];
         }
     }
     return NULL;
-}
-
-static struct json_object *string_or_null(const char *s)
-{
-    return s[0] != '\0' ? json_object_new_string(s) : NULL;
-}
-
-static struct json_object *int_or_null(int64_t v)
-{
-    return v >= 0 ? json_object_new_int64(v) : NULL;
 }
 
 static int save(struct tool *t)
@@ -182,8 +172,8 @@ static int save(struct tool *t)
     char tmp[TOOL_PATH_MAX];
 
     json_object_object_add(root, "devices", list);
-    for (size_t i = 0; i < t->state.n; i++) {
-        const struct entry *e = &t->state.e[i];
+    for (size_t i = 0; i < t->state->n; i++) {
+        const struct entry *e = &t->state->e[i];
         struct json_object *o = json_object_new_object();
         json_object_object_add(o, "bdf", json_object_new_string(e->bdf));
         json_object_object_add(o, "group", int_or_null(e->group));
@@ -229,19 +219,19 @@ int state_put(struct tool *t, const struct entry *e)
 
     if (added) {
         struct entry *grown =
-            realloc(t->state.e, (t->state.n + 1) * sizeof(*grown));
+            realloc(t->state->e, (t->state->n + 1) * sizeof(*grown));
         if (grown == NULL) {
             return set_why(t, -ENOMEM, "out of memory");
         }
-        t->state.e = grown;
-        slot = &t->state.e[t->state.n++];
+        t->state->e = grown;
+        slot = &t->state->e[t->state->n++];
     }
     before = *slot;
     *slot = *e;
     int err = save(t);
     if (err != 0) {
         if (added) {
-            t->state.n--;
+            t->state->n--;
         } else {
             *slot = before;
         }
@@ -257,11 +247,11 @@ int state_drop(struct tool *t, const char *bdf)
         return 0;
     }
     struct entry gone = *slot;
-    *slot = t->state.e[--t->state.n];
+    *slot = t->state->e[--t->state->n];
     int err = save(t);
     if (err != 0) {
         /* Back where it was; the entry that moved goes back to the end. */
-        t->state.e[t->state.n++] = *slot;
+        t->state->e[t->state->n++] = *slot;
         *slot = gone;
     }
     return err;

@@ -15,9 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostview.h"
 #include "pci.h"
-
-#define DRIVER_NAME_MAX 64
 
 struct entry {
     char bdf[PCI_NAME_LEN];

@@ -9,17 +9,19 @@
  * are set before any driver binds. `watch` follows QEMU's QMP events and
  * removes the endpoints of devices QEMU has deleted.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "endpoint.h"
-#include "sysfs.h"
-#include "viommuctl.h"
+#include <json-c/json.h>
+
+#include "assign.h"
+#include "pci.h"
+#include "sriov.h"
+#include "state.h"
+#include "tool.h"
+#include "watch.h"
 
 #define VERSION "0.2.0"
 
@@ -73,184 +75,6 @@ static void usage(FILE *out)
         "3 failed and put back, 4 failed and not all put back, 5 timed\n"
         "out waiting (nothing rebound), 6 the daemon or QEMU did not\n"
         "answer.\n");
-}
-
-/* ---- reporting ---- */
-
-void step(struct tool *t, const char *fmt, ...)
-{
-    char text[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
-    va_end(ap);
-    if (t->json) {
-        json_object_array_add(t->steps, json_object_new_string(text));
-    } else {
-        printf("  %s\n", text);
-        fflush(stdout);
-    }
-}
-
-int set_why(struct tool *t, int err, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(t->why, sizeof(t->why), fmt, ap);
-    va_end(ap);
-    return err;
-}
-
-bool reserve_undo(struct tool *t)
-{
-    if (t->nr_undo == t->cap_undo) {
-        size_t cap = t->cap_undo ? 2 * t->cap_undo : 16;
-        struct undo *grown = realloc(t->undo, cap * sizeof(*grown));
-        if (grown == NULL) {
-            set_why(t, -ENOMEM, "out of memory");
-            return false;
-        }
-        t->undo = grown;
-        t->cap_undo = cap;
-    }
-    return true;
-}
-
-void push_undo(struct tool *t, const struct undo *u)
-{
-    t->undo[t->nr_undo++] = *u;
-}
-
-void commit_changes(struct tool *t)
-{
-    t->nr_undo = 0;
-}
-
-/* Undoes one change; `what` says what it puts back. */
-static int undo_one(struct tool *t, const struct undo *u, char *what,
-                    size_t len)
-{
-    switch (u->kind) {
-    case UNDO_WRITE:
-        snprintf(what, len, "%s back to %s", u->path, u->value);
-        return attr_write(t, u->path, u->value);
-    case UNDO_DRIVER:
-        snprintf(what, len, "%s back to %s", u->entry.bdf,
-                 u->entry.driver[0] ? u->entry.driver : "no driver");
-        return restore_driver(t, &u->entry);
-    case UNDO_VFIO:
-        snprintf(what, len, "%s back on vfio-pci", u->entry.bdf);
-        return bind_vfio(t, &u->entry);
-    case UNDO_ENTRY:
-        snprintf(what, len, "the state file's entry of %s", u->entry.bdf);
-        return u->had_entry ? state_put(t, &u->entry)
-                            : state_drop(t, u->entry.bdf);
-    case UNDO_REPLUG:
-        snprintf(what, len, "endpoint 0x%x declared as its range declares it",
-                 u->id);
-        return endpoint_replug(t, u->id);
-    }
-    return -EINVAL;
-}
-
-/* Undoes every change, last first; false if one could not be undone. */
-static bool rollback(struct tool *t)
-{
-    struct json_object *left = json_object_new_array();
-    bool all = true;
-
-    while (t->nr_undo > 0) {
-        char what[TOOL_PATH_MAX + 128];
-        if (undo_one(t, &t->undo[--t->nr_undo], what, sizeof(what)) == 0) {
-            step(t, "put back: %s", what);
-        } else {
-            step(t, "NOT put back: %s: %s", what, t->why);
-            json_object_array_add(left, json_object_new_string(what));
-            all = false;
-        }
-    }
-    if (all) {
-        json_object_put(left);
-    } else {
-        json_object_object_add(t->out, "not-put-back", left);
-    }
-    return all;
-}
-
-int finish(struct tool *t, int status, const char *fmt, ...)
-{
-    static const char *const results[] = {
-        [EXIT_DONE] = "done",
-        [EXIT_REFUSED] = "refused",
-        [EXIT_USAGE] = "usage",
-        [EXIT_ROLLED_BACK] = "rolled-back",
-        [EXIT_INCOMPLETE] = "incomplete",
-        [EXIT_TIMEOUT] = "timeout",
-        [EXIT_UNREACHABLE] = "unreachable",
-    };
-    char message[2048];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(message, sizeof(message), fmt, ap);
-    va_end(ap);
-    if (status != EXIT_DONE && t->nr_undo > 0) {
-        status = rollback(t) ? EXIT_ROLLED_BACK : EXIT_INCOMPLETE;
-    }
-    commit_changes(t);
-    if (t->json) {
-        json_object_object_add(t->out, "result",
-                               json_object_new_string(results[status]));
-        json_object_object_add(t->out, "message",
-                               json_object_new_string(message));
-        puts(json_object_to_json_string_ext(t->out, JSON_C_TO_STRING_PLAIN));
-    } else if (status == EXIT_DONE) {
-        printf("%s\n", message);
-    } else {
-        fprintf(stderr, "viommuctl %s: %s%s\n", t->command, message,
-                status == EXIT_ROLLED_BACK  ? " (everything changed is put "
-                                              "back)"
-                : status == EXIT_INCOMPLETE ? " (NOT everything changed "
-                                              "could be put back: see above)"
-                                            : "");
-    }
-    fflush(stdout);
-    return status;
-}
-
-/* ---- small helpers ---- */
-
-bool parse_number(const char *s, uint64_t max, uint64_t *out)
-{
-    bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
-    const char *digits = hex ? s + 2 : s;
-    char *end;
-
-    /* strtoull would take a sign or spaces */
-    if (!(hex ? isxdigit((unsigned char)*digits)
-              : isdigit((unsigned char)*digits))) {
-        return false;
-    }
-    errno = 0;
-    *out = strtoull(hex ? s + 2 : s, &end, hex ? 16 : 10);
-    return errno == 0 && *end == '\0' && *out <= max;
-}
-
-int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    nanosleep(&ts, NULL);
 }
 
 /* An endpoint ID: a guest PCI address or a number. */
@@ -364,12 +188,13 @@ int main(int argc, char **argv)
         {OPT_QMP, "qmp", "watch"},
         {OPT_DEVICE, "device", "watch"},
     };
+    static struct state state = {.lock_fd = -1};
     static struct tool t = {
         .sysfs = "/sys",
         .dev = "/dev",
         .state_path = "/run/viommuctl.json",
         .timeout_ms = 10000,
-        .state = {.lock_fd = -1},
+        .state = &state,
     };
     static struct watch_map maps[MAX_MAPS];
     static struct sriov_args sriov = {.numvfs = -1};

@@ -7,15 +7,20 @@
  * disables makes no event (QEMU 10 keeps the VF object): there the VMM
  * removes the endpoint itself.
  */
+#include "watch.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "assign.h"
 #include "endpoint.h"
 #include "jsonsock.h"
-#include "viommuctl.h"
+#include "state.h"
+#include "tool.h"
+#include "undo.h"
 
 static volatile sig_atomic_t stopped;
 
@@ -27,14 +32,9 @@ static void on_signal(int sig)
 
 static const char *string_member(struct json_object *o, const char *key)
 {
-    struct json_object *m;
+    struct json_object *m = jsock_member(o, key, json_type_string);
 
-    if (!json_object_is_type(o, json_type_object) ||
-        !json_object_object_get_ex(o, key, &m) ||
-        !json_object_is_type(m, json_type_string)) {
-        return NULL;
-    }
-    return json_object_get_string(m);
+    return m != NULL ? json_object_get_string(m) : NULL;
 }
 
 /* Removes the endpoint of a deleted device: one of --device, or one
@@ -54,8 +54,8 @@ static void device_deleted(struct tool *t, const struct watch_map *maps,
         }
     }
     if (id < 0 && device != NULL && state_lock(t) == 0) {
-        for (size_t i = 0; i < t->state.n && id < 0; i++) {
-            struct entry *e = &t->state.e[i];
+        for (size_t i = 0; i < t->state->n && id < 0; i++) {
+            struct entry *e = &t->state->e[i];
             if (strcmp(e->qemu_id, device) == 0 && e->endpoint >= 0) {
                 id = e->endpoint;
                 json_object_object_add(line, "host-device",
@@ -65,8 +65,7 @@ static void device_deleted(struct tool *t, const struct watch_map *maps,
         }
         state_unlock(t);
     }
-    json_object_object_add(line, "endpoint",
-                           id >= 0 ? json_object_new_int64(id) : NULL);
+    json_object_object_add(line, "endpoint", int_or_null(id));
     if (id < 0) {
         action = "ignored";
         set_why(t, 0, "no endpoint known for %s",
