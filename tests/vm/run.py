@@ -25,7 +25,7 @@ that shares an IOMMU group with two of the edu).
 `host`), with the modules to mount it: programs of the host (Python, QEMU
 10.2) run in the guest through the host's dynamic loader.
 
-BACKEND qemu: no intel-iommu. The README's QEMU 10.2 command line (its
+BACKEND qemu: no intel-iommu. docs/daemon.md's QEMU 10.2 command line (its
 code block marked `<!-- vm: vhost-user -->`) runs exactly as written, with
 bash, in a scratch folder where `bzImage` and `initrd.img` are Debian's
 6.12 guest kernel and the initramfs around PROGRAM: viommu-viot writes the
@@ -38,7 +38,7 @@ puts the file on tmpfs (/dev/shm) instead, saying so. A line "@@query"
 from PROGRAM is answered on the guest's console with the daemon's domains
 and mappings, read from its control socket.
 
-BACKEND qemu-vfio-user: the same with the README's vfio-user command line
+BACKEND qemu-vfio-user: the same with docs/daemon.md's vfio-user command line
 (`<!-- vm: vfio-user -->`): the daemon also serves a device over
 vfio-user to QEMU's vfio-user-pci. --daemon=FILE runs FILE as
 viommu-vhost-user (the daemon built with the project's device model).
@@ -73,8 +73,9 @@ MODULES = ["vfio_iommu_type1", "vfio-pci", "igb"]
 QEMU_MODULES = ["virtio_iommu", "vfio_iommu_type1 allow_unsafe_interrupts=1",
                 "vfio-pci"]
 QEMU_102 = os.path.join(CACHE, "qemu/bin/qemu-system-x86_64")
-README = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "../../README.md")
+# The guide whose marked code blocks run.py runs word for word.
+GUIDE = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                     "../../docs/daemon.md")
 QEMU_DEVICES = [
     "-device", "intel-iommu,intremap=on,caching-mode=on,aw-bits=39",
     "-device", "pcie-root-port,id=rp1,chassis=1,slot=1",
@@ -235,14 +236,14 @@ def relay(proc, on_line=None, echo=True):
     proc.wait()
 
 
-def readme_block(name):
-    """The commands of the README's code block marked <!-- vm: NAME -->."""
-    with open(README, encoding="utf-8") as f:
+def guide_block(name):
+    """The commands of docs/daemon.md's code block marked <!-- vm: NAME -->."""
+    with open(GUIDE, encoding="utf-8") as f:
         text = f.read()
     m = re.search(r"<!-- vm: %s -->\n\n((?:    .*\n|\n)+)" % re.escape(name),
                   text)
     if not m:
-        bail("README.md has no code block marked <!-- vm: %s -->" % name)
+        bail("docs/daemon.md has no code block marked <!-- vm: %s -->" % name)
     return "".join(line[4:] + "\n" for line in m.group(1).splitlines())
 
 
@@ -256,7 +257,7 @@ def meminfo(key):
 
 class HugePages:
     """hugetlbfs at /dev/hugepages with mb MiB of free huge pages, as the
-    README's command line needs, for the length of a run; ok is False where
+    guide's command line needs, for the length of a run; ok is False where
     the machine cannot reserve them."""
 
     def __init__(self, mb):
@@ -403,7 +404,7 @@ def end_group(pgid):
 
 def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
              block="vhost-user", daemon=None):
-    """Runs the README's QEMU 10.2 command line (its code block marked
+    """Runs docs/daemon.md's QEMU 10.2 command line (its code block marked
     <!-- vm: BLOCK -->) with PROGRAM in the guest; on_line(line, run) may
     answer the guest through run.answer(text). daemon: a program to run
     as viommu-vhost-user."""
@@ -411,7 +412,7 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
         bail("no QEMU 10.2 at %s: build it with scripts/build-qemu.sh" %
              QEMU_102)
     vmlinuz, moddir = kernel("type1")
-    script = readme_block(block)
+    script = guide_block(block)
     size = re.search(r"memory-backend-file,[^ ]*size=(\d+)M", script)
     huge = HugePages(int(size.group(1)) if size else 0)
     mem_dir = "/dev/hugepages"
@@ -457,7 +458,7 @@ def run_qemu(program, args, paths, on_line=None, builtin=False, echo=True,
             finally:
                 end_group(proc.pid)
             if proc.returncode != 0:
-                bail("the README's command line failed (exit status %d)" %
+                bail("docs/daemon.md's command line failed (exit status %d)" %
                      proc.returncode)
     finally:
         huge.release()
