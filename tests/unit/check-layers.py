@@ -35,7 +35,7 @@ def module_graph(top, subs=("",)):
     of a header of the tree (relative to the including file, as the
     compiler first looks) is an edge. Each cycle found goes to failures as
     a chain; returns the number of modules."""
-    directory = os.path.join(root, top)
+    directory = os.path.abspath(os.path.join(root, top))
     edges = {}
     for sub in subs:
         for name in sorted(os.listdir(os.path.join(directory, sub))):
