@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hostsys/sysfs.h"
+
 void dev_path(const struct tool *t, char *buf, size_t len, const char *bdf,
               const char *attr)
 {
@@ -23,27 +25,9 @@ bool dev_has(const struct tool *t, const char *bdf, const char *attr)
     return access(path, F_OK) == 0;
 }
 
-/* An attribute file: a regular file, as sysfs has them. Anything else (a
- * FIFO, a device) where an attribute should be is refused with -EINVAL
- * before it could block the tool. */
-static int open_attr(const char *path, int flags)
-{
-    struct stat st;
-    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
-
-    if (fd < 0) {
-        return -errno;
-    }
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return -EINVAL;
-    }
-    return fd;
-}
-
 ssize_t attr_read_bytes(const char *path, void *buf, size_t len)
 {
-    int fd = open_attr(path, O_RDONLY);
+    int fd = hostsys_open_attr(path, O_RDONLY);
 
     if (fd < 0) {
         return fd;
@@ -87,7 +71,7 @@ int attr_write(struct tool *t, const char *path, const char *value)
 {
     char text[128];
     int len = snprintf(text, sizeof(text), "%s\n", value);
-    int fd = open_attr(path, O_WRONLY | O_TRUNC);
+    int fd = hostsys_open_attr(path, O_WRONLY | O_TRUNC);
     int err = 0;
 
     if (fd < 0) {

@@ -51,7 +51,7 @@ static int change(struct tool *t, const char *bdf, const char *attr,
 static int wait_vfs(struct tool *t, const char *pf, unsigned nr)
 {
     int64_t deadline = now_ms() + t->timeout_ms;
-    char vf[PCI_NAME_LEN];
+    char vf[HOSTSYS_PCI_NAME_LEN];
     unsigned have = 0;
 
     for (;;) {
@@ -126,7 +126,7 @@ static void list_vfs(struct tool *t, const char *pf, unsigned nr)
     struct json_object *list = json_object_new_array();
 
     for (unsigned i = 0; i < nr; i++) {
-        char vf[PCI_NAME_LEN], driver[DRIVER_NAME_MAX];
+        char vf[HOSTSYS_PCI_NAME_LEN], driver[DRIVER_NAME_MAX];
         unsigned size;
         if (vf_name(t, pf, i, vf) != 0) {
             continue;
@@ -313,7 +313,7 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
          * table size is read where it is needed (a PF may have thousands
          * of VFs). */
         for (unsigned i = 0; i < want; i++) {
-            char vf[PCI_NAME_LEN];
+            char vf[HOSTSYS_PCI_NAME_LEN];
             unsigned old;
             if (vf_name(t, pf, i, vf) != 0) {
                 return finish(t, EXIT_REFUSED, "%s: no virtfn%u", pf, i);
@@ -330,7 +330,7 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
             }
         }
         for (unsigned i = 0; i < want; i++) {
-            char vf[PCI_NAME_LEN];
+            char vf[HOSTSYS_PCI_NAME_LEN];
             unsigned old;
             if (vf_name(t, pf, i, vf) != 0 ||
                 msix_table_size(t, vf, &old) != 0 ||
@@ -355,7 +355,7 @@ int cmd_sriov(struct tool *t, const struct sriov_args *a)
         return finish(t, EXIT_ROLLED_BACK, "creating VFs: %s", t->why);
     }
     for (unsigned i = 0; i < want; i++) {
-        char vf[PCI_NAME_LEN];
+        char vf[HOSTSYS_PCI_NAME_LEN];
         if (vf_name(t, pf, i, vf) != 0) {
             return finish(t, EXIT_ROLLED_BACK, "%s: no virtfn%u", pf, i);
         }

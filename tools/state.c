@@ -56,13 +56,13 @@ static bool get_int(struct json_object *o, const char *key, int64_t max,
 static bool parse_entry(struct json_object *o, struct entry *e)
 {
     struct json_object *m;
-    struct pci_addr a;
+    struct hostsys_pci_addr a;
     const char *end;
 
     memset(e, 0, sizeof(*e));
     if (!json_object_is_type(o, json_type_object) ||
         !get_string(o, "bdf", e->bdf, sizeof(e->bdf)) ||
-        !pci_parse(e->bdf, &end, &a) || *end != '\0' ||
+        !hostsys_pci_parse(e->bdf, &end, &a) || *end != '\0' ||
         !get_int(o, "group", INT32_MAX, &e->group) ||
         !get_string(o, "driver", e->driver, sizeof(e->driver)) ||
         !get_string(o, "override", e->override, sizeof(e->override)) ||

@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 #include "hostview.h"
-#include "pci.h"
+#include "hostsys/pci.h"
 
 struct entry {
-    char bdf[PCI_NAME_LEN];
+    char bdf[HOSTSYS_PCI_NAME_LEN];
     int64_t group;                  /* -1: none known */
     char driver[DRIVER_NAME_MAX];   /* the host driver it had; "": none */
     char override[DRIVER_NAME_MAX]; /* its driver_override; "": none */

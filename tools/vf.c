@@ -10,13 +10,13 @@
 #include "tool.h"
 
 int vf_name(const struct tool *t, const char *pf, unsigned i,
-            char bdf[PCI_NAME_LEN])
+            char bdf[HOSTSYS_PCI_NAME_LEN])
 {
     char path[TOOL_PATH_MAX], attr[32];
 
     snprintf(attr, sizeof(attr), "virtfn%u", i);
     dev_path(t, path, sizeof(path), pf, attr);
-    return link_name(path, bdf, PCI_NAME_LEN) ? 0 : -ENOENT;
+    return link_name(path, bdf, HOSTSYS_PCI_NAME_LEN) ? 0 : -ENOENT;
 }
 
 int msix_table_size(struct tool *t, const char *bdf, unsigned *size)

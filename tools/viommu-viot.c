@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pci.h"
+#include "hostsys/pci.h"
 
 #define HEADER_SIZE 36
 #define VIOT_HEADER_SIZE 48
@@ -28,7 +28,7 @@
 #define MAX_RANGES 64
 
 struct range {
-    struct pci_addr first, last;
+    struct hostsys_pci_addr first, last;
 };
 
 static void put16(uint8_t *p, uint16_t v)
@@ -47,15 +47,16 @@ static bool parse_range(const char *s, struct range *r)
 {
     const char *end;
 
-    if (!pci_parse(s, &end, &r->first)) {
+    if (!hostsys_pci_parse(s, &end, &r->first)) {
         return false;
     }
     if (*end == '\0') {
         r->last = r->first;
         return true;
     }
-    return *end == '-' && pci_parse(end + 1, &end, &r->last) && *end == '\0' &&
-           r->last.segment == r->first.segment && r->last.bdf >= r->first.bdf;
+    return *end == '-' && hostsys_pci_parse(end + 1, &end, &r->last) &&
+           *end == '\0' && r->last.segment == r->first.segment &&
+           r->last.bdf >= r->first.bdf;
 }
 
 static void usage(FILE *out)
@@ -80,7 +81,7 @@ int main(int argc, char **argv)
     };
     struct range ranges[MAX_RANGES];
     unsigned nr = 0;
-    struct pci_addr iommu;
+    struct hostsys_pci_addr iommu;
     bool have_iommu = false;
     const char *output = NULL, *end;
     int opt;
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (opt) {
         case 'i':
-            if (!pci_parse(optarg, &end, &iommu) || *end != '\0') {
+            if (!hostsys_pci_parse(optarg, &end, &iommu) || *end != '\0') {
                 fprintf(stderr, "invalid --iommu: %s\n", optarg);
                 return 1;
             }

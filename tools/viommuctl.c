@@ -17,7 +17,7 @@
 #include <json-c/json.h>
 
 #include "assign.h"
-#include "pci.h"
+#include "hostsys/pci.h"
 #include "sriov.h"
 #include "state.h"
 #include "tool.h"
@@ -80,34 +80,21 @@ static void usage(FILE *out)
 /* An endpoint ID: a guest PCI address or a number. */
 static bool parse_endpoint(const char *s, uint32_t *id)
 {
-    struct pci_addr a;
+    struct hostsys_pci_addr a;
     const char *end;
     uint64_t n;
 
     if (strchr(s, ':') != NULL) {
-        if (!pci_parse(s, &end, &a) || *end != '\0') {
+        if (!hostsys_pci_parse(s, &end, &a) || *end != '\0') {
             return false;
         }
-        *id = pci_endpoint_id(a);
+        *id = (uint32_t)a.segment << 16 | a.bdf;
         return true;
     }
     if (!parse_number(s, UINT32_MAX, &n)) {
         return false;
     }
     *id = (uint32_t)n;
-    return true;
-}
-
-/* A host device's address in the sysfs form (0000:03:00.0). */
-static bool parse_bdf(const char *s, char name[PCI_NAME_LEN])
-{
-    struct pci_addr a;
-    const char *end;
-
-    if (!pci_parse(s, &end, &a) || *end != '\0') {
-        return false;
-    }
-    pci_name(a, name);
     return true;
 }
 
@@ -204,7 +191,7 @@ int main(int argc, char **argv)
     unsigned nr_maps = 0;
     uint64_t n;
     uint32_t id;
-    char bdf[PCI_NAME_LEN];
+    char bdf[HOSTSYS_PCI_NAME_LEN];
     int opt, status;
 
     while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -339,7 +326,7 @@ int main(int argc, char **argv)
                 command);
         return EXIT_USAGE;
     }
-    if (takes_arg && !parse_bdf(arg, bdf)) {
+    if (takes_arg && !hostsys_pci_canonical(arg, bdf)) {
         fprintf(stderr, "viommuctl %s: invalid PCI address: %s\n", command,
                 arg);
         return EXIT_USAGE;
